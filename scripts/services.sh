@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# Local services without Docker: Apache Kafka (KRaft, jars from Maven Central) and Debian's
+# clickhouse-server, each with its state in a project-owned ignored folder (.services/).
+#
+#   scripts/services.sh up     [kafka|clickhouse|all]   start what is not running, wait until it answers
+#   scripts/services.sh down   [kafka|clickhouse|all]   stop only what `up` started (pid files)
+#   scripts/services.sh status [kafka|clickhouse|all]
+#   scripts/services.sh env                             print the environment the tests and the CLI read
+#
+# Ports: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), CLICKHOUSE_HTTP_PORT (8123),
+# CLICKHOUSE_TCP_PORT (9000). State folder: SERVICES_DIR (default <repo>/.services).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STATE="${SERVICES_DIR:-$ROOT/.services}"
+KAFKA_PORT="${KAFKA_PORT:-9092}"
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+CH_HTTP_PORT="${CLICKHOUSE_HTTP_PORT:-8123}"
+CH_TCP_PORT="${CLICKHOUSE_TCP_PORT:-9000}"
+KAFKA_DIR="$STATE/kafka"
+CH_DIR="$STATE/clickhouse"
+CH_BIN="${CLICKHOUSE_SERVER_BIN:-/usr/sbin/clickhouse-server}"
+
+log() { printf '[services] %s\n' "$*" >&2; }
+die() { printf '[services] error: %s\n' "$*" >&2; exit 1; }
+
+pid_alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_for() { # name timeout_s pidfile check_cmd...
+  local name="$1" timeout="$2" pidfile="$3"; shift 3
+  local deadline=$((SECONDS + timeout))
+  until "$@"; do
+    if [[ -n "$pidfile" ]] && ! pid_alive "$pidfile"; then
+      return 1
+    fi
+    if ((SECONDS >= deadline)); then
+      log "$name did not answer within ${timeout}s"
+      return 1
+    fi
+    sleep 0.5
+  done
+}
+
+# ---------------------------------------------------------------- Kafka
+kafka_libs() {
+  if ! ls "$KAFKA_DIR/libs/"kafka_2.13-*.jar >/dev/null 2>&1; then
+    command -v mvn >/dev/null || die "Maven (mvn) is needed once to fetch the Kafka jars from Maven Central"
+    log "fetching Kafka jars with Maven (once; cached in $KAFKA_DIR/libs)"
+    mvn -q -B -f "$ROOT/services/kafka/pom.xml" dependency:copy-dependencies \
+      -DoutputDirectory="$KAFKA_DIR/libs" -DincludeScope=runtime >&2 ||
+      die "mvn could not fetch the Kafka jars (see the output above)"
+  fi
+}
+
+kafka_ready() {
+  port_open "$KAFKA_PORT" && grep -q 'Kafka Server started' "$KAFKA_DIR/kafka.out" 2>/dev/null
+}
+
+kafka_up() {
+  command -v java >/dev/null || die "java (17+) is needed to run Kafka"
+  if pid_alive "$KAFKA_DIR/kafka.pid"; then
+    log "kafka already running (pid $(cat "$KAFKA_DIR/kafka.pid"))"
+    return 0
+  fi
+  if port_open "$KAFKA_PORT"; then
+    log "port $KAFKA_PORT already answers and was not started by this script: leaving it alone"
+    return 0
+  fi
+  kafka_libs
+  mkdir -p "$KAFKA_DIR/data"
+  sed -e "s#@DATA@#$KAFKA_DIR/data#" -e "s#@PORT@#$KAFKA_PORT#g" \
+    -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
+    "$ROOT/services/kafka/server.properties.tmpl" >"$KAFKA_DIR/server.properties"
+  local cp="$KAFKA_DIR/libs/*"
+  local log4j="-Dlog4j.configuration=file:$ROOT/services/kafka/log4j.properties"
+  if [[ ! -f "$KAFKA_DIR/data/meta.properties" ]]; then
+    local cluster_id
+    cluster_id="$(java -cp "$cp" $log4j kafka.tools.StorageTool random-uuid)"
+    java -cp "$cp" $log4j kafka.tools.StorageTool format -t "$cluster_id" \
+      -c "$KAFKA_DIR/server.properties" >"$KAFKA_DIR/format.out" 2>&1 ||
+      die "formatting Kafka storage failed: $(cat "$KAFKA_DIR/format.out")"
+  fi
+  : >"$KAFKA_DIR/kafka.out"
+  # setsid: the broker outlives this shell and is not killed by the caller's Ctrl-C.
+  setsid nohup java -Xms256m -Xmx${KAFKA_HEAP:-768m} -XX:+UseG1GC -Djava.awt.headless=true $log4j \
+    -Dkafka.logs.dir="$KAFKA_DIR/logs" -cp "$cp" kafka.Kafka "$KAFKA_DIR/server.properties" \
+    >>"$KAFKA_DIR/kafka.out" 2>&1 </dev/null &
+  echo $! >"$KAFKA_DIR/kafka.pid"
+  log "kafka starting (pid $!), waiting for 127.0.0.1:$KAFKA_PORT"
+  wait_for kafka 120 "$KAFKA_DIR/kafka.pid" kafka_ready ||
+    die "kafka did not start; last lines of $KAFKA_DIR/kafka.out:
+$(tail -n 20 "$KAFKA_DIR/kafka.out")"
+  log "kafka ready on 127.0.0.1:$KAFKA_PORT"
+}
+
+# ---------------------------------------------------------------- ClickHouse
+clickhouse_install() {
+  [[ -x "$CH_BIN" ]] && return 0
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+    log "installing Debian's clickhouse-server package"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clickhouse-server) >&2 ||
+      die "apt-get could not install clickhouse-server"
+    # The package starts nothing we use; our server runs from its own config below.
+  else
+    die "clickhouse-server is not installed: run 'sudo apt-get install clickhouse-server'"
+  fi
+}
+
+clickhouse_ready() {
+  [[ "$(curl -fsS "http://127.0.0.1:$CH_HTTP_PORT/ping" 2>/dev/null)" == "Ok." ]]
+}
+
+clickhouse_up() {
+  if pid_alive "$CH_DIR/clickhouse.pid"; then
+    log "clickhouse already running (pid $(cat "$CH_DIR/clickhouse.pid"))"
+    return 0
+  fi
+  if port_open "$CH_HTTP_PORT"; then
+    log "port $CH_HTTP_PORT already answers and was not started by this script: leaving it alone"
+    return 0
+  fi
+  clickhouse_install
+  mkdir -p "$CH_DIR"/{data,tmp,log,user_files,format_schemas,etc}
+  sed -e "s#@DIR@#$CH_DIR#g" -e "s#@HTTP_PORT@#$CH_HTTP_PORT#" -e "s#@TCP_PORT@#$CH_TCP_PORT#" \
+    "$ROOT/services/clickhouse/config.xml.tmpl" >"$CH_DIR/etc/config.xml"
+  cp "$ROOT/services/clickhouse/users.xml" "$CH_DIR/etc/users.xml"
+  (cd "$CH_DIR" && setsid nohup "$CH_BIN" --config-file="$CH_DIR/etc/config.xml" \
+    >"$CH_DIR/log/stdout.log" 2>&1 </dev/null &
+    echo $! >"$CH_DIR/clickhouse.pid")
+  log "clickhouse starting (pid $(cat "$CH_DIR/clickhouse.pid")), waiting for 127.0.0.1:$CH_HTTP_PORT"
+  wait_for clickhouse 60 "$CH_DIR/clickhouse.pid" clickhouse_ready ||
+    die "clickhouse did not start; last lines of its logs:
+$(tail -n 20 "$CH_DIR/log/stdout.log" "$CH_DIR/log/clickhouse-server.err.log" 2>/dev/null)"
+  log "clickhouse ready on 127.0.0.1:$CH_HTTP_PORT ($(curl -fsS "http://127.0.0.1:$CH_HTTP_PORT/?query=SELECT%20version()"))"
+}
+
+# ---------------------------------------------------------------- common
+stop_pid() { # name pidfile
+  local name="$1" pidfile="$2"
+  if ! pid_alive "$pidfile"; then
+    rm -f "$pidfile"
+    log "$name not running (not started by this script)"
+    return 0
+  fi
+  local pid; pid="$(cat "$pidfile")"
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "$name did not stop in 30s, killing"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+  log "$name stopped"
+}
+
+status_of() { # name pidfile
+  if pid_alive "$2"; then echo "$1: running (pid $(cat "$2"))"; else echo "$1: stopped"; fi
+}
+
+print_env() {
+  echo "export KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
+  echo "export CLICKHOUSE_URL=http://127.0.0.1:$CH_HTTP_PORT"
+}
+
+cmd="${1:-status}"
+what="${2:-all}"
+case "$what" in kafka | clickhouse | all) ;; *) die "unknown service '$what' (allowed: kafka, clickhouse, all)" ;; esac
+want() { [[ "$what" == all || "$what" == "$1" ]]; }
+
+case "$cmd" in
+  up)
+    want kafka && kafka_up
+    want clickhouse && clickhouse_up
+    print_env
+    ;;
+  down)
+    want clickhouse && stop_pid clickhouse "$CH_DIR/clickhouse.pid"
+    want kafka && stop_pid kafka "$KAFKA_DIR/kafka.pid"
+    ;;
+  status)
+    want kafka && status_of kafka "$KAFKA_DIR/kafka.pid"
+    want clickhouse && status_of clickhouse "$CH_DIR/clickhouse.pid"
+    ;;
+  env) print_env ;;
+  *) die "unknown command '$cmd' (allowed: up, down, status, env)" ;;
+esac
