@@ -1,0 +1,74 @@
+import { loadConfig } from '../config/index.js';
+import { createLogger, errorMessage } from '../core/index.js';
+import { createPipeline } from '../pipeline/index.js';
+
+export interface RunOptions {
+  readonly config: string;
+  readonly shutdownTimeoutMs: number;
+  /** Stop on our own once the group has committed every record of the source topics (batch/backfill runs). */
+  readonly exitWhenCaughtUp: boolean;
+}
+
+/** Runs the pipeline until SIGTERM/SIGINT (or caught up); resolves with the process exit code. */
+export async function run(opts: RunOptions): Promise<number> {
+  const config = await loadConfig(opts.config);
+  const logger = createLogger({ level: config.log.level });
+  let stopping: Promise<number> | undefined;
+  let resolveExit!: (code: number) => void;
+  const exit = new Promise<number>((r) => (resolveExit = r));
+
+  const stop = (why: string, code: number) => {
+    if (stopping) return stopping;
+    logger.info({ why, deadlineMs: opts.shutdownTimeoutMs }, 'stopping');
+    stopping = pipeline
+      .stop(Date.now() + opts.shutdownTimeoutMs)
+      .then(
+        () => code,
+        (err) => {
+          logger.error({ err: errorMessage(err) }, 'stop did not complete cleanly');
+          return code === 0 ? 1 : code;
+        },
+      )
+      .then((c) => {
+        logger.info({ exitCode: c }, 'stopped');
+        resolveExit(c);
+        return c;
+      });
+    return stopping;
+  };
+
+  const pipeline = createPipeline(config, {
+    logger,
+    onFatal: (err) => {
+      process.stderr.write(`megaservice: fatal: ${errorMessage(err)}\n`);
+      void stop('fatal error', 1);
+    },
+  });
+  process.once('SIGTERM', () => void stop('SIGTERM', 0));
+  process.once('SIGINT', () => void stop('SIGINT', 0));
+
+  try {
+    await pipeline.start();
+  } catch (err) {
+    process.stderr.write(`megaservice: cannot start: ${errorMessage(err)}\n`);
+    await pipeline.stop(Date.now() + 5000).catch(() => undefined);
+    return 1;
+  }
+
+  if (opts.exitWhenCaughtUp) {
+    const timer = setInterval(() => {
+      pipeline.source
+        .lag()
+        .then((lag) => {
+          const total = [...lag.values()].reduce((a, b) => a + b, 0n);
+          if (lag.size > 0 && total === 0n) {
+            clearInterval(timer);
+            void stop('caught up', 0);
+          }
+        })
+        .catch((err) => logger.warn({ err: errorMessage(err) }, 'lag check failed'));
+    }, 1000);
+    void exit.then(() => clearInterval(timer));
+  }
+  return exit;
+}

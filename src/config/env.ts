@@ -1,0 +1,61 @@
+/**
+ * Environment overrides, applied on top of the pipeline file before validation. This table is the
+ * one place that knows which variables the service reads (docker-compose.yml is checked against it).
+ */
+export interface EnvOverride {
+  readonly variable: string;
+  readonly key: string;
+  readonly description: string;
+  apply(doc: Record<string, unknown>, value: string): void;
+}
+
+function setPath(doc: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  let node = doc;
+  for (const part of path.slice(0, -1)) {
+    const next = node[part];
+    if (next === undefined || next === null) {
+      node[part] = {};
+    } else if (typeof next !== 'object' || Array.isArray(next)) {
+      return; // leave a malformed document for the schema to report, naming the key
+    }
+    node = node[part] as Record<string, unknown>;
+  }
+  node[path[path.length - 1]!] = value;
+}
+
+function override(variable: string, key: string, description: string, parse = (v: string): unknown => v) {
+  return {
+    variable,
+    key,
+    description,
+    apply: (doc: Record<string, unknown>, value: string) => setPath(doc, key.split('.'), parse(value)),
+  };
+}
+
+export const ENV_OVERRIDES: readonly EnvOverride[] = [
+  override('KAFKA_BROKERS', 'kafka.brokers', 'comma-separated host:port list', (v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0),
+  ),
+  override('KAFKA_GROUP_ID', 'kafka.groupId', 'consumer group id'),
+  override('CLICKHOUSE_URL', 'storage.url', 'ClickHouse server URL; empty selects the embedded engine', (v) =>
+    v === '' ? undefined : v,
+  ),
+  override('CLICKHOUSE_USER', 'storage.username', 'ClickHouse user'),
+  override('CLICKHOUSE_PASSWORD', 'storage.password', 'ClickHouse password'),
+  override('CHDB_PATH', 'storage.path', 'data directory of the embedded engine'),
+  override('LOG_LEVEL', 'log.level', 'pino log level'),
+];
+
+export function applyEnvOverrides(
+  doc: Record<string, unknown>,
+  env: Readonly<Record<string, string | undefined>>,
+): Record<string, unknown> {
+  for (const o of ENV_OVERRIDES) {
+    const value = env[o.variable];
+    if (value !== undefined) o.apply(doc, value);
+  }
+  return doc;
+}

@@ -1,0 +1,120 @@
+import { z } from 'zod';
+
+/** ClickHouse column types the output may declare; all of them exist on 18.16 as well as current servers. */
+export const SCALAR_TYPES = [
+  'String',
+  'UInt8',
+  'UInt16',
+  'UInt32',
+  'UInt64',
+  'Int8',
+  'Int16',
+  'Int32',
+  'Int64',
+  'Float32',
+  'Float64',
+  'Bool',
+  'Date',
+  'DateTime',
+] as const;
+export type ScalarType = (typeof SCALAR_TYPES)[number];
+
+const COLUMN_TYPE = new RegExp(`^(?:${SCALAR_TYPES.join('|')}|Nullable\\((?:${SCALAR_TYPES.join('|')})\\))$`);
+
+/** An unquoted ClickHouse identifier: we refuse anything that would need quoting. */
+const identifier = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an identifier: letters, digits and _, not starting with a digit');
+
+const brokerList = z
+  .array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port'))
+  .min(1, 'must list at least one broker');
+
+const kafkaSchema = z
+  .object({
+    brokers: brokerList,
+    clientId: z.string().min(1).default('megaservice'),
+    groupId: z.string().min(1),
+    /** Where a new consumer group starts: the earliest retained offset, or only new records. */
+    startFrom: z.enum(['earliest', 'latest']).default('earliest'),
+    /** How many partitions (lanes) are processed at the same time. */
+    partitionsConsumedConcurrently: z.number().int().min(1).max(256).default(1),
+    sessionTimeoutMs: z.number().int().min(6000).max(300000).default(30000),
+  })
+  .strict();
+
+const sourceSchema = z
+  .object({
+    topics: z.array(z.string().min(1)).min(1, 'must list at least one topic'),
+    format: z.enum(['json']).default('json'),
+  })
+  .strict();
+
+const columnSchema = z
+  .object({
+    name: identifier,
+    type: z.string().regex(COLUMN_TYPE, `must be one of ${SCALAR_TYPES.join(', ')}, or Nullable(one of them)`),
+    /** The record field this column is read from; defaults to the column name. */
+    field: z.string().min(1).optional(),
+  })
+  .strict();
+
+const outputSchema = z
+  .object({
+    database: identifier.default('default'),
+    table: identifier,
+    columns: z.array(columnSchema).min(1, 'must declare at least one column'),
+  })
+  .strict()
+  .superRefine((out, ctx) => {
+    const seen = new Set<string>();
+    out.columns.forEach((c, i) => {
+      if (seen.has(c.name)) {
+        ctx.addIssue({ code: 'custom', path: ['columns', i, 'name'], message: `duplicate column '${c.name}'` });
+      }
+      if (c.name.startsWith('_')) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['columns', i, 'name'],
+          message: `'${c.name}': names starting with _ are reserved for source columns (_topic, _partition, _offset, ...)`,
+        });
+      }
+      seen.add(c.name);
+    });
+  });
+
+const storageSchema = z
+  .object({
+    /** A ClickHouse server (HTTP). Without it the embedded engine (chDB) stores into `path`. */
+    url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+    path: z.string().min(1).default('.data/chdb'),
+    username: z.string().default('default'),
+    password: z.string().default(''),
+    requestTimeoutMs: z.number().int().min(1000).max(600000).default(30000),
+  })
+  .strict();
+
+export const pipelineSchema = z
+  .object({
+    kafka: kafkaSchema,
+    sources: z.array(sourceSchema).min(1, 'must declare at least one source'),
+    output: outputSchema,
+    storage: storageSchema.default({
+      path: '.data/chdb',
+      username: 'default',
+      password: '',
+      requestTimeoutMs: 30000,
+    }),
+    log: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .strict()
+      .default({ level: 'info' }),
+  })
+  .strict();
+
+export type PipelineConfigInput = z.input<typeof pipelineSchema>;
+export type PipelineConfig = z.output<typeof pipelineSchema>;
+export type ColumnConfig = PipelineConfig['output']['columns'][number];
+export type KafkaConfig = PipelineConfig['kafka'];
+export type StorageConfig = PipelineConfig['storage'];
+export type OutputConfig = PipelineConfig['output'];

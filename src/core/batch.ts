@@ -1,0 +1,87 @@
+/**
+ * The unit of flow: one Batch per kafkajs `eachBatch` call for one partition (a lane).
+ * Stages map Batch<In> to Batch<Out>; records that a stage cannot process move to `rejected`
+ * with the stage and reason, so every record is stored, rejected, or still in flight.
+ */
+
+export interface Lane {
+  readonly topic: string;
+  readonly partition: number;
+}
+
+/** Where a record came from; enough to find it again in Kafka. */
+export interface SourcePosition extends Lane {
+  readonly offset: string;
+}
+
+/** A raw Kafka message as ingestion received it. */
+export interface SourceRecord extends SourcePosition {
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: Readonly<Record<string, string>>;
+  /** Kafka timestamp, milliseconds since the epoch. */
+  readonly timestamp: number;
+}
+
+/** A record after decoding: its fields plus where it came from. */
+export interface DecodedRecord {
+  readonly source: SourceRecord;
+  readonly fields: Record<string, unknown>;
+}
+
+/** A row for the output table: the declared column values plus the record's source for storage columns. */
+export interface OutputRow {
+  readonly source: SourceRecord;
+  readonly values: Record<string, unknown>;
+}
+
+export type Stage = 'ingestion' | 'transformation' | 'extraction' | 'storage';
+
+export interface RejectedRecord {
+  readonly source: SourceRecord;
+  readonly stage: Stage;
+  readonly reason: string;
+}
+
+/**
+ * Acknowledgement travels with the data: the lane that emitted a batch waits on it, and the last stage
+ * resolves it once every record is stored or dead-lettered (or rejects it, and nothing is committed).
+ */
+export interface Ack {
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+export interface Batch<T> {
+  readonly lane: Lane;
+  readonly ack: Ack;
+  /** Offsets of the first and last Kafka message this batch covers (as kafkajs gives them, strings). */
+  readonly firstOffset: string;
+  readonly lastOffset: string;
+  readonly records: readonly T[];
+  readonly rejected: readonly RejectedRecord[];
+}
+
+/** A new batch with other records, the same source span, and the rejected list extended. */
+export function withRecords<T, U>(
+  batch: Batch<T>,
+  records: readonly U[],
+  rejected: readonly RejectedRecord[] = [],
+): Batch<U> {
+  return {
+    lane: batch.lane,
+    ack: batch.ack,
+    firstOffset: batch.firstOffset,
+    lastOffset: batch.lastOffset,
+    records,
+    rejected: rejected.length === 0 ? batch.rejected : [...batch.rejected, ...rejected],
+  };
+}
+
+export function laneId(lane: Lane): string {
+  return `${lane.topic}/${lane.partition}`;
+}
+
+export function describePosition(p: SourcePosition): string {
+  return `${p.topic}/${p.partition}@${p.offset}`;
+}

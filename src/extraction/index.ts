@@ -1,0 +1,2 @@
+export { extractFeatures, projectRecord, planColumns } from './project.js';
+export { convertValue } from './convert.js';

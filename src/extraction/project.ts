@@ -1,0 +1,74 @@
+import { map, type OperatorFunction } from 'rxjs';
+import type { ColumnConfig, ScalarType } from '../config/index.js';
+import { withRecords, type Batch, type DecodedRecord, type OutputRow, type RejectedRecord } from '../core/index.js';
+import { convertValue } from './convert.js';
+
+interface ColumnPlan {
+  readonly name: string;
+  readonly path: readonly string[];
+  readonly field: string;
+  readonly type: ScalarType;
+  readonly nullable: boolean;
+}
+
+function plan(columns: readonly ColumnConfig[]): ColumnPlan[] {
+  return columns.map((c) => {
+    const nullable = c.type.startsWith('Nullable(');
+    const type = (nullable ? c.type.slice('Nullable('.length, -1) : c.type) as ScalarType;
+    const field = c.field ?? c.name;
+    return { name: c.name, field, path: field.split('.'), type, nullable };
+  });
+}
+
+function lookup(fields: Record<string, unknown>, path: readonly string[]): unknown {
+  let v: unknown = fields;
+  for (const p of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string, unknown>)[p];
+  }
+  return v;
+}
+
+/** Build one row, or the reason (naming the field) why the record does not fit the columns. */
+export function projectRecord(
+  columns: readonly ColumnPlan[],
+  fields: Record<string, unknown>,
+): { values: Record<string, unknown> } | { reason: string } {
+  const values: Record<string, unknown> = {};
+  for (const c of columns) {
+    const v = lookup(fields, c.path);
+    if (v === undefined || v === null) {
+      if (c.nullable) {
+        values[c.name] = null;
+        continue;
+      }
+      return { reason: `field '${c.field}': ${v === null ? 'is null' : 'is missing'} (column ${c.name} ${c.type} is not Nullable)` };
+    }
+    const r = convertValue(c.type, v);
+    if (!r.ok) return { reason: `field '${c.field}': ${r.reason}` };
+    values[c.name] = r.value;
+  }
+  return { values };
+}
+
+/**
+ * Extraction stage. Until feature sets exist, the feature row is the record projected onto the
+ * declared output columns (an identity feature set); records that do not fit are rejected.
+ */
+export function extractFeatures(
+  columns: readonly ColumnConfig[],
+): OperatorFunction<Batch<DecodedRecord>, Batch<OutputRow>> {
+  const columnPlan = plan(columns);
+  return map((batch) => {
+    const rows: OutputRow[] = [];
+    const rejected: RejectedRecord[] = [];
+    for (const record of batch.records) {
+      const r = projectRecord(columnPlan, record.fields);
+      if ('values' in r) rows.push({ source: record.source, values: r.values });
+      else rejected.push({ source: record.source, stage: 'extraction', reason: r.reason });
+    }
+    return withRecords(batch, rows, rejected);
+  });
+}
+
+export { plan as planColumns };

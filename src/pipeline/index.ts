@@ -1,0 +1,2 @@
+export { createPipeline } from './pipeline.js';
+export type { Pipeline, PipelineDeps } from './pipeline.js';

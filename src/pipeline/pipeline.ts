@@ -1,0 +1,96 @@
+import type { Subscription } from 'rxjs';
+import { mergeMap } from 'rxjs';
+import type { PipelineConfig } from '../config/index.js';
+import { errorMessage, guarded, isKind, type Health, type Lifecycle, type Logger } from '../core/index.js';
+import { extractFeatures } from '../extraction/index.js';
+import { createKafkaSource, decodeJson, type KafkaSource } from '../ingestion/index.js';
+import { createClickHouseSink, type ClickHouseSink } from '../storage/index.js';
+import { transform } from '../transformation/index.js';
+
+export interface Pipeline extends Lifecycle {
+  readonly source: KafkaSource;
+  readonly sink: ClickHouseSink;
+}
+
+export interface PipelineDeps {
+  readonly logger: Logger;
+  /** Told once when a fatal error (bad table, authentication, ...) means the process must stop. */
+  readonly onFatal?: (err: unknown) => void;
+}
+
+/**
+ * Wires the four modules into one RxJS chain:
+ * kafkaSource -> decodeJson -> transform -> extractFeatures -> clickhouseSink, acknowledging each batch
+ * back to its lane once stored. Starts storage before the source and stops them in reverse.
+ */
+export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipeline {
+  const { logger } = deps;
+  let fatalSeen = false;
+  const onFatal = (err: unknown) => {
+    if (fatalSeen) return;
+    fatalSeen = true;
+    logger.fatal({ err: errorMessage(err) }, 'fatal error, stopping');
+    deps.onFatal?.(err);
+  };
+
+  const sink = createClickHouseSink(
+    {
+      client: config.storage,
+      database: config.output.database,
+      table: config.output.table,
+      columns: config.output.columns,
+    },
+    { logger: logger.child({ module: 'storage' }) },
+  );
+  const source = createKafkaSource(
+    { ...config.kafka, topics: config.sources.flatMap((s) => s.topics) },
+    {
+      logger: logger.child({ module: 'ingestion' }),
+      onFatal,
+      isFatal: (err) => isKind(err, 'fatal'),
+    },
+  );
+  let subscription: Subscription | undefined;
+
+  return {
+    source,
+    sink,
+
+    async start() {
+      await sink.start();
+      // Lanes never have more than one batch in flight (each waits for its ack), so at most
+      // partitionsConsumedConcurrently batches are in the chain at once: memory is bounded by config.
+      subscription = source.batches$
+        .pipe(
+          guarded(decodeJson()),
+          guarded(transform()),
+          guarded(extractFeatures(config.output.columns)),
+          mergeMap(
+            (batch) => sink.write(batch).then(batch.ack.resolve, batch.ack.reject),
+            config.kafka.partitionsConsumedConcurrently,
+          ),
+        )
+        .subscribe({ error: onFatal });
+      await source.start();
+    },
+
+    async stop(deadline: number) {
+      try {
+        await source.stop(deadline);
+      } finally {
+        subscription?.unsubscribe();
+        await sink.stop(deadline);
+      }
+    },
+
+    health(): Health {
+      const s = source.health();
+      const k = sink.health();
+      return {
+        live: s.live && k.live && !fatalSeen,
+        ready: s.ready && k.ready,
+        detail: { ingestion: s.detail, storage: k.detail },
+      };
+    },
+  };
+}

@@ -1,0 +1,35 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+
+export interface Capabilities {
+  readonly version: string;
+  /** `insert_deduplication_token` (ClickHouse 22.2+); 18.16 rejects it as an unknown setting. */
+  readonly insertDeduplicationToken: boolean;
+  /** `non_replicated_deduplication_window` MergeTree setting, needed for dedup on non-replicated tables. */
+  readonly nonReplicatedDeduplication: boolean;
+}
+
+async function exists(client: ClickHouseClient, query: string): Promise<boolean> {
+  try {
+    const rs = await client.query({ query, format: 'JSONEachRow' });
+    return (await rs.json()).length > 0;
+  } catch {
+    return false; // the system table itself is missing on old servers
+  }
+}
+
+/** Ask the server what it supports instead of guessing from the version string. */
+export async function detectCapabilities(client: ClickHouseClient): Promise<Capabilities> {
+  const rs = await client.query({ query: 'SELECT version() AS version', format: 'JSONEachRow' });
+  const [{ version }] = (await rs.json<{ version: string }>()) as [{ version: string }];
+  return {
+    version,
+    insertDeduplicationToken: await exists(
+      client,
+      "SELECT name FROM system.settings WHERE name = 'insert_deduplication_token'",
+    ),
+    nonReplicatedDeduplication: await exists(
+      client,
+      "SELECT name FROM system.merge_tree_settings WHERE name = 'non_replicated_deduplication_window'",
+    ),
+  };
+}

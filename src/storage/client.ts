@@ -1,0 +1,56 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+import { createChdbConnection } from 'chdb/connection';
+import type { Logger } from '../core/index.js';
+
+export interface ClientConfig {
+  /** A ClickHouse server (HTTP); without it, the embedded engine (chDB) stores into `path`. */
+  readonly url?: string | undefined;
+  readonly path: string;
+  readonly username: string;
+  readonly password: string;
+  readonly requestTimeoutMs: number;
+}
+
+/** Routes @clickhouse/client's own log lines into pino instead of console. */
+function clientLoggerClass(logger: Logger) {
+  return class {
+    trace() {}
+    debug() {}
+    info() {}
+    warn(p: { message: string; args?: Record<string, unknown>; err?: Error }) {
+      logger.debug({ args: p.args, err: p.err?.message }, `clickhouse client: ${p.message}`);
+    }
+    error(p: { message: string; args?: Record<string, unknown>; err: Error }) {
+      // The caller sees and classifies the error; this is only a breadcrumb.
+      logger.debug({ args: p.args, err: p.err.message }, `clickhouse client: ${p.message}`);
+    }
+  };
+}
+
+/** One code path above the connection: the same client API for a server URL or the embedded engine. */
+export function createClickHouseClient(config: ClientConfig, logger: Logger): ClickHouseClient {
+  const log = { LoggerClass: clientLoggerClass(logger), level: ClickHouseLogLevel.WARN };
+  if (config.url) {
+    return createClient({
+      url: config.url,
+      username: config.username,
+      password: config.password,
+      request_timeout: config.requestTimeoutMs,
+      log,
+    });
+  }
+  const path = resolve(config.path);
+  mkdirSync(path, { recursive: true });
+  // chdb types its Connection against @clickhouse/client-common while the client bundles its own copy
+  // of the same interface; the shapes match at run time (chdb's parity tests), only the type identities differ.
+  const connection = createChdbConnection({ path }) as unknown as NonNullable<
+    Parameters<typeof createClient>[0]
+  >['connection'];
+  return createClient({ connection, log });
+}
+
+export function describeTarget(config: ClientConfig): string {
+  return config.url ? `server ${config.url}` : `embedded chDB at ${resolve(config.path)}`;
+}

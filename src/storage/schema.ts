@@ -1,0 +1,83 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { ColumnConfig } from '../config/index.js';
+import { PipelineError } from '../core/index.js';
+
+/** Columns every output table carries, so each row can be traced to its Kafka record. */
+export const SOURCE_COLUMNS: readonly { name: string; type: string }[] = [
+  { name: '_topic', type: 'String' },
+  { name: '_partition', type: 'UInt32' },
+  { name: '_offset', type: 'UInt64' },
+  { name: '_timestamp_ms', type: 'UInt64' },
+  { name: '_key', type: 'Nullable(String)' },
+];
+
+export const DEAD_LETTER_COLUMNS: readonly { name: string; type: string }[] = [
+  ...SOURCE_COLUMNS,
+  { name: 'stage', type: 'String' },
+  { name: 'reason', type: 'String' },
+  { name: 'value', type: 'Nullable(String)' },
+  { name: 'value_encoding', type: 'String' },
+  { name: 'headers', type: 'String' },
+];
+
+/** `Bool` is stored as UInt8 so the same DDL works on 18.16 and current servers. */
+export function storedType(type: string): string {
+  return type.replace(/\bBool\b/, 'UInt8');
+}
+
+export interface TableSpec {
+  readonly database: string;
+  readonly table: string;
+  readonly columns: readonly { name: string; type: string }[];
+}
+
+export function outputTableSpec(database: string, table: string, columns: readonly ColumnConfig[]): TableSpec {
+  return {
+    database,
+    table,
+    columns: [...SOURCE_COLUMNS, ...columns.map((c) => ({ name: c.name, type: storedType(c.type) }))],
+  };
+}
+
+export function deadLetterTableSpec(database: string, table: string): TableSpec {
+  return { database, table: `${table}_dead_letters`, columns: DEAD_LETTER_COLUMNS };
+}
+
+/**
+ * ReplacingMergeTree keyed by source position: a record stored twice (a replay after a crash) is one
+ * row after merges, and `FINAL` collapses it at query time. Plain SQL that 18.16 accepts.
+ */
+export function createTableSql(spec: TableSpec): string {
+  const cols = spec.columns.map((c) => `  ${c.name} ${c.type}`).join(',\n');
+  return (
+    `CREATE TABLE IF NOT EXISTS ${spec.database}.${spec.table} (\n${cols},\n  _inserted_at DateTime DEFAULT now()\n)\n` +
+    `ENGINE = ReplacingMergeTree ORDER BY (_topic, _partition, _offset)`
+  );
+}
+
+/** Create the database and table if needed, then check an existing table fits what we will insert. */
+export async function bootstrapTable(client: ClickHouseClient, spec: TableSpec): Promise<void> {
+  await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${spec.database}` });
+  await client.command({ query: createTableSql(spec) });
+  const rs = await client.query({
+    // Literals, not query parameters: 18.16 has no {name:Type} parameters. Both names passed the
+    // identifier check of the config schema, so they cannot break out of the quotes.
+    query: `SELECT name, type FROM system.columns WHERE database = '${spec.database}' AND table = '${spec.table}'`,
+    format: 'JSONEachRow',
+  });
+  const existing = new Map((await rs.json<{ name: string; type: string }>()).map((c) => [c.name, c.type]));
+  const problems: string[] = [];
+  for (const c of spec.columns) {
+    const have = existing.get(c.name);
+    if (have === undefined) problems.push(`column ${c.name} is missing (expected ${c.type})`);
+    else if (have !== c.type) problems.push(`column ${c.name} is ${have}, expected ${c.type}`);
+  }
+  if (problems.length > 0) {
+    throw new PipelineError(
+      'fatal',
+      'TABLE_MISMATCH',
+      `existing table ${spec.database}.${spec.table} does not fit the output definition: ${problems.join('; ')}. ` +
+        'Drop or rename the table, or change output.columns to match it.',
+    );
+  }
+}
