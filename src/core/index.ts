@@ -4,3 +4,4 @@ export * from './lifecycle.js';
 export * from './logger.js';
 export * from './deferred.js';
 export * from './guard.js';
+export * from './telemetry.js';

@@ -1,7 +1,16 @@
 import type { Subscription } from 'rxjs';
 import { mergeMap } from 'rxjs';
 import type { PipelineConfig } from '../config/index.js';
-import { errorMessage, guarded, isKind, type Health, type Lifecycle, type Logger } from '../core/index.js';
+import {
+  createTelemetry,
+  errorMessage,
+  guarded,
+  isKind,
+  type Health,
+  type Lifecycle,
+  type Logger,
+  type Telemetry,
+} from '../core/index.js';
 import { extractFeatures } from '../extraction/index.js';
 import { createKafkaSource, decodeJson, type KafkaSource } from '../ingestion/index.js';
 import { createClickHouseSink, type ClickHouseSink } from '../storage/index.js';
@@ -10,6 +19,7 @@ import { transform } from '../transformation/index.js';
 export interface Pipeline extends Lifecycle {
   readonly source: KafkaSource;
   readonly sink: ClickHouseSink;
+  readonly telemetry: Telemetry;
 }
 
 export interface PipelineDeps {
@@ -25,6 +35,7 @@ export interface PipelineDeps {
  */
 export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipeline {
   const { logger } = deps;
+  const telemetry = createTelemetry();
   let fatalSeen = false;
   const onFatal = (err: unknown) => {
     if (fatalSeen) return;
@@ -40,7 +51,7 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
       table: config.output.table,
       columns: config.output.columns,
     },
-    { logger: logger.child({ module: 'storage' }) },
+    { logger: logger.child({ module: 'storage' }), telemetry },
   );
   const source = createKafkaSource(
     { ...config.kafka, topics: config.sources.flatMap((s) => s.topics) },
@@ -55,6 +66,7 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
   return {
     source,
     sink,
+    telemetry,
 
     async start() {
       await sink.start();
@@ -62,9 +74,9 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
       // partitionsConsumedConcurrently batches are in the chain at once: memory is bounded by config.
       subscription = source.batches$
         .pipe(
-          guarded(decodeJson()),
-          guarded(transform()),
-          guarded(extractFeatures(config.output.columns)),
+          guarded(decodeJson(), 'ingestion', telemetry),
+          guarded(transform(), 'transformation', telemetry),
+          guarded(extractFeatures(config.output.columns), 'extraction', telemetry),
           mergeMap(
             (batch) => sink.write(batch).then(batch.ack.resolve, batch.ack.reject),
             config.kafka.partitionsConsumedConcurrently,

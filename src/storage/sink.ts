@@ -10,6 +10,7 @@ import {
   type Logger,
   type OutputRow,
   type RejectedRecord,
+  type Telemetry,
 } from '../core/index.js';
 import { detectCapabilities, type Capabilities } from './capabilities.js';
 import { classifyClickHouseError } from './classify.js';
@@ -32,8 +33,11 @@ export interface ClickHouseSink extends Lifecycle {
   capabilities(): Capabilities | undefined;
 }
 
-export function createClickHouseSink(config: ClickHouseSinkConfig, deps: { logger: Logger }): ClickHouseSink {
-  const { logger } = deps;
+export function createClickHouseSink(
+  config: ClickHouseSinkConfig,
+  deps: { logger: Logger; telemetry: Telemetry },
+): ClickHouseSink {
+  const { logger, telemetry } = deps;
   const output = outputTableSpec(config.database, config.table, config.columns);
   const deadLetters = deadLetterTableSpec(config.database, config.table);
   let client: ClickHouseClient | undefined;
@@ -105,11 +109,16 @@ export function createClickHouseSink(config: ClickHouseSinkConfig, deps: { logge
     },
 
     async write(batch) {
+      const started = performance.now();
       try {
         const poisoned = await insertIsolatingPoison(batch.records);
         const rejected = [...batch.rejected, ...poisoned];
         if (rejected.length > 0) await insert(deadLetters, rejected.map(toDeadLetterRow));
         lastWriteOk = true;
+        telemetry.recordsIn.inc({ module: 'storage' }, batch.records.length);
+        telemetry.recordsOut.inc({ module: 'storage' }, batch.records.length - poisoned.length);
+        telemetry.recordsRejected.inc({ module: 'storage' }, poisoned.length);
+        telemetry.batchSeconds.observe({ module: 'storage' }, (performance.now() - started) / 1000);
         logger.debug(
           { lane: laneId(batch.lane), stored: batch.records.length - poisoned.length, deadLettered: rejected.length },
           'batch stored',

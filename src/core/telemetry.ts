@@ -1,0 +1,50 @@
+import { Counter, Histogram, Registry } from 'prom-client';
+
+export type ModuleName = 'ingestion' | 'transformation' | 'extraction' | 'storage';
+
+/** Per-module metrics, one registry per pipeline (no module-level state). */
+export interface Telemetry {
+  readonly registry: Registry;
+  readonly recordsIn: Counter<'module'>;
+  readonly recordsOut: Counter<'module'>;
+  readonly recordsRejected: Counter<'module'>;
+  readonly batchSeconds: Histogram<'module'>;
+}
+
+export function createTelemetry(): Telemetry {
+  const registry = new Registry();
+  return {
+    registry,
+    recordsIn: new Counter({
+      name: 'megaservice_records_in_total',
+      help: 'Records a module received',
+      labelNames: ['module'],
+      registers: [registry],
+    }),
+    recordsOut: new Counter({
+      name: 'megaservice_records_out_total',
+      help: 'Records a module passed on (for storage: rows inserted into the output table)',
+      labelNames: ['module'],
+      registers: [registry],
+    }),
+    recordsRejected: new Counter({
+      name: 'megaservice_records_rejected_total',
+      help: 'Records a module rejected (they go to the dead-letter path with a reason)',
+      labelNames: ['module'],
+      registers: [registry],
+    }),
+    batchSeconds: new Histogram({
+      name: 'megaservice_batch_duration_seconds',
+      help: 'Time a module spent on one batch',
+      labelNames: ['module'],
+      buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+  };
+}
+
+/** The current value of a counter for one module (for tests and the demo summary). */
+export async function counterValue(counter: Counter<'module'>, module: ModuleName): Promise<number> {
+  const { values } = await counter.get();
+  return values.find((v) => v.labels.module === module)?.value ?? 0;
+}

@@ -1,0 +1,16 @@
+import { inject } from 'vitest';
+
+/** The services the global setup found; a test that needs a missing one skips locally, fails in CI. */
+export function services() {
+  const s = inject('services');
+  return {
+    kafkaBrokers: s.kafkaBrokers,
+    clickhouseUrl: s.clickhouseUrl,
+    /** For describe.skipIf: true when `what` is missing (never true in CI: global setup fails first). */
+    missing: (what: 'kafka' | 'clickhouse') => (what === 'kafka' ? !s.kafkaBrokers : !s.clickhouseUrl),
+  };
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6).toString(36)}`;
+}

@@ -1,0 +1,97 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { resolve } from 'node:path';
+
+const run = promisify(execFile);
+
+export interface Services {
+  readonly kafkaBrokers?: string;
+  readonly clickhouseUrl?: string;
+  /** How each was found: env, testcontainers or local-script. */
+  readonly origin: Record<string, string>;
+  /** Why a service could not be found, when it could not. */
+  readonly problems: string[];
+}
+
+export interface Stoppable {
+  stop(): Promise<unknown>;
+}
+
+async function dockerAnswers(): Promise<boolean> {
+  try {
+    const { getContainerRuntimeClient } = await import('testcontainers');
+    await getContainerRuntimeClient();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function viaTestcontainers(stoppers: Stoppable[]): Promise<{ kafka: string; clickhouse: string }> {
+  const { GenericContainer, Wait } = await import('testcontainers');
+  // Fixed host port for Kafka: the broker advertises the address clients must use.
+  const kafkaPort = 39092;
+  const kafka = await new GenericContainer('apache/kafka:3.9.1')
+    .withExposedPorts({ container: 9092, host: kafkaPort })
+    .withEnvironment({
+      KAFKA_NODE_ID: '1',
+      KAFKA_PROCESS_ROLES: 'broker,controller',
+      KAFKA_LISTENERS: 'PLAINTEXT://:9092,CONTROLLER://:9093',
+      KAFKA_ADVERTISED_LISTENERS: `PLAINTEXT://127.0.0.1:${kafkaPort}`,
+      KAFKA_CONTROLLER_LISTENER_NAMES: 'CONTROLLER',
+      KAFKA_CONTROLLER_QUORUM_VOTERS: '1@localhost:9093',
+      KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR: '1',
+      KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
+    })
+    .withWaitStrategy(Wait.forLogMessage(/Kafka Server started/))
+    .start();
+  stoppers.push(kafka);
+  const clickhouse = await new GenericContainer('clickhouse/clickhouse-server:latest')
+    .withExposedPorts(8123)
+    .withEnvironment({ CLICKHOUSE_SKIP_USER_SETUP: '1' })
+    .withWaitStrategy(Wait.forHttp('/ping', 8123))
+    .start();
+  stoppers.push(clickhouse);
+  return {
+    kafka: `127.0.0.1:${kafkaPort}`,
+    clickhouse: `http://${clickhouse.getHost()}:${clickhouse.getMappedPort(8123)}`,
+  };
+}
+
+async function viaLocalScript(): Promise<{ kafka?: string; clickhouse?: string }> {
+  const script = resolve(import.meta.dirname, '../../scripts/services.sh');
+  const { stdout } = await run('bash', [script, 'up'], { timeout: 600_000, maxBuffer: 1 << 24 });
+  const env = Object.fromEntries([...stdout.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1], m[2]]));
+  return { kafka: env.KAFKA_BROKERS, clickhouse: env.CLICKHOUSE_URL };
+}
+
+/** Environment first, then testcontainers where a Docker engine answers, then scripts/services.sh. */
+export async function resolveServices(stoppers: Stoppable[]): Promise<Services> {
+  const origin: Record<string, string> = {};
+  const problems: string[] = [];
+  let kafkaBrokers = process.env.KAFKA_BROKERS || undefined;
+  let clickhouseUrl = process.env.CLICKHOUSE_URL || undefined;
+  if (kafkaBrokers) origin.kafka = 'env';
+  if (clickhouseUrl) origin.clickhouse = 'env';
+  if (kafkaBrokers && clickhouseUrl) return { kafkaBrokers, clickhouseUrl, origin, problems };
+
+  if (await dockerAnswers()) {
+    try {
+      const tc = await viaTestcontainers(stoppers);
+      if (!kafkaBrokers) [kafkaBrokers, origin.kafka] = [tc.kafka, 'testcontainers'];
+      if (!clickhouseUrl) [clickhouseUrl, origin.clickhouse] = [tc.clickhouse, 'testcontainers'];
+      return { kafkaBrokers, clickhouseUrl, origin, problems };
+    } catch (err) {
+      problems.push(`testcontainers: ${(err as Error).message}`);
+    }
+  }
+  try {
+    const local = await viaLocalScript();
+    if (!kafkaBrokers && local.kafka) [kafkaBrokers, origin.kafka] = [local.kafka, 'local-script'];
+    if (!clickhouseUrl && local.clickhouse) [clickhouseUrl, origin.clickhouse] = [local.clickhouse, 'local-script'];
+  } catch (err) {
+    const e = err as { message: string; stderr?: string };
+    problems.push(`scripts/services.sh up failed: ${e.stderr?.trim() || e.message}`);
+  }
+  return { kafkaBrokers, clickhouseUrl, origin, problems };
+}
