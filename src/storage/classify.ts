@@ -45,8 +45,12 @@ export function clickhouseCode(err: unknown): number | undefined {
 /** Decide once, at the storage boundary, whether an error is retryable, poison or fatal. */
 export function classifyClickHouseError(err: unknown): PipelineError {
   if (err instanceof PipelineError) return err;
-  const message = errorMessage(err).split('\n')[0]!.trim();
   const code = clickhouseCode(err);
+  // 18.16 says "Code: 27, e.displayText() = DB::Exception: <text>, e.what() = DB::Exception".
+  const text = errorMessage(err)
+    .replace(/^Code: \d+, e\.displayText\(\) = DB::Exception: /, '')
+    .replace(/\s*,?\s*e\.what\(\) = DB::Exception\s*$/, '')
+    .trim();
   let kind: ErrorKind = 'retryable';
   let name = (err as { code?: unknown })?.code;
   if (code !== undefined) {
@@ -54,7 +58,7 @@ export function classifyClickHouseError(err: unknown): PipelineError {
     else if (FATAL.has(code)) kind = 'fatal';
     name = POISON.get(code) ?? FATAL.get(code) ?? `CLICKHOUSE_${code}`;
   }
-  return new PipelineError(kind, typeof name === 'string' ? name : 'CLICKHOUSE_ERROR', `ClickHouse: ${message}`, {
-    cause: err,
-  });
+  const label = typeof name === 'string' ? name : 'CLICKHOUSE_ERROR';
+  const message = code === undefined ? `ClickHouse: ${text}` : `ClickHouse ${label} (code ${code}): ${text}`;
+  return new PipelineError(kind, label, message, { cause: err });
 }

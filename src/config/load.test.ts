@@ -1,0 +1,132 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../core/index.js';
+import { loadConfig, validateConfig } from './index.js';
+
+const minimal = () => ({
+  kafka: { brokers: ['127.0.0.1:9092'], groupId: 'g' },
+  sources: [{ topics: ['t'] }],
+  output: { table: 'events', columns: [{ name: 'id', type: 'String' }] },
+});
+
+function issuesOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return [...(err as ConfigError).issues];
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('validateConfig', () => {
+  it('fills defaults and freezes the result', () => {
+    const c = validateConfig(minimal());
+    expect(c.kafka.startFrom).toBe('earliest');
+    expect(c.kafka.partitionsConsumedConcurrently).toBe(1);
+    expect(c.output.database).toBe('default');
+    expect(c.storage.url).toBeUndefined();
+    expect(c.storage.path).toBe('.data/chdb');
+    expect(Object.isFrozen(c.kafka.brokers)).toBe(true);
+  });
+
+  it('names an unknown key and lists the allowed ones', () => {
+    const doc = { ...minimal(), kafka: { ...minimal().kafka, groupid: 'x' } };
+    expect(issuesOf(() => validateConfig(doc))).toEqual([
+      'kafka.groupid: unknown key (allowed: brokers, clientId, groupId, startFrom, partitionsConsumedConcurrently, sessionTimeoutMs)',
+    ]);
+  });
+
+  it('names an unknown key inside a list', () => {
+    const doc = { ...minimal(), sources: [{ topics: ['t'], formt: 'json' }] };
+    expect(issuesOf(() => validateConfig(doc))).toEqual(['sources[0].formt: unknown key (allowed: topics, format)']);
+  });
+
+  it('names a wrong type', () => {
+    const doc = { ...minimal(), kafka: { ...minimal().kafka, partitionsConsumedConcurrently: 'many' } };
+    expect(issuesOf(() => validateConfig(doc))).toEqual([
+      'kafka.partitionsConsumedConcurrently: expected number, received string',
+    ]);
+  });
+
+  it('names a missing required key', () => {
+    const { kafka, ...rest } = minimal();
+    const doc = { ...rest, kafka: { brokers: kafka.brokers } };
+    expect(issuesOf(() => validateConfig(doc))).toEqual(['kafka.groupId: is required (expected string)']);
+  });
+
+  it('lists the allowed values of an enum', () => {
+    const doc = { ...minimal(), sources: [{ topics: ['t'], format: 'xml' }] };
+    expect(issuesOf(() => validateConfig(doc))).toEqual(['sources[0].format: must be one of "json"']);
+  });
+
+  it('explains a bad column type with the allowed types', () => {
+    const doc = { ...minimal(), output: { table: 'e', columns: [{ name: 'x', type: 'Strin' }] } };
+    const [line] = issuesOf(() => validateConfig(doc));
+    expect(line).toMatch(/^output\.columns\[0\]\.type: must be one of String, UInt8, .*DateTime, or Nullable\(one of them\)$/);
+  });
+
+  it('rejects names that would need quoting and duplicate columns', () => {
+    const doc = {
+      ...minimal(),
+      output: {
+        table: 'my-table',
+        columns: [
+          { name: 'a', type: 'String' },
+          { name: 'a', type: 'UInt8' },
+        ],
+      },
+    };
+    expect(issuesOf(() => validateConfig(doc))).toEqual([
+      'output.table: must be an identifier: letters, digits and _, not starting with a digit',
+      "output.columns[1].name: duplicate column 'a'",
+    ]);
+  });
+
+  it('applies environment overrides before validating', () => {
+    const c = validateConfig(minimal(), {
+      KAFKA_BROKERS: 'a:1, b:2',
+      CLICKHOUSE_URL: 'http://ch:8123',
+      KAFKA_GROUP_ID: 'from-env',
+    });
+    expect(c.kafka.brokers).toEqual(['a:1', 'b:2']);
+    expect(c.kafka.groupId).toBe('from-env');
+    expect(c.storage.url).toBe('http://ch:8123');
+  });
+
+  it('names the key an environment override broke', () => {
+    expect(issuesOf(() => validateConfig(minimal(), { KAFKA_BROKERS: 'nohost' }))).toEqual([
+      'kafka.brokers[0]: must be host:port',
+    ]);
+  });
+
+  it('an empty CLICKHOUSE_URL selects the embedded engine', () => {
+    const doc = { ...minimal(), storage: { url: 'http://x:8123' } };
+    expect(validateConfig(doc, { CLICKHOUSE_URL: '' }).storage.url).toBeUndefined();
+  });
+});
+
+describe('loadConfig', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+
+  it('reads YAML and JSON files', async () => {
+    writeFileSync(join(dir, 'p.json'), JSON.stringify(minimal()));
+    writeFileSync(
+      join(dir, 'p.yaml'),
+      'kafka: {brokers: [127.0.0.1:9092], groupId: g}\nsources: [{topics: [t]}]\noutput: {table: events, columns: [{name: id, type: String}]}\n',
+    );
+    expect((await loadConfig(join(dir, 'p.json'), {})).output.table).toBe('events');
+    expect((await loadConfig(join(dir, 'p.yaml'), {})).sources[0]!.topics).toEqual(['t']);
+  });
+
+  it('names a missing file', async () => {
+    await expect(loadConfig(join(dir, 'nope.yaml'), {})).rejects.toThrow(`--config: cannot read ${join(dir, 'nope.yaml')}: file not found`);
+  });
+
+  it('names the file when it cannot be parsed', async () => {
+    writeFileSync(join(dir, 'bad.yaml'), 'kafka: [unclosed\n');
+    await expect(loadConfig(join(dir, 'bad.yaml'), {})).rejects.toThrow(/invalid configuration in .*bad\.yaml:\n {2}- cannot parse/);
+  });
+});

@@ -1,0 +1,144 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { ColumnConfig } from '../src/config/index.js';
+import {
+  counterValue,
+  createLogger,
+  createTelemetry,
+  deferred,
+  type Batch,
+  type OutputRow,
+  type RejectedRecord,
+  type SourceRecord,
+} from '../src/core/index.js';
+import { createClickHouseClient, createClickHouseSink, type ClientConfig } from '../src/storage/index.js';
+import { rows } from './support/clickhouse.js';
+import { services, uniqueName } from './support/env.js';
+
+const env = services();
+const chdbDir = mkdtempSync(join(tmpdir(), 'storage-chdb-'));
+afterAll(() => rmSync(chdbDir, { recursive: true, force: true }));
+const logger = createLogger({ level: 'silent' });
+
+const columns: ColumnConfig[] = [
+  { name: 'id', type: 'String' },
+  { name: 'n', type: 'UInt16' },
+];
+
+function source(offset: number, value: string | Buffer | null = '{}'): SourceRecord {
+  return {
+    topic: 'orders',
+    partition: 2,
+    offset: String(offset),
+    key: Buffer.from(`k${offset}`),
+    value: typeof value === 'string' ? Buffer.from(value) : value,
+    headers: { trace: `t${offset}` },
+    timestamp: 1_767_225_600_000 + offset,
+  };
+}
+
+function batchOf(records: OutputRow[], rejected: RejectedRecord[] = []): Batch<OutputRow> {
+  return { lane: { topic: 'orders', partition: 2 }, ack: deferred<void>(), firstOffset: '0', lastOffset: '9', records, rejected };
+}
+
+const targets: { name: string; client: () => ClientConfig; skip: boolean }[] = [
+  {
+    name: 'embedded chDB',
+    client: () => ({ path: chdbDir, username: 'default', password: '', requestTimeoutMs: 30000 }),
+    skip: false,
+  },
+  {
+    name: 'ClickHouse server',
+    client: () => ({ url: env.clickhouseUrl, path: '', username: 'default', password: '', requestTimeoutMs: 30000 }),
+    skip: env.missing('clickhouse'),
+  },
+];
+
+describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, skip }) => {
+  it.skipIf(skip)('stores good rows, isolates rows ClickHouse rejects, and dead-letters rejected records', async () => {
+    const table = uniqueName('orders');
+    const telemetry = createTelemetry();
+    const sink = createClickHouseSink({ client: clientConfig(), database: 'st', table, columns }, { logger, telemetry });
+    await sink.start();
+    const good = Array.from({ length: 9 }, (_, i): OutputRow => ({ source: source(i), values: { id: `o${i}`, n: i } }));
+    // Offset 5 carries a value our projection would have refused; here it reaches ClickHouse directly,
+    // which must reject it as bad data, and the sink must split the insert to store the other 8.
+    good[5] = { source: source(5, '{"id":"o5","n":"many"}'), values: { id: 'o5', n: 'many' } };
+    const undecodable: RejectedRecord = {
+      source: source(9, Buffer.from([0xff, 0xfe, 0x00])),
+      stage: 'ingestion',
+      reason: 'invalid JSON: Unexpected token',
+    };
+    await sink.write(batchOf(good, [undecodable]));
+    await sink.stop(Date.now() + 5000);
+
+    const client = createClickHouseClient(clientConfig(), logger);
+    try {
+      const stored = await rows<{ _offset: unknown; id: string; n: number }>(
+        client,
+        `SELECT _offset, id, n FROM st.${table} ORDER BY _offset`,
+      );
+      expect(stored.map((r) => [Number(r._offset), r.id, r.n])).toEqual(
+        [0, 1, 2, 3, 4, 6, 7, 8].map((i) => [i, `o${i}`, i]),
+      );
+      const dead = await rows<Record<string, unknown>>(
+        client,
+        `SELECT _offset, _key, stage, reason, value, value_encoding, headers FROM st.${table}_dead_letters ORDER BY _offset`,
+      );
+      expect(dead.map((d) => [Number(d._offset), d._key, d.stage, d.value_encoding])).toEqual([
+        [5, 'k5', 'storage', 'utf8'],
+        [9, 'k9', 'ingestion', 'base64'],
+      ]);
+      expect(dead[0]!.reason).toMatch(/^ClickHouse [A-Z_]+ \(code \d+\): Cannot parse input/);
+      expect(dead[0]!.value).toBe('{"id":"o5","n":"many"}');
+      expect(Buffer.from(dead[1]!.value as string, 'base64')).toEqual(Buffer.from([0xff, 0xfe, 0x00]));
+      expect(JSON.parse(dead[1]!.headers as string)).toEqual({ trace: 't9' });
+      expect(await counterValue(telemetry.recordsOut, 'storage')).toBe(8);
+      expect(await counterValue(telemetry.recordsRejected, 'storage')).toBe(1);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it.skipIf(skip)('refuses an existing table that does not fit, naming the column', async () => {
+    const table = uniqueName('clash');
+    const client = createClickHouseClient(clientConfig(), logger);
+    try {
+      await client.command({ query: 'CREATE DATABASE IF NOT EXISTS st' });
+      await client.command({
+        query: `CREATE TABLE st.${table} (_topic String, _partition UInt32, _offset UInt64, _timestamp_ms UInt64,
+                _key Nullable(String), id String, n String) ENGINE = MergeTree ORDER BY _offset`,
+      });
+    } finally {
+      await client.close();
+    }
+    const sink = createClickHouseSink(
+      { client: clientConfig(), database: 'st', table, columns },
+      { logger, telemetry: createTelemetry() },
+    );
+    await expect(sink.start()).rejects.toMatchObject({
+      kind: 'fatal',
+      code: 'TABLE_MISMATCH',
+      message: expect.stringContaining(`existing table st.${table} does not fit the output definition: column n is String, expected UInt16`),
+    });
+    await sink.stop(Date.now() + 5000);
+  });
+});
+
+describe('clickhouseSink without a reachable server', () => {
+  it('fails to start with a message naming the target', async () => {
+    const sink = createClickHouseSink(
+      {
+        client: { url: 'http://127.0.0.1:1', path: '', username: 'default', password: '', requestTimeoutMs: 2000 },
+        database: 'st',
+        table: 't',
+        columns,
+      },
+      { logger, telemetry: createTelemetry() },
+    );
+    await expect(sink.start()).rejects.toThrow(/^cannot reach ClickHouse \(server http:\/\/127\.0\.0\.1:1\): ClickHouse: .*ECONNREFUSED/);
+    await sink.stop(Date.now() + 1000);
+  });
+});
