@@ -48,8 +48,18 @@ describe.skipIf(env.missing('kafka') || env.missing('clickhouse'))('megaservice 
     const groupId = uniqueName('g');
     await createTopic(brokers, topic, 2);
     const messages = (p: number) =>
-      Array.from({ length: 1500 }, (_, i) => ({ key: `k${i}`, value: JSON.stringify({ id: `${p}-${i}`, n: i }) }));
-    await produceInOrder(brokers, topic, new Map([[0, messages(0)], [1, messages(1)]]));
+      Array.from({ length: 1500 }, (_, i) => ({
+        key: `k${i}`,
+        value: JSON.stringify({ id: `${p}-${i}`, n: i }),
+      }));
+    await produceInOrder(
+      brokers,
+      topic,
+      new Map([
+        [0, messages(0)],
+        [1, messages(1)],
+      ]),
+    );
     const config = pipelineFile('run.yaml', {
       kafka: { brokers: ['placeholder:1'], groupId, partitionsConsumedConcurrently: 2 },
       sources: [{ topics: [topic] }],
@@ -62,6 +72,7 @@ describe.skipIf(env.missing('kafka') || env.missing('clickhouse'))('megaservice 
         ],
       },
       log: { level: 'info' },
+      http: { port: 0 },
     });
     // The environment overrides the file, as in docker compose.
     const proc = startCli(['run', '--config', config, '--shutdown-timeout', '20000'], {
@@ -74,6 +85,14 @@ describe.skipIf(env.missing('kafka') || env.missing('clickhouse'))('megaservice 
       proc.child.kill('SIGKILL');
       throw new Error(`${(err as Error).message}\n${proc.output()}`);
     }
+    const port = /"port":(\d+),"msg":"observability endpoints up"/.exec(proc.output())?.[1];
+    expect(port, proc.output()).toBeDefined();
+    const ready = await fetch(`http://127.0.0.1:${port}/health/ready`);
+    expect(ready.status).toBe(200);
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(metrics).toContain('megaservice_records_in_total{module="ingestion"} 3000');
+    expect(metrics).toContain('megaservice_records_out_total{module="storage"} 3000');
+
     const started = Date.now();
     proc.child.kill('SIGTERM');
     const { code } = await proc.exited;
@@ -105,10 +124,13 @@ describe.skipIf(env.missing('kafka') || env.missing('clickhouse'))('megaservice 
       sources: [{ topics: ['unused'] }],
       output: { database: 'cli', table, columns: [{ name: 'id', type: 'String' }] },
       storage: { url: env.clickhouseUrl },
+      http: { enabled: false },
     });
     const r = await runCli(['run', '--config', config]);
     expect(r.code).toBe(1);
-    expect(r.output).toContain(`megaservice: cannot start: existing table cli.${table} does not fit the output definition:`);
+    expect(r.output).toContain(
+      `megaservice: cannot start: existing table cli.${table} does not fit the output definition:`,
+    );
     expect(r.output).toContain('column _topic is missing (expected String)');
     expect(r.output).toContain('column id is UInt8, expected String');
   });

@@ -8,6 +8,8 @@ export interface DemoProduceOptions {
   /** Every n-th record is corrupt JSON, to show the dead-letter path (0: none). */
   readonly corruptEvery: number;
   readonly seed: number;
+  /** Delete the topic first, so the demo starts from a known stream. */
+  readonly recreate: boolean;
 }
 
 const EVENT_TYPES = ['view', 'click', 'add_to_cart', 'purchase'] as const;
@@ -24,7 +26,11 @@ function prng(seed: number): () => number {
   };
 }
 
-export function demoEvent(i: number, rand: () => number, start = Date.UTC(2026, 0, 1)): Record<string, unknown> {
+export function demoEvent(
+  i: number,
+  rand: () => number,
+  start = Date.UTC(2026, 0, 1),
+): Record<string, unknown> {
   const type = EVENT_TYPES[Math.floor(rand() * EVENT_TYPES.length)]!;
   return {
     event_id: `evt-${i}`,
@@ -37,11 +43,25 @@ export function demoEvent(i: number, rand: () => number, start = Date.UTC(2026, 
 
 /** Produce a demo stream of JSON events (keyed by user) and return how many were produced. */
 export async function produceDemo(opts: DemoProduceOptions): Promise<{ produced: number; corrupt: number }> {
-  const kafka = new Kafka({ clientId: 'megaservice-demo-producer', brokers: [...opts.brokers], logLevel: logLevel.WARN });
+  const kafka = new Kafka({
+    clientId: 'megaservice-demo-producer',
+    brokers: [...opts.brokers],
+    logLevel: logLevel.WARN,
+  });
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: [{ topic: opts.topic, numPartitions: opts.partitions }], waitForLeaders: true });
+    if (opts.recreate && (await admin.listTopics()).includes(opts.topic)) {
+      await admin.deleteTopics({ topics: [opts.topic], timeout: 30000 });
+      // Deletion is asynchronous on the broker; wait until the name is free again.
+      for (let i = 0; i < 60 && (await admin.listTopics()).includes(opts.topic); i++) {
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+    await admin.createTopics({
+      topics: [{ topic: opts.topic, numPartitions: opts.partitions }],
+      waitForLeaders: true,
+    });
   } finally {
     await admin.disconnect();
   }

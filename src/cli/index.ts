@@ -64,12 +64,28 @@ program
   .option('--topic <name>', 'topic (created if missing)', 'demo-events')
   .option('--count <n>', 'records to produce', positiveInt('--count'), 10000)
   .option('--partitions <n>', 'partitions for a new topic', positiveInt('--partitions'), 3)
-  .option('--corrupt-every <n>', 'make every n-th record invalid JSON (0: none)', positiveInt('--corrupt-every'), 0)
+  .option(
+    '--corrupt-every <n>',
+    'make every n-th record invalid JSON (0: none)',
+    positiveInt('--corrupt-every'),
+    0,
+  )
   .option('--seed <n>', 'random seed', positiveInt('--seed'), 42)
+  .option('--recreate', 'delete the topic first if it exists', false)
   .action(
-    async (o: { brokers: string; topic: string; count: number; partitions: number; corruptEvery: number; seed: number }) => {
+    async (o: {
+      brokers: string;
+      topic: string;
+      count: number;
+      partitions: number;
+      corruptEvery: number;
+      seed: number;
+      recreate: boolean;
+    }) => {
       const r = await produceDemo({ ...o, brokers: o.brokers.split(',') }).catch(fail);
-      process.stdout.write(`produced ${r.produced} records to ${o.topic} (${r.corrupt} deliberately corrupt)\n`);
+      process.stdout.write(
+        `produced ${r.produced} records to ${o.topic} (${r.corrupt} deliberately corrupt)\n`,
+      );
     },
   );
 

@@ -1,5 +1,6 @@
 import { loadConfig } from '../config/index.js';
 import { createLogger, errorMessage } from '../core/index.js';
+import { createObservabilityServer } from '../observability/index.js';
 import { createPipeline } from '../pipeline/index.js';
 
 export interface RunOptions {
@@ -29,7 +30,8 @@ export async function run(opts: RunOptions): Promise<number> {
           return code === 0 ? 1 : code;
         },
       )
-      .then((c) => {
+      .then(async (c) => {
+        await http?.stop(Date.now() + 1000);
         logger.info({ exitCode: c }, 'stopped');
         resolveExit(c);
         return c;
@@ -44,14 +46,24 @@ export async function run(opts: RunOptions): Promise<number> {
       void stop('fatal error', 1);
     },
   });
+  const http = config.http.enabled
+    ? createObservabilityServer(config.http, {
+        registry: pipeline.telemetry.registry,
+        health: () => pipeline.health(),
+        logger: logger.child({ module: 'http' }),
+      })
+    : undefined;
   process.once('SIGTERM', () => void stop('SIGTERM', 0));
   process.once('SIGINT', () => void stop('SIGINT', 0));
 
   try {
+    // Endpoints first, so /health/live answers (and /health/ready says false) while starting up.
+    await http?.start();
     await pipeline.start();
   } catch (err) {
     process.stderr.write(`megaservice: cannot start: ${errorMessage(err)}\n`);
     await pipeline.stop(Date.now() + 5000).catch(() => undefined);
+    await http?.stop(Date.now() + 1000);
     return 1;
   }
 

@@ -40,13 +40,19 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
       .filter((s) => s.length > 0),
   ),
   override('KAFKA_GROUP_ID', 'kafka.groupId', 'consumer group id'),
-  override('CLICKHOUSE_URL', 'storage.url', 'ClickHouse server URL; empty selects the embedded engine', (v) =>
-    v === '' ? undefined : v,
+  override(
+    'CLICKHOUSE_URL',
+    'storage.url',
+    'ClickHouse server URL; empty selects the embedded engine',
+    (v) => (v === '' ? undefined : v),
   ),
   override('CLICKHOUSE_USER', 'storage.username', 'ClickHouse user'),
   override('CLICKHOUSE_PASSWORD', 'storage.password', 'ClickHouse password'),
   override('CHDB_PATH', 'storage.path', 'data directory of the embedded engine'),
   override('LOG_LEVEL', 'log.level', 'pino log level'),
+  override('HTTP_PORT', 'http.port', 'port of /metrics and /health/*', (v) =>
+    /^\d+$/.test(v) ? Number(v) : v,
+  ),
 ];
 
 export function applyEnvOverrides(

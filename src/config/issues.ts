@@ -20,7 +20,8 @@ function allowedKeysAt(schema: z.ZodType, path: Path): string[] | undefined {
     // unwrap optional/default/pipe/effects wrappers
     for (let i = 0; i < 8; i++) {
       const def = (node as { def?: { type?: string; innerType?: unknown; in?: unknown } }).def;
-      if (def?.type === 'optional' || def?.type === 'default' || def?.type === 'nullable') node = def.innerType;
+      if (def?.type === 'optional' || def?.type === 'default' || def?.type === 'nullable')
+        node = def.innerType;
       else if (def?.type === 'pipe') node = def.in;
       else break;
     }

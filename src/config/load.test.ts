@@ -41,7 +41,9 @@ describe('validateConfig', () => {
 
   it('names an unknown key inside a list', () => {
     const doc = { ...minimal(), sources: [{ topics: ['t'], formt: 'json' }] };
-    expect(issuesOf(() => validateConfig(doc))).toEqual(['sources[0].formt: unknown key (allowed: topics, format)']);
+    expect(issuesOf(() => validateConfig(doc))).toEqual([
+      'sources[0].formt: unknown key (allowed: topics, format)',
+    ]);
   });
 
   it('names a wrong type', () => {
@@ -65,7 +67,9 @@ describe('validateConfig', () => {
   it('explains a bad column type with the allowed types', () => {
     const doc = { ...minimal(), output: { table: 'e', columns: [{ name: 'x', type: 'Strin' }] } };
     const [line] = issuesOf(() => validateConfig(doc));
-    expect(line).toMatch(/^output\.columns\[0\]\.type: must be one of String, UInt8, .*DateTime, or Nullable\(one of them\)$/);
+    expect(line).toMatch(
+      /^output\.columns\[0\]\.type: must be one of String, UInt8, .*DateTime, or Nullable\(one of them\)$/,
+    );
   });
 
   it('rejects names that would need quoting and duplicate columns', () => {
@@ -122,11 +126,15 @@ describe('loadConfig', () => {
   });
 
   it('names a missing file', async () => {
-    await expect(loadConfig(join(dir, 'nope.yaml'), {})).rejects.toThrow(`--config: cannot read ${join(dir, 'nope.yaml')}: file not found`);
+    await expect(loadConfig(join(dir, 'nope.yaml'), {})).rejects.toThrow(
+      `--config: cannot read ${join(dir, 'nope.yaml')}: file not found`,
+    );
   });
 
   it('names the file when it cannot be parsed', async () => {
     writeFileSync(join(dir, 'bad.yaml'), 'kafka: [unclosed\n');
-    await expect(loadConfig(join(dir, 'bad.yaml'), {})).rejects.toThrow(/invalid configuration in .*bad\.yaml:\n {2}- cannot parse/);
+    await expect(loadConfig(join(dir, 'bad.yaml'), {})).rejects.toThrow(
+      /invalid configuration in .*bad\.yaml:\n {2}- cannot parse/,
+    );
   });
 });

@@ -24,7 +24,10 @@ const COLUMN_TYPE = new RegExp(`^(?:${SCALAR_TYPES.join('|')}|Nullable\\((?:${SC
 /** An unquoted ClickHouse identifier: we refuse anything that would need quoting. */
 const identifier = z
   .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an identifier: letters, digits and _, not starting with a digit');
+  .regex(
+    /^[A-Za-z_][A-Za-z0-9_]*$/,
+    'must be an identifier: letters, digits and _, not starting with a digit',
+  );
 
 const brokerList = z
   .array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port'))
@@ -53,7 +56,9 @@ const sourceSchema = z
 const columnSchema = z
   .object({
     name: identifier,
-    type: z.string().regex(COLUMN_TYPE, `must be one of ${SCALAR_TYPES.join(', ')}, or Nullable(one of them)`),
+    type: z
+      .string()
+      .regex(COLUMN_TYPE, `must be one of ${SCALAR_TYPES.join(', ')}, or Nullable(one of them)`),
     /** The record field this column is read from; defaults to the column name. */
     field: z.string().min(1).optional(),
   })
@@ -70,7 +75,11 @@ const outputSchema = z
     const seen = new Set<string>();
     out.columns.forEach((c, i) => {
       if (seen.has(c.name)) {
-        ctx.addIssue({ code: 'custom', path: ['columns', i, 'name'], message: `duplicate column '${c.name}'` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['columns', i, 'name'],
+          message: `duplicate column '${c.name}'`,
+        });
       }
       if (c.name.startsWith('_')) {
         ctx.addIssue({
@@ -106,9 +115,20 @@ export const pipelineSchema = z
       requestTimeoutMs: 30000,
     }),
     log: z
-      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
       .strict()
       .default({ level: 'info' }),
+    /** Observability endpoints: /metrics, /health/live, /health/ready. */
+    http: z
+      .object({
+        enabled: z.boolean().default(true),
+        host: z.string().min(1).default('0.0.0.0'),
+        port: z.number().int().min(0).max(65535).default(8080),
+      })
+      .strict()
+      .default({ enabled: true, host: '0.0.0.0', port: 8080 }),
   })
   .strict();
 

@@ -17,7 +17,8 @@ const INT_RANGES: Record<string, readonly [bigint, bigint]> = {
 function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v)}`;
+  if (typeof v === 'string')
+    return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v)}`;
   if (typeof v === 'object') return 'an object';
   return `${typeof v} ${String(v)}`;
 }
@@ -41,7 +42,9 @@ function pad(n: number, width = 2): string {
 export function convertValue(type: ScalarType, v: unknown): Converted {
   switch (type) {
     case 'String':
-      return typeof v === 'string' ? { ok: true, value: v } : { ok: false, reason: `expected a string, got ${describe(v)}` };
+      return typeof v === 'string'
+        ? { ok: true, value: v }
+        : { ok: false, reason: `expected a string, got ${describe(v)}` };
     case 'Float32':
     case 'Float64':
       return typeof v === 'number' && Number.isFinite(v)
@@ -59,9 +62,12 @@ export function convertValue(type: ScalarType, v: unknown): Converted {
       // Epoch seconds, or an ISO-8601 string; stored as UTC seconds.
       let seconds: number;
       if (typeof v === 'number' && Number.isInteger(v)) seconds = v;
-      else if (typeof v === 'string' && !Number.isNaN(Date.parse(v))) seconds = Math.floor(Date.parse(v) / 1000);
-      else return { ok: false, reason: `expected epoch seconds or an ISO-8601 date-time, got ${describe(v)}` };
-      if (seconds < 0 || seconds > 4294967295) return { ok: false, reason: `${describe(v)} is outside DateTime's range` };
+      else if (typeof v === 'string' && !Number.isNaN(Date.parse(v)))
+        seconds = Math.floor(Date.parse(v) / 1000);
+      else
+        return { ok: false, reason: `expected epoch seconds or an ISO-8601 date-time, got ${describe(v)}` };
+      if (seconds < 0 || seconds > 4294967295)
+        return { ok: false, reason: `${describe(v)} is outside DateTime's range` };
       const d = new Date(seconds * 1000);
       const text = `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
       return { ok: true, value: text };

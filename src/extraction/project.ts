@@ -1,6 +1,12 @@
 import { map, type OperatorFunction } from 'rxjs';
 import type { ColumnConfig, ScalarType } from '../config/index.js';
-import { withRecords, type Batch, type DecodedRecord, type OutputRow, type RejectedRecord } from '../core/index.js';
+import {
+  withRecords,
+  type Batch,
+  type DecodedRecord,
+  type OutputRow,
+  type RejectedRecord,
+} from '../core/index.js';
 import { convertValue } from './convert.js';
 
 interface ColumnPlan {
@@ -42,7 +48,9 @@ export function projectRecord(
         values[c.name] = null;
         continue;
       }
-      return { reason: `field '${c.field}': ${v === null ? 'is null' : 'is missing'} (column ${c.name} ${c.type} is not Nullable)` };
+      return {
+        reason: `field '${c.field}': ${v === null ? 'is null' : 'is missing'} (column ${c.name} ${c.type} is not Nullable)`,
+      };
     }
     const r = convertValue(c.type, v);
     if (!r.ok) return { reason: `field '${c.field}': ${r.reason}` };

@@ -1,9 +1,17 @@
 import type { OperatorFunction } from 'rxjs';
 import { map } from 'rxjs';
-import { withRecords, type Batch, type DecodedRecord, type RejectedRecord, type SourceRecord } from '../core/index.js';
+import {
+  withRecords,
+  type Batch,
+  type DecodedRecord,
+  type RejectedRecord,
+  type SourceRecord,
+} from '../core/index.js';
 
 /** Decode one Kafka value as a JSON object, or say why it cannot be. */
-export function decodeJsonValue(value: Buffer | null): { fields: Record<string, unknown> } | { reason: string } {
+export function decodeJsonValue(
+  value: Buffer | null,
+): { fields: Record<string, unknown> } | { reason: string } {
   if (value === null) return { reason: 'empty value (tombstone): nothing to decode' };
   let parsed: unknown;
   try {

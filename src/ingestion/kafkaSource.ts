@@ -1,4 +1,12 @@
-import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type IHeaders, type LogEntry } from 'kafkajs';
+import {
+  Kafka,
+  logLevel,
+  type Admin,
+  type Consumer,
+  type EachBatchPayload,
+  type IHeaders,
+  type LogEntry,
+} from 'kafkajs';
 import { Subject, type Observable } from 'rxjs';
 import {
   beforeDeadline,
@@ -154,7 +162,10 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
         if (!e.payload.restart) deps.onFatal(e.payload.error);
       });
       await consumer.connect();
-      await consumer.subscribe({ topics: [...config.topics], fromBeginning: config.startFrom === 'earliest' });
+      await consumer.subscribe({
+        topics: [...config.topics],
+        fromBeginning: config.startFrom === 'earliest',
+      });
       await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,

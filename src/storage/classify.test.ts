@@ -16,7 +16,10 @@ describe('classifyClickHouseError', () => {
   });
 
   it('uses the code a current server reports', () => {
-    const err = Object.assign(new Error('Unknown table expression identifier'), { code: '60', type: 'UNKNOWN_TABLE' });
+    const err = Object.assign(new Error('Unknown table expression identifier'), {
+      code: '60',
+      type: 'UNKNOWN_TABLE',
+    });
     expect(classifyClickHouseError(err)).toMatchObject({ kind: 'fatal', code: 'UNKNOWN_TABLE' });
   });
 

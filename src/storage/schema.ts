@@ -31,7 +31,11 @@ export interface TableSpec {
   readonly columns: readonly { name: string; type: string }[];
 }
 
-export function outputTableSpec(database: string, table: string, columns: readonly ColumnConfig[]): TableSpec {
+export function outputTableSpec(
+  database: string,
+  table: string,
+  columns: readonly ColumnConfig[],
+): TableSpec {
   return {
     database,
     table,

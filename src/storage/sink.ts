@@ -75,7 +75,10 @@ export function createClickHouseSink(
       const e = classifyClickHouseError(err);
       if (e.kind !== 'poison') throw e;
       if (rows.length === 1) {
-        logger.warn({ position: describePosition(rows[0]!.source), reason: e.message }, 'row rejected by ClickHouse');
+        logger.warn(
+          { position: describePosition(rows[0]!.source), reason: e.message },
+          'row rejected by ClickHouse',
+        );
         return [{ source: rows[0]!.source, stage: 'storage', reason: e.message }];
       }
       const mid = rows.length >>> 1;
@@ -98,12 +101,18 @@ export function createClickHouseSink(
       } catch (err) {
         const e = classifyClickHouseError(err);
         throw e.kind === 'retryable'
-          ? Object.assign(e, { message: `cannot reach ClickHouse (${describeTarget(config.client)}): ${e.message}` })
+          ? Object.assign(e, {
+              message: `cannot reach ClickHouse (${describeTarget(config.client)}): ${e.message}`,
+            })
           : e;
       }
       lastWriteOk = true;
       logger.info(
-        { target: describeTarget(config.client), version: caps.version, table: `${output.database}.${output.table}` },
+        {
+          target: describeTarget(config.client),
+          version: caps.version,
+          table: `${output.database}.${output.table}`,
+        },
         'clickhouse sink started',
       );
     },
@@ -120,7 +129,11 @@ export function createClickHouseSink(
         telemetry.recordsRejected.inc({ module: 'storage' }, poisoned.length);
         telemetry.batchSeconds.observe({ module: 'storage' }, (performance.now() - started) / 1000);
         logger.debug(
-          { lane: laneId(batch.lane), stored: batch.records.length - poisoned.length, deadLettered: rejected.length },
+          {
+            lane: laneId(batch.lane),
+            stored: batch.records.length - poisoned.length,
+            deadLettered: rejected.length,
+          },
           'batch stored',
         );
       } catch (err) {

@@ -11,10 +11,14 @@ const stoppers: Stoppable[] = [];
 
 export async function setup(project: TestProject): Promise<void> {
   const services = await resolveServices(stoppers);
-  const missing = [!services.kafkaBrokers && 'Kafka', !services.clickhouseUrl && 'ClickHouse server'].filter(Boolean);
+  const missing = [!services.kafkaBrokers && 'Kafka', !services.clickhouseUrl && 'ClickHouse server'].filter(
+    Boolean,
+  );
   if (missing.length > 0 && process.env.CI === 'true') {
     // In CI nothing skips: an integration run without its services is a failure.
-    throw new Error(`CI=true and ${missing.join(' and ')} cannot be reached: ${services.problems.join('; ')}`);
+    throw new Error(
+      `CI=true and ${missing.join(' and ')} cannot be reached: ${services.problems.join('; ')}`,
+    );
   }
   process.stderr.write(
     `[services] kafka=${services.kafkaBrokers ?? 'none'} (${services.origin.kafka ?? '-'}), ` +

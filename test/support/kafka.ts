@@ -1,7 +1,11 @@
 import { Kafka, logLevel, type Message } from 'kafkajs';
 
 export function kafkaClient(brokers: string) {
-  return new Kafka({ clientId: 'megaservice-tests', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
+  return new Kafka({
+    clientId: 'megaservice-tests',
+    brokers: brokers.split(','),
+    logLevel: logLevel.NOTHING,
+  });
 }
 
 export async function createTopic(brokers: string, topic: string, partitions: number): Promise<void> {
@@ -25,7 +29,11 @@ export async function produceInOrder(
   try {
     for (const [partition, messages] of byPartition) {
       for (let i = 0; i < messages.length; i += 2000) {
-        await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 2000).map((m) => ({ ...m, partition })) });
+        await producer.send({
+          topic,
+          acks: -1,
+          messages: messages.slice(i, i + 2000).map((m) => ({ ...m, partition })),
+        });
       }
     }
   } finally {
@@ -46,7 +54,11 @@ export async function topicEnds(brokers: string, topic: string): Promise<Map<num
 }
 
 /** Committed offset per partition for a group (-1 where nothing is committed). */
-export async function committed(brokers: string, groupId: string, topic: string): Promise<Map<number, bigint>> {
+export async function committed(
+  brokers: string,
+  groupId: string,
+  topic: string,
+): Promise<Map<number, bigint>> {
   const admin = kafkaClient(brokers).admin();
   await admin.connect();
   try {
@@ -73,7 +85,9 @@ export async function waitFor<T>(
       last = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
+      );
     }
     await new Promise((r) => setTimeout(r, everyMs));
   }

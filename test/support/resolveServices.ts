@@ -88,7 +88,8 @@ export async function resolveServices(stoppers: Stoppable[]): Promise<Services> 
   try {
     const local = await viaLocalScript();
     if (!kafkaBrokers && local.kafka) [kafkaBrokers, origin.kafka] = [local.kafka, 'local-script'];
-    if (!clickhouseUrl && local.clickhouse) [clickhouseUrl, origin.clickhouse] = [local.clickhouse, 'local-script'];
+    if (!clickhouseUrl && local.clickhouse)
+      [clickhouseUrl, origin.clickhouse] = [local.clickhouse, 'local-script'];
   } catch (err) {
     const e = err as { message: string; stderr?: string };
     problems.push(`scripts/services.sh up failed: ${e.stderr?.trim() || e.message}`);

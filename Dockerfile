@@ -1,0 +1,22 @@
+# syntax=docker/dockerfile:1
+# Debian-based (glibc): chDB's native engine ships as a glibc build.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY examples ./examples
+# /metrics, /health/live, /health/ready
+EXPOSE 8080
+USER node
+ENTRYPOINT ["node", "/app/dist/cli/index.js"]
+CMD ["run", "--config", "/app/examples/compose.yaml"]

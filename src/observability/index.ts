@@ -1,0 +1,2 @@
+export { createObservabilityServer } from './httpServer.js';
+export type { ObservabilityServer, ObservabilityConfig } from './httpServer.js';
