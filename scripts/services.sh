@@ -24,7 +24,22 @@ CH_BIN="${CLICKHOUSE_SERVER_BIN:-/usr/sbin/clickhouse-server}"
 log() { printf '[services] %s\n' "$*" >&2; }
 die() { printf '[services] error: %s\n' "$*" >&2; exit 1; }
 
-pid_alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# A pid file counts only while its process is alive and still the one we started (its command line
+# names our state folder), so a recycled pid is never mistaken for our service.
+pid_alive() {
+  [[ -f "$1" ]] || return 1
+  local pid; pid="$(cat "$1")"
+  kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$STATE"
+}
+
+# Start a command detached from this shell (own session, survives Ctrl-C here); the process writes
+# its own pid before exec, so the pid file holds the service itself, not a wrapper.
+spawn_detached() { # pidfile logfile cmd...
+  local pidfile="$1" logfile="$2"; shift 2
+  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" >>"$logfile" 2>&1 </dev/null &
+  for _ in $(seq 1 50); do [[ -s "$pidfile" ]] && return 0; sleep 0.1; done
+  die "could not start $1"
+}
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 wait_for() { # name timeout_s pidfile check_cmd...
@@ -82,12 +97,11 @@ kafka_up() {
       die "formatting Kafka storage failed: $(cat "$KAFKA_DIR/format.out")"
   fi
   : >"$KAFKA_DIR/kafka.out"
-  # setsid: the broker outlives this shell and is not killed by the caller's Ctrl-C.
-  setsid nohup java -Xms256m -Xmx${KAFKA_HEAP:-768m} -XX:+UseG1GC -Djava.awt.headless=true $log4j \
-    -Dkafka.logs.dir="$KAFKA_DIR/logs" -cp "$cp" kafka.Kafka "$KAFKA_DIR/server.properties" \
-    >>"$KAFKA_DIR/kafka.out" 2>&1 </dev/null &
-  echo $! >"$KAFKA_DIR/kafka.pid"
-  log "kafka starting (pid $!), waiting for 127.0.0.1:$KAFKA_PORT"
+  rm -f "$KAFKA_DIR/kafka.pid"
+  spawn_detached "$KAFKA_DIR/kafka.pid" "$KAFKA_DIR/kafka.out" \
+    java -Xms256m "-Xmx${KAFKA_HEAP:-768m}" -XX:+UseG1GC -Djava.awt.headless=true $log4j \
+    -Dkafka.logs.dir="$KAFKA_DIR/logs" -cp "$cp" kafka.Kafka "$KAFKA_DIR/server.properties"
+  log "kafka starting (pid $(cat "$KAFKA_DIR/kafka.pid")), waiting for 127.0.0.1:$KAFKA_PORT"
   wait_for kafka 120 "$KAFKA_DIR/kafka.pid" kafka_ready ||
     die "kafka did not start; last lines of $KAFKA_DIR/kafka.out:
 $(tail -n 20 "$KAFKA_DIR/kafka.out")"
@@ -125,9 +139,10 @@ clickhouse_up() {
   sed -e "s#@DIR@#$CH_DIR#g" -e "s#@HTTP_PORT@#$CH_HTTP_PORT#" -e "s#@TCP_PORT@#$CH_TCP_PORT#" \
     "$ROOT/services/clickhouse/config.xml.tmpl" >"$CH_DIR/etc/config.xml"
   cp "$ROOT/services/clickhouse/users.xml" "$CH_DIR/etc/users.xml"
-  (cd "$CH_DIR" && setsid nohup "$CH_BIN" --config-file="$CH_DIR/etc/config.xml" \
-    >"$CH_DIR/log/stdout.log" 2>&1 </dev/null &
-    echo $! >"$CH_DIR/clickhouse.pid")
+  rm -f "$CH_DIR/clickhouse.pid"
+  : >"$CH_DIR/log/stdout.log"
+  (cd "$CH_DIR" && spawn_detached "$CH_DIR/clickhouse.pid" "$CH_DIR/log/stdout.log" \
+    "$CH_BIN" --config-file="$CH_DIR/etc/config.xml")
   log "clickhouse starting (pid $(cat "$CH_DIR/clickhouse.pid")), waiting for 127.0.0.1:$CH_HTTP_PORT"
   wait_for clickhouse 60 "$CH_DIR/clickhouse.pid" clickhouse_ready ||
     die "clickhouse did not start; last lines of its logs:
@@ -143,7 +158,8 @@ stop_pid() { # name pidfile
     log "$name not running (not started by this script)"
     return 0
   fi
-  local pid; pid="$(cat "$pidfile")"
+  local pid
+  pid="$(cat "$pidfile")"
   kill -TERM "$pid" 2>/dev/null || true
   for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
   if kill -0 "$pid" 2>/dev/null; then

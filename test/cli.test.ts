@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createClient } from '@clickhouse/client';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { ENV_OVERRIDES } from '../src/config/index.js';
 import { rows } from './support/clickhouse.js';
 import { runCli, startCli } from './support/cli.js';
 import { services, uniqueName } from './support/env.js';
@@ -18,9 +19,12 @@ function pipelineFile(name: string, doc: unknown): string {
   return path;
 }
 
+/** The variables the config loader reads, unset: these tests are about the file alone. */
+const noOverrides = Object.fromEntries(ENV_OVERRIDES.map((o) => [o.variable, undefined]));
+
 describe('megaservice validate', () => {
   it('exits 0 for a valid file', async () => {
-    const r = await runCli(['validate', '--config', 'examples/demo.yaml']);
+    const r = await runCli(['validate', '--config', 'examples/demo.yaml'], noOverrides);
     expect(r.output).toContain('examples/demo.yaml: valid');
     expect(r.code).toBe(0);
   });
@@ -31,7 +35,7 @@ describe('megaservice validate', () => {
       sources: [{ topics: ['t'] }],
       output: { table: 't', columns: [] },
     });
-    const r = await runCli(['validate', '--config', path]);
+    const r = await runCli(['validate', '--config', path], noOverrides);
     expect(r.code).toBe(2);
     expect(r.output).toContain(`megaservice: invalid configuration in ${path}:`);
     expect(r.output).toContain('  - kafka.brokers[0]: must be host:port');
@@ -126,7 +130,7 @@ describe.skipIf(env.missing('kafka') || env.missing('clickhouse'))('megaservice 
       storage: { url: env.clickhouseUrl },
       http: { enabled: false },
     });
-    const r = await runCli(['run', '--config', config]);
+    const r = await runCli(['run', '--config', config], noOverrides);
     expect(r.code).toBe(1);
     expect(r.output).toContain(
       `megaservice: cannot start: existing table cli.${table} does not fit the output definition:`,

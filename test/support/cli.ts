@@ -16,8 +16,11 @@ export interface Running {
 
 export function startCli(args: string[], env: Record<string, string | undefined> = {}): Running {
   assertBuilt();
+  // `undefined` removes a variable, so a test can keep CI's KAFKA_BROKERS etc. out of the child.
+  const childEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...process.env, ...env })) if (v !== undefined) childEnv[k] = v;
   const child = spawn(process.execPath, [CLI, ...args], {
-    env: { ...process.env, ...env },
+    env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
