@@ -42,6 +42,17 @@ spawn_detached() { # pidfile logfile cmd...
 }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# True (and says so) when the service runs already, ours or someone else's on its port.
+already_up() { # name pidfile port
+  if pid_alive "$2"; then
+    log "$1 already running (pid $(cat "$2"))"
+  elif port_open "$3"; then
+    log "port $3 already answers and was not started by this script: leaving it alone"
+  else
+    return 1
+  fi
+}
+
 wait_for() { # name timeout_s pidfile check_cmd...
   local name="$1" timeout="$2" pidfile="$3"; shift 3
   local deadline=$((SECONDS + timeout))
@@ -74,14 +85,7 @@ kafka_ready() {
 
 kafka_up() {
   command -v java >/dev/null || die "java (17+) is needed to run Kafka"
-  if pid_alive "$KAFKA_DIR/kafka.pid"; then
-    log "kafka already running (pid $(cat "$KAFKA_DIR/kafka.pid"))"
-    return 0
-  fi
-  if port_open "$KAFKA_PORT"; then
-    log "port $KAFKA_PORT already answers and was not started by this script: leaving it alone"
-    return 0
-  fi
+  already_up kafka "$KAFKA_DIR/kafka.pid" "$KAFKA_PORT" && return 0
   kafka_libs
   mkdir -p "$KAFKA_DIR/data"
   sed -e "s#@DATA@#$KAFKA_DIR/data#" -e "s#@PORT@#$KAFKA_PORT#g" \
@@ -126,14 +130,7 @@ clickhouse_ready() {
 }
 
 clickhouse_up() {
-  if pid_alive "$CH_DIR/clickhouse.pid"; then
-    log "clickhouse already running (pid $(cat "$CH_DIR/clickhouse.pid"))"
-    return 0
-  fi
-  if port_open "$CH_HTTP_PORT"; then
-    log "port $CH_HTTP_PORT already answers and was not started by this script: leaving it alone"
-    return 0
-  fi
+  already_up clickhouse "$CH_DIR/clickhouse.pid" "$CH_HTTP_PORT" && return 0
   clickhouse_install
   mkdir -p "$CH_DIR"/{data,tmp,log,user_files,format_schemas,etc}
   sed -e "s#@DIR@#$CH_DIR#g" -e "s#@HTTP_PORT@#$CH_HTTP_PORT#" -e "s#@TCP_PORT@#$CH_TCP_PORT#" \
