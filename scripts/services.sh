@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Local services without Docker: Apache Kafka (KRaft, jars from Maven Central) and Debian's
-# clickhouse-server, each with its state in a project-owned ignored folder (.services/).
+# Local services without Docker: Apache Kafka (KRaft, jars from Maven Central), Debian's
+# clickhouse-server, and Apicurio Registry (Maven Central; Confluent-compatible API), each with its
+# state in a project-owned ignored folder (.services/).
 #
-#   scripts/services.sh up     [kafka|clickhouse|all]   start what is not running, wait until it answers
-#   scripts/services.sh down   [kafka|clickhouse|all]   stop only what `up` started (pid files)
-#   scripts/services.sh status [kafka|clickhouse|all]
-#   scripts/services.sh env                             print the environment the tests and the CLI read
+#   scripts/services.sh up     [kafka|clickhouse|registry|all]   start what is not running, wait until it answers
+#   scripts/services.sh down   [kafka|clickhouse|registry|all]   stop only what `up` started (pid files)
+#   scripts/services.sh status [kafka|clickhouse|registry|all]
+#   scripts/services.sh env                                      print the environment the tests and the CLI read
 #
 # Ports: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), CLICKHOUSE_HTTP_PORT (8123),
-# CLICKHOUSE_TCP_PORT (9000). State folder: SERVICES_DIR (default <repo>/.services).
+# CLICKHOUSE_TCP_PORT (9000), REGISTRY_PORT (8081). State folder: SERVICES_DIR (default <repo>/.services).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,6 +21,9 @@ CH_TCP_PORT="${CLICKHOUSE_TCP_PORT:-9000}"
 KAFKA_DIR="$STATE/kafka"
 CH_DIR="$STATE/clickhouse"
 CH_BIN="${CLICKHOUSE_SERVER_BIN:-/usr/sbin/clickhouse-server}"
+REGISTRY_PORT="${REGISTRY_PORT:-8081}"
+REGISTRY_DIR="$STATE/registry"
+APICURIO_VERSION="2.6.13.Final"
 
 log() { printf '[services] %s\n' "$*" >&2; }
 die() { printf '[services] error: %s\n' "$*" >&2; exit 1; }
@@ -147,6 +151,38 @@ $(tail -n 20 "$CH_DIR/log/stdout.log" "$CH_DIR/log/clickhouse-server.err.log" 2>
   log "clickhouse ready on 127.0.0.1:$CH_HTTP_PORT ($(curl -fsS "http://127.0.0.1:$CH_HTTP_PORT/?query=SELECT%20version()"))"
 }
 
+# ---------------------------------------------------------------- Apicurio Registry
+registry_ready() {
+  curl -fsS "http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7/subjects" >/dev/null 2>&1
+}
+
+registry_up() {
+  command -v java >/dev/null || die "java (17+) is needed to run Apicurio Registry"
+  already_up registry "$REGISTRY_DIR/registry.pid" "$REGISTRY_PORT" && return 0
+  local jar="$REGISTRY_DIR/app/apicurio-registry-app-$APICURIO_VERSION-runner.jar"
+  if [[ ! -f "$jar" ]]; then
+    command -v mvn >/dev/null || die "Maven (mvn) is needed once to fetch Apicurio Registry from Maven Central"
+    log "fetching Apicurio Registry $APICURIO_VERSION with Maven (once; cached in $REGISTRY_DIR/app)"
+    mkdir -p "$REGISTRY_DIR/download" "$REGISTRY_DIR/app"
+    (cd "$REGISTRY_DIR/download" && mvn -q -B dependency:copy \
+      "-Dartifact=io.apicurio:apicurio-registry-app:$APICURIO_VERSION:tar.gz:all" -DoutputDirectory=.) >&2 ||
+      die "mvn could not fetch io.apicurio:apicurio-registry-app:$APICURIO_VERSION (tar.gz, all)"
+    tar xzf "$REGISTRY_DIR/download/apicurio-registry-app-$APICURIO_VERSION-all.tar.gz" -C "$REGISTRY_DIR/app"
+    rm -rf "$REGISTRY_DIR/download"
+  fi
+  : >"$REGISTRY_DIR/registry.out"
+  rm -f "$REGISTRY_DIR/registry.pid"
+  # In-memory storage (the app's default): schemas live as long as the process.
+  spawn_detached "$REGISTRY_DIR/registry.pid" "$REGISTRY_DIR/registry.out" \
+    java -Xmx384m -Dquarkus.http.host=127.0.0.1 "-Dquarkus.http.port=$REGISTRY_PORT" \
+    "-Dregistry.dir=$REGISTRY_DIR" -jar "$jar"
+  log "registry starting (pid $(cat "$REGISTRY_DIR/registry.pid")), waiting for 127.0.0.1:$REGISTRY_PORT"
+  wait_for registry 120 "$REGISTRY_DIR/registry.pid" registry_ready ||
+    die "the registry did not start; last lines of $REGISTRY_DIR/registry.out:
+$(tail -n 20 "$REGISTRY_DIR/registry.out")"
+  log "registry ready on http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7"
+}
+
 # ---------------------------------------------------------------- common
 stop_pid() { # name pidfile
   local name="$1" pidfile="$2"
@@ -174,26 +210,30 @@ status_of() { # name pidfile
 print_env() {
   echo "export KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
   echo "export CLICKHOUSE_URL=http://127.0.0.1:$CH_HTTP_PORT"
+  echo "export SCHEMA_REGISTRY_URL=http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7"
 }
 
 cmd="${1:-status}"
 what="${2:-all}"
-case "$what" in kafka | clickhouse | all) ;; *) die "unknown service '$what' (allowed: kafka, clickhouse, all)" ;; esac
+case "$what" in kafka | clickhouse | registry | all) ;; *) die "unknown service '$what' (allowed: kafka, clickhouse, registry, all)" ;; esac
 want() { [[ "$what" == all || "$what" == "$1" ]]; }
 
 case "$cmd" in
   up)
     want kafka && kafka_up
     want clickhouse && clickhouse_up
+    want registry && registry_up
     print_env
     ;;
   down)
+    want registry && stop_pid registry "$REGISTRY_DIR/registry.pid"
     want clickhouse && stop_pid clickhouse "$CH_DIR/clickhouse.pid"
     want kafka && stop_pid kafka "$KAFKA_DIR/kafka.pid"
     ;;
   status)
     want kafka && status_of kafka "$KAFKA_DIR/kafka.pid"
     want clickhouse && status_of clickhouse "$CH_DIR/clickhouse.pid"
+    want registry && status_of registry "$REGISTRY_DIR/registry.pid"
     ;;
   env) print_env ;;
   *) die "unknown command '$cmd' (allowed: up, down, status, env)" ;;

@@ -47,6 +47,7 @@ function batchOf(records: OutputRow[], rejected: RejectedRecord[] = []): Batch<O
     lastOffset: '9',
     records,
     rejected,
+    filtered: 0,
   };
 }
 

@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig } from '../config/index.js';
 import { errorMessage, PipelineError } from '../core/index.js';
+import { prepareStages } from '../pipeline/index.js';
 import { produceDemo } from './demoProducer.js';
 import { query } from './query.js';
 import { run } from './run.js';
@@ -40,10 +41,13 @@ program
 
 program
   .command('validate')
-  .description('validate a pipeline file (and environment overrides) without connecting to anything')
+  .description(
+    'validate a pipeline file, its environment overrides, schema and lookup files, and expressions, without connecting to anything',
+  )
   .requiredOption('-c, --config <file>', 'pipeline file (YAML or JSON)')
   .action(async (o: { config: string }) => {
-    await loadConfig(o.config).catch(fail);
+    const config = await loadConfig(o.config).catch(fail);
+    await prepareStages(config).catch(fail);
     process.stdout.write(`${o.config}: valid\n`);
   });
 

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { extname } from 'node:path';
+import { dirname, extname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, errorMessage } from '../core/index.js';
 import { applyEnvOverrides } from './env.js';
@@ -39,7 +39,7 @@ export function validateConfig(
   if (!result.success) {
     throw new ConfigError(describeIssues(pipelineSchema, result.error.issues), source);
   }
-  return deepFreeze(result.data);
+  return deepFreeze({ ...result.data, baseDir: source ? dirname(resolve(source)) : process.cwd() });
 }
 
 /** Read, parse and validate a pipeline file; environment overrides come from `env` (process.env by default). */

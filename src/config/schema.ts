@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { sourceSchema } from './sourceSchema.js';
 
 /** ClickHouse column types the output may declare; all of them exist on 18.16 as well as current servers. */
 export const SCALAR_TYPES = [
@@ -43,13 +44,6 @@ const kafkaSchema = z
     /** How many partitions (lanes) are processed at the same time. */
     partitionsConsumedConcurrently: z.number().int().min(1).max(256).default(1),
     sessionTimeoutMs: z.number().int().min(6000).max(300000).default(30000),
-  })
-  .strict();
-
-const sourceSchema = z
-  .object({
-    topics: z.array(z.string().min(1)).min(1, 'must list at least one topic'),
-    format: z.enum(['json']).default('json'),
   })
   .strict();
 
@@ -108,6 +102,11 @@ export const pipelineSchema = z
     kafka: kafkaSchema,
     sources: z.array(sourceSchema).min(1, 'must declare at least one source'),
     output: outputSchema,
+    /** Dead letters always go to `<output.table>_dead_letters`; with a topic, also to Kafka. */
+    deadLetters: z
+      .object({ topic: z.string().min(1).optional() })
+      .strict()
+      .default({}),
     storage: storageSchema.default({
       path: '.data/chdb',
       username: 'default',
@@ -133,7 +132,10 @@ export const pipelineSchema = z
   .strict();
 
 export type PipelineConfigInput = z.input<typeof pipelineSchema>;
-export type PipelineConfig = z.output<typeof pipelineSchema>;
+export type PipelineConfig = z.output<typeof pipelineSchema> & {
+  /** Folder that relative paths in the file (schemas, lookups, custom transforms) resolve against. */
+  readonly baseDir: string;
+};
 export type ColumnConfig = PipelineConfig['output']['columns'][number];
 export type KafkaConfig = PipelineConfig['kafka'];
 export type StorageConfig = PipelineConfig['storage'];

@@ -60,6 +60,8 @@ export interface Batch<T> {
   readonly lastOffset: string;
   readonly records: readonly T[];
   readonly rejected: readonly RejectedRecord[];
+  /** Records a filter step dropped on purpose (counted in metrics, never silent). */
+  readonly filtered: number;
 }
 
 /** A new batch with other records, the same source span, and the rejected list extended. */
@@ -67,6 +69,7 @@ export function withRecords<T, U>(
   batch: Batch<T>,
   records: readonly U[],
   rejected: readonly RejectedRecord[] = [],
+  filtered = 0,
 ): Batch<U> {
   return {
     lane: batch.lane,
@@ -75,6 +78,7 @@ export function withRecords<T, U>(
     lastOffset: batch.lastOffset,
     records,
     rejected: rejected.length === 0 ? batch.rejected : [...batch.rejected, ...rejected],
+    filtered: batch.filtered + filtered,
   };
 }
 

@@ -12,6 +12,7 @@ function batch(partition: number, values: number[]): Batch<number> & { done: Pro
     lastOffset: String(values.length - 1),
     records: values,
     rejected: [],
+    filtered: 0,
     done: d.promise,
   };
 }

@@ -21,6 +21,7 @@ export function guarded<A, B>(
         telemetry.recordsIn.inc({ module }, batch.records.length);
         telemetry.recordsOut.inc({ module }, out.records.length);
         telemetry.recordsRejected.inc({ module }, out.rejected.length - batch.rejected.length);
+        telemetry.recordsFiltered.inc({ module }, out.filtered - batch.filtered);
         telemetry.batchSeconds.observe({ module }, (performance.now() - started) / 1000);
         return out;
       }),

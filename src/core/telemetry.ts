@@ -8,6 +8,7 @@ export interface Telemetry {
   readonly recordsIn: Counter<'module'>;
   readonly recordsOut: Counter<'module'>;
   readonly recordsRejected: Counter<'module'>;
+  readonly recordsFiltered: Counter<'module'>;
   readonly batchSeconds: Histogram<'module'>;
 }
 
@@ -30,6 +31,12 @@ export function createTelemetry(): Telemetry {
     recordsRejected: new Counter({
       name: 'megaservice_records_rejected_total',
       help: 'Records a module rejected (they go to the dead-letter path with a reason)',
+      labelNames: ['module'],
+      registers: [registry],
+    }),
+    recordsFiltered: new Counter({
+      name: 'megaservice_records_filtered_total',
+      help: 'Records a filter step dropped on purpose',
       labelNames: ['module'],
       registers: [registry],
     }),

@@ -24,6 +24,8 @@ export interface KafkaSourceConfig {
   readonly clientId: string;
   readonly groupId: string;
   readonly topics: readonly string[];
+  /** Topic name patterns (regular expressions); matching topics are consumed too. */
+  readonly topicPatterns: readonly string[];
   readonly startFrom: 'earliest' | 'latest';
   readonly partitionsConsumedConcurrently: number;
   readonly sessionTimeoutMs: number;
@@ -105,6 +107,7 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
         lastOffset: batch.lastOffset(),
         records,
         rejected: [],
+        filtered: 0,
       });
       await done.promise;
     } catch (err) {
@@ -128,7 +131,13 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
     async lag() {
       const out = new Map<string, bigint>();
       if (!admin) return out;
-      const committed = await admin.fetchOffsets({ groupId: config.groupId, topics: [...config.topics] });
+      const patterns = config.topicPatterns.map((p) => new RegExp(p));
+      const matching =
+        patterns.length === 0
+          ? []
+          : (await admin.listTopics()).filter((t) => patterns.some((p) => p.test(t)));
+      const topics = [...new Set([...config.topics, ...matching])];
+      const committed = await admin.fetchOffsets({ groupId: config.groupId, topics });
       for (const { topic, partitions } of committed) {
         const ends = await admin.fetchTopicOffsets(topic);
         for (const end of ends) {

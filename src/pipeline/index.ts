@@ -1,2 +1,3 @@
 export { createPipeline } from './pipeline.js';
 export type { Pipeline, PipelineDeps } from './pipeline.js';
+export { prepareStages } from './prepare.js';

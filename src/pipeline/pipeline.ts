@@ -12,9 +12,10 @@ import {
   type Telemetry,
 } from '../core/index.js';
 import { extractFeatures } from '../extraction/index.js';
-import { createKafkaSource, decodeJson, type KafkaSource } from '../ingestion/index.js';
+import { createKafkaSource, decodeRecords, type KafkaSource } from '../ingestion/index.js';
 import { createClickHouseSink, type ClickHouseSink } from '../storage/index.js';
 import { transform } from '../transformation/index.js';
+import { prepareStages } from './prepare.js';
 
 export interface Pipeline extends Lifecycle {
   readonly source: KafkaSource;
@@ -50,11 +51,18 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
       database: config.output.database,
       table: config.output.table,
       columns: config.output.columns,
+      deadLetterTopic: config.deadLetters.topic
+        ? { brokers: config.kafka.brokers, clientId: config.kafka.clientId, topic: config.deadLetters.topic }
+        : undefined,
     },
     { logger: logger.child({ module: 'storage' }), telemetry },
   );
   const source = createKafkaSource(
-    { ...config.kafka, topics: config.sources.flatMap((s) => s.topics) },
+    {
+      ...config.kafka,
+      topics: config.sources.flatMap((s) => s.topics ?? []),
+      topicPatterns: config.sources.flatMap((s) => (s.topicPattern ? [s.topicPattern] : [])),
+    },
     {
       logger: logger.child({ module: 'ingestion' }),
       onFatal,
@@ -69,13 +77,15 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
     telemetry,
 
     async start() {
+      // Files and expressions first: a config mistake stops start-up before anything connects.
+      const stages = await prepareStages(config);
       await sink.start();
       // Lanes never have more than one batch in flight (each waits for its ack), so at most
       // partitionsConsumedConcurrently batches are in the chain at once: memory is bounded by config.
       subscription = source.batches$
         .pipe(
-          guarded(decodeJson(), 'ingestion', telemetry),
-          guarded(transform(), 'transformation', telemetry),
+          guarded(decodeRecords(stages.decoderFor), 'ingestion', telemetry),
+          guarded(transform(stages.transformFor), 'transformation', telemetry),
           guarded(extractFeatures(config.output.columns), 'extraction', telemetry),
           mergeMap(
             (batch) => sink.write(batch).then(batch.ack.resolve, batch.ack.reject),

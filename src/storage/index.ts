@@ -5,3 +5,4 @@ export type { ClientConfig } from './client.js';
 export { classifyClickHouseError, clickhouseCode } from './classify.js';
 export { createTableSql, outputTableSpec, deadLetterTableSpec, SOURCE_COLUMNS } from './schema.js';
 export type { Capabilities } from './capabilities.js';
+export { DLQ_HEADERS } from './deadLetterTopic.js';

@@ -15,6 +15,7 @@ import {
 import { detectCapabilities, type Capabilities } from './capabilities.js';
 import { classifyClickHouseError } from './classify.js';
 import { createClickHouseClient, describeTarget, type ClientConfig } from './client.js';
+import { createDeadLetterTopic, type DeadLetterTopicConfig } from './deadLetterTopic.js';
 import { toDeadLetterRow, toInsertRow } from './rows.js';
 import { bootstrapTable, deadLetterTableSpec, outputTableSpec, type TableSpec } from './schema.js';
 
@@ -25,6 +26,8 @@ export interface ClickHouseSinkConfig {
   readonly columns: readonly ColumnConfig[];
   /** Attempts per insert for retryable errors before the batch fails back to its lane. */
   readonly maxAttempts?: number;
+  /** Also send dead letters to this Kafka topic. */
+  readonly deadLetterTopic?: DeadLetterTopicConfig | undefined;
 }
 
 export interface ClickHouseSink extends Lifecycle {
@@ -43,6 +46,9 @@ export function createClickHouseSink(
   let client: ClickHouseClient | undefined;
   let caps: Capabilities | undefined;
   let lastWriteOk = false;
+  const dlqTopic = config.deadLetterTopic
+    ? createDeadLetterTopic(config.deadLetterTopic, { logger })
+    : undefined;
 
   const policy: RetryPolicy = retry(
     handleWhen((err) => classifyClickHouseError(err).kind === 'retryable'),
@@ -106,6 +112,7 @@ export function createClickHouseSink(
             })
           : e;
       }
+      await dlqTopic?.start();
       lastWriteOk = true;
       logger.info(
         {
@@ -122,7 +129,9 @@ export function createClickHouseSink(
       try {
         const poisoned = await insertIsolatingPoison(batch.records);
         const rejected = [...batch.rejected, ...poisoned];
-        if (rejected.length > 0) await insert(deadLetters, rejected.map(toDeadLetterRow));
+        if (rejected.length > 0) {
+          await Promise.all([insert(deadLetters, rejected.map(toDeadLetterRow)), dlqTopic?.send(rejected)]);
+        }
         lastWriteOk = true;
         telemetry.recordsIn.inc({ module: 'storage' }, batch.records.length);
         telemetry.recordsOut.inc({ module: 'storage' }, batch.records.length - poisoned.length);
@@ -143,6 +152,7 @@ export function createClickHouseSink(
     },
 
     async stop() {
+      await dlqTopic?.stop();
       await client?.close();
       client = undefined;
     },

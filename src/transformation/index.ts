@@ -1,1 +1,4 @@
-export { transform } from './transform.js';
+export { transform, prepareTransform } from './transform.js';
+export type { CompiledTransform } from './transform.js';
+export type { CustomTransform } from './steps.js';
+export { EXPRESSION_FUNCTIONS } from './expressions.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeJsonValue } from './decodeJson.js';
+import { decodeJsonValue } from './json.js';
 
 describe('decodeJsonValue', () => {
   it('decodes a JSON object', () => {

@@ -1,0 +1,120 @@
+import { z } from 'zod';
+
+/** Avro: a schema file for plain Avro binary, or a Confluent-compatible registry for the wire format. */
+const avroSchema = z
+  .object({
+    /** Plain Avro binary values written with this schema (.avsc, relative to the pipeline file). */
+    schemaFile: z.string().min(1).optional(),
+    /** Confluent wire format (magic byte 0, 4-byte schema id): writer schemas come from this registry. */
+    registry: z
+      .object({
+        url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+        /**
+         * What records are decoded into: `writer` (each record's own schema), `latest` (the latest
+         * version of the subject `<topic>-value`, re-read when a new writer schema appears; older
+         * records then get the defaults of newer fields), or a path to an .avsc file.
+         */
+        readerSchema: z.string().min(1).default('writer'),
+        requestTimeoutMs: z.number().int().min(100).max(60000).default(5000),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    if (!a.schemaFile === !a.registry) {
+      ctx.addIssue({ code: 'custom', message: 'set exactly one of schemaFile, registry' });
+    }
+  });
+
+export const FIELD_TYPES = ['string', 'number', 'integer', 'boolean', 'object', 'array'] as const;
+export const CAST_TYPES = ['string', 'number', 'integer', 'boolean'] as const;
+
+const fieldName = z.string().min(1);
+
+/** One transform step; each step is an object with exactly one of these keys. */
+const stepSchema = z
+  .object({
+    /** Fields that must be present (not null) with these types. */
+    require: z.record(fieldName, z.enum(FIELD_TYPES)).optional(),
+    /** old name -> new name */
+    rename: z.record(fieldName, fieldName).optional(),
+    /** field -> type; a value that cannot be converted rejects the record, naming the field. */
+    cast: z.record(fieldName, z.enum(CAST_TYPES)).optional(),
+    /** field -> value used when the field is missing or null */
+    default: z.record(fieldName, z.union([z.string(), z.number(), z.boolean(), z.null()])).optional(),
+    /** field -> expression (filtrex) over the record's fields */
+    derive: z.record(fieldName, z.string().min(1)).optional(),
+    /** keep records for which this expression is true; the others are counted as filtered */
+    filter: z.string().min(1).optional(),
+    /** join fields from a static CSV or JSON lookup file */
+    enrich: z
+      .object({
+        file: z.string().min(1),
+        /** column (CSV) or property (JSON) of the lookup rows that holds the key */
+        key: fieldName,
+        /** record field matched against the key (default: the same name as key) */
+        on: fieldName.optional(),
+        /** lookup columns copied onto the record (default: all but the key) */
+        fields: z.array(fieldName).min(1).optional(),
+        /** what to do when no lookup row matches */
+        missing: z.enum(['keep', 'null', 'reject']).default('keep'),
+      })
+      .strict()
+      .optional(),
+    /** a module path (relative to the pipeline file) whose default export is (record) => record | null | { reject } */
+    custom: z.string().min(1).optional(),
+  })
+  .strict()
+  .superRefine((step, ctx) => {
+    const keys = Object.keys(step).filter((k) => step[k as keyof typeof step] !== undefined);
+    if (keys.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `each step has exactly one of require, rename, cast, default, derive, filter, enrich, custom (found ${keys.length === 0 ? 'none' : keys.join(', ')})`,
+      });
+    }
+  });
+
+export type TransformStep = z.output<typeof stepSchema>;
+
+export const sourceSchema = z
+  .object({
+    /** A name for logs and metrics (default: the first topic or the pattern). */
+    name: z.string().min(1).optional(),
+    topics: z.array(z.string().min(1)).min(1, 'must list at least one topic').optional(),
+    /** A regular expression; every matching topic is consumed (new ones as the group rebalances). */
+    topicPattern: z.string().min(1).optional(),
+    format: z.enum(['json', 'avro']).default('json'),
+    avro: avroSchema.optional(),
+    transform: z.array(stepSchema).default([]),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (!s.topics === !s.topicPattern) {
+      ctx.addIssue({ code: 'custom', message: 'set exactly one of topics, topicPattern' });
+    }
+    if (s.topicPattern) {
+      try {
+        new RegExp(s.topicPattern);
+      } catch (err) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['topicPattern'],
+          message: `not a regular expression: ${(err as Error).message}`,
+        });
+      }
+    }
+    if (s.format === 'avro' && !s.avro) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['avro'],
+        message: 'is required when format is avro (schemaFile or registry)',
+      });
+    }
+    if (s.format === 'json' && s.avro) {
+      ctx.addIssue({ code: 'custom', path: ['avro'], message: 'only applies to format: avro' });
+    }
+  });
+
+export type SourceConfig = z.output<typeof sourceSchema>;

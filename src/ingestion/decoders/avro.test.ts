@@ -1,0 +1,80 @@
+import avro from 'avsc';
+import { describe, expect, it } from 'vitest';
+import type { SourceRecord } from '../../core/index.js';
+import type { SchemaRegistry } from '../schemaRegistry.js';
+import { avroFileDecoder, avroRegistryDecoder, parseAvroSchema } from './avro.js';
+
+const v1 = {
+  type: 'record',
+  name: 'Order',
+  fields: [
+    { name: 'id', type: 'string' },
+    { name: 'amount', type: 'double' },
+  ],
+};
+const v2 = { ...v1, fields: [...v1.fields, { name: 'currency', type: 'string', default: 'EUR' }] };
+
+function rec(value: Buffer | null): SourceRecord {
+  return { topic: 'orders', partition: 0, offset: '0', key: null, value, headers: {}, timestamp: 0 };
+}
+
+function wire(id: number, payload: Buffer): Buffer {
+  const head = Buffer.alloc(5);
+  head.writeUInt32BE(id, 1);
+  return Buffer.concat([head, payload]);
+}
+
+/** An in-memory stand-in for the registry's two read calls; the real registry is in test/avro.test.ts. */
+function registry(schemas: Record<number, object>, latestId: () => number): SchemaRegistry {
+  return {
+    schemaById: async (id) => (schemas[id] ? JSON.stringify(schemas[id]) : undefined),
+    latest: async () => ({ id: latestId(), schema: JSON.stringify(schemas[latestId()]) }),
+  };
+}
+
+describe('avro decoders', () => {
+  const t1 = avro.Type.forSchema(v1 as avro.Schema);
+  const t2 = avro.Type.forSchema(v2 as avro.Schema);
+
+  it('decodes plain Avro with a schema file type, and names what is wrong with bad bytes', () => {
+    const d = avroFileDecoder(parseAvroSchema(JSON.stringify(v1)));
+    expect(d.decode(rec(t1.toBuffer({ id: 'a', amount: 2 })))).toEqual({
+      fields: expect.objectContaining({ id: 'a', amount: 2 }),
+    });
+    expect(d.decode(rec(Buffer.from([0x02])))).toEqual({
+      reason: expect.stringMatching(/^invalid Avro for Order: /),
+    });
+  });
+
+  it('resolves old writer schemas to the latest reader, filling defaults', async () => {
+    const d = avroRegistryDecoder(
+      registry({ 1: v1, 2: v2 }, () => 2),
+      { kind: 'latest' },
+      (t) => `${t}-value`,
+    );
+    const records = [
+      rec(wire(1, t1.toBuffer({ id: 'a', amount: 1 }))),
+      rec(wire(2, t2.toBuffer({ id: 'b', amount: 2, currency: 'NOK' }))),
+    ];
+    await d.prepare(records);
+    expect(records.map((r) => ({ ...(d.decode(r) as { fields: object }).fields }))).toEqual([
+      { id: 'a', amount: 1, currency: 'EUR' },
+      { id: 'b', amount: 2, currency: 'NOK' },
+    ]);
+  });
+
+  it('rejects bytes outside the wire format and unknown schema ids', async () => {
+    const d = avroRegistryDecoder(
+      registry({ 1: v1 }, () => 1),
+      { kind: 'writer' },
+      (t) => `${t}-value`,
+    );
+    const records = [rec(Buffer.from('{"json":true}')), rec(wire(7, Buffer.from([0])))];
+    await d.prepare(records);
+    expect(d.decode(records[0]!)).toEqual({
+      reason:
+        'not in the Confluent wire format: expected magic byte 0x00 and a 4-byte schema id, got 0x7b (13 bytes)',
+    });
+    expect(d.decode(records[1]!)).toEqual({ reason: 'schema id 7 is not in the schema registry' });
+  });
+});

@@ -1,0 +1,64 @@
+import { PipelineError, errorMessage } from '../core/index.js';
+
+export interface SchemaRegistryConfig {
+  /** Base URL of a Confluent-compatible API, e.g. http://host:8081/apis/ccompat/v7 for Apicurio. */
+  readonly url: string;
+  readonly requestTimeoutMs: number;
+}
+
+export interface SchemaRegistry {
+  /** The schema text for a global schema id; `undefined` when the registry does not know the id. */
+  schemaById(id: number): Promise<string | undefined>;
+  /** The latest version of a subject; `undefined` when the subject does not exist. */
+  latest(subject: string): Promise<{ id: number; schema: string } | undefined>;
+}
+
+/** A small client for the two read calls we need; schemas are immutable per id, so ids are cached. */
+export function createSchemaRegistry(config: SchemaRegistryConfig): SchemaRegistry {
+  const base = config.url.replace(/\/+$/, '');
+  const byId = new Map<number, Promise<string | undefined>>();
+
+  async function get<T>(path: string): Promise<T | undefined> {
+    let res: Response;
+    try {
+      res = await fetch(`${base}${path}`, {
+        headers: { accept: 'application/vnd.schemaregistry.v1+json, application/json' },
+        signal: AbortSignal.timeout(config.requestTimeoutMs),
+      });
+    } catch (err) {
+      throw new PipelineError(
+        'retryable',
+        'REGISTRY_UNREACHABLE',
+        `schema registry ${base}: ${errorMessage(err)}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    if (res.status === 404) return undefined;
+    if (!res.ok) {
+      const kind = res.status >= 500 || res.status === 429 ? 'retryable' : 'fatal';
+      throw new PipelineError(
+        kind,
+        `REGISTRY_HTTP_${res.status}`,
+        `schema registry ${base}${path}: HTTP ${res.status} ${await res.text()}`,
+      );
+    }
+    return (await res.json()) as T;
+  }
+
+  return {
+    schemaById(id) {
+      let p = byId.get(id);
+      if (!p) {
+        p = get<{ schema: string }>(`/schemas/ids/${id}`).then((r) => r?.schema);
+        byId.set(id, p);
+        p.catch(() => byId.delete(id)); // a failed lookup is retried next time
+      }
+      return p;
+    },
+    async latest(subject) {
+      return get<{ id: number; schema: string }>(`/subjects/${encodeURIComponent(subject)}/versions/latest`);
+    },
+  };
+}

@@ -1,0 +1,117 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { validateConfig } from '../config/index.js';
+import { ConfigError } from '../core/index.js';
+import { prepareStages } from './prepare.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'prepare-'));
+writeFileSync(join(dir, 'broken.avsc'), '{"type": "record", "name": "X", "fields": [{"name": "a"}]}');
+writeFileSync(join(dir, 'nodefault.mjs'), 'export const x = 1;\n');
+
+function config(sources: unknown[]) {
+  const pipelineFile = join(dir, 'pipeline.yaml');
+  return validateConfig(
+    {
+      kafka: { brokers: ['k:1'], groupId: 'g' },
+      sources,
+      output: { table: 't', columns: [{ name: 'a', type: 'String' }] },
+    },
+    {},
+    pipelineFile,
+  );
+}
+
+/** Every mistake, in one message: what the user reads when `megaservice validate` fails. */
+async function problems(sources: unknown[]): Promise<string[]> {
+  try {
+    await prepareStages(config(sources));
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return [...(err as ConfigError).issues];
+  }
+  throw new Error('expected a ConfigError');
+}
+
+function schemaIssues(sources: unknown[]): string[] {
+  try {
+    config(sources);
+  } catch (err) {
+    return [...(err as ConfigError).issues];
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('config mistakes name their key', () => {
+  it('unknown key in a transform step', () => {
+    expect(schemaIssues([{ topics: ['t'], transform: [{ renmae: { a: 'b' } }] }])).toEqual([
+      'sources[0].transform[0].renmae: unknown key (allowed: require, rename, cast, default, derive, filter, enrich, custom)',
+      'sources[0].transform[0]: each step has exactly one of require, rename, cast, default, derive, filter, enrich, custom (found none)',
+    ]);
+  });
+
+  it('wrong type', () => {
+    expect(schemaIssues([{ topics: ['t'], transform: [{ cast: { amount: 'float' } }] }])).toEqual([
+      'sources[0].transform[0].cast.amount: must be one of "string", "number", "integer", "boolean"',
+    ]);
+    expect(schemaIssues([{ topics: 't' }])).toEqual(['sources[0].topics: expected array, received string']);
+  });
+
+  it('format and its settings that do not go together', () => {
+    expect(schemaIssues([{ topics: ['t'], format: 'avro' }])).toEqual([
+      'sources[0].avro: is required when format is avro (schemaFile or registry)',
+    ]);
+    expect(schemaIssues([{ topicPattern: '(', topics: ['t'] }])).toEqual([
+      'sources[0]: set exactly one of topics, topicPattern',
+      'sources[0].topicPattern: not a regular expression: Invalid regular expression: /(/: Unterminated group',
+    ]);
+  });
+
+  it('missing files', async () => {
+    expect(
+      await problems([
+        { topics: ['a'], format: 'avro', avro: { schemaFile: 'schemas/nope.avsc' } },
+        {
+          topics: ['b'],
+          transform: [{ enrich: { file: 'users.csv', key: 'id' } }, { custom: './nope.mjs' }],
+        },
+      ]),
+    ).toEqual([
+      'sources[0].avro.schemaFile: cannot read schemas/nope.avsc: file not found',
+      'sources[1].transform[0].enrich.file: cannot read users.csv: file not found',
+      expect.stringMatching(
+        /^sources\[1\]\.transform\[1\]\.custom: cannot load \.\/nope\.mjs: Cannot find module /,
+      ),
+    ]);
+  });
+
+  it('files that are there but wrong', async () => {
+    expect(
+      await problems([
+        { topics: ['a'], format: 'avro', avro: { schemaFile: 'broken.avsc' } },
+        { topics: ['b'], transform: [{ custom: './nodefault.mjs' }] },
+      ]),
+    ).toEqual([
+      expect.stringMatching(/^sources\[0\]\.avro\.schemaFile: broken\.avsc is not a valid Avro schema: /),
+      'sources[1].transform[0].custom: ./nodefault.mjs must export a default function (record, context) => record | null | { reject }',
+    ]);
+  });
+
+  it('bad expressions', async () => {
+    const [parse, unknownFn, filter] = await problems([
+      {
+        topics: ['t'],
+        transform: [{ derive: { total: 'amount * ' } }, { derive: { x: 'shout(name)' } }, { filter: 'a ==' }],
+      },
+    ]);
+    expect(parse).toMatch(
+      /^sources\[0\]\.transform\[0\]\.derive\.total: bad expression "amount \* ": Parse error on line 1: /,
+    );
+    expect(unknownFn).toBe(
+      'sources[0].transform[1].derive.x: bad expression "shout(name)": unknown function shout() ' +
+        '(allowed: abs, ceil, coalesce, concat, contains, empty, endsWith, epochMillis, exists, floor, length, log, log10, log2, lower, max, min, number, round, sqrt, startsWith, string, substr, trim, upper)',
+    );
+    expect(filter).toMatch(/^sources\[0\]\.transform\[2\]\.filter: bad expression "a ==": Parse error/);
+  });
+});
