@@ -172,7 +172,7 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
       });
       await consumer.connect();
       await consumer.subscribe({
-        topics: [...config.topics],
+        topics: [...config.topics, ...config.topicPatterns.map((p) => new RegExp(p))],
         fromBeginning: config.startFrom === 'earliest',
       });
       await consumer.run({

@@ -6,8 +6,10 @@ export function services() {
   return {
     kafkaBrokers: s.kafkaBrokers,
     clickhouseUrl: s.clickhouseUrl,
+    registryUrl: s.registryUrl,
     /** For describe.skipIf: true when `what` is missing (never true in CI: global setup fails first). */
-    missing: (what: 'kafka' | 'clickhouse') => (what === 'kafka' ? !s.kafkaBrokers : !s.clickhouseUrl),
+    missing: (what: 'kafka' | 'clickhouse' | 'registry') =>
+      !{ kafka: s.kafkaBrokers, clickhouse: s.clickhouseUrl, registry: s.registryUrl }[what],
   };
 }
 

@@ -22,7 +22,8 @@ export async function setup(project: TestProject): Promise<void> {
   }
   process.stderr.write(
     `[services] kafka=${services.kafkaBrokers ?? 'none'} (${services.origin.kafka ?? '-'}), ` +
-      `clickhouse=${services.clickhouseUrl ?? 'none'} (${services.origin.clickhouse ?? '-'})\n`,
+      `clickhouse=${services.clickhouseUrl ?? 'none'} (${services.origin.clickhouse ?? '-'}), ` +
+      `registry=${services.registryUrl ?? 'none'} (${services.origin.registry ?? '-'})\n`,
   );
   project.provide('services', services);
 }

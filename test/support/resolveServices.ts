@@ -7,6 +7,8 @@ const run = promisify(execFile);
 export interface Services {
   readonly kafkaBrokers?: string;
   readonly clickhouseUrl?: string;
+  /** A Confluent-compatible schema registry API (Apicurio's /apis/ccompat/v7). */
+  readonly registryUrl?: string;
   /** How each was found: env, testcontainers or local-script. */
   readonly origin: Record<string, string>;
   /** Why a service could not be found, when it could not. */
@@ -27,7 +29,9 @@ async function dockerAnswers(): Promise<boolean> {
   }
 }
 
-async function viaTestcontainers(stoppers: Stoppable[]): Promise<{ kafka: string; clickhouse: string }> {
+async function viaTestcontainers(
+  stoppers: Stoppable[],
+): Promise<{ kafka: string; clickhouse: string; registry: string }> {
   const { GenericContainer, Wait } = await import('testcontainers');
   // Fixed host port for Kafka: the broker advertises the address clients must use.
   const kafkaPort = 39092;
@@ -52,17 +56,23 @@ async function viaTestcontainers(stoppers: Stoppable[]): Promise<{ kafka: string
     .withWaitStrategy(Wait.forHttp('/ping', 8123))
     .start();
   stoppers.push(clickhouse);
+  const registry = await new GenericContainer('apicurio/apicurio-registry-mem:2.6.13.Final')
+    .withExposedPorts(8080)
+    .withWaitStrategy(Wait.forHttp('/apis/ccompat/v7/subjects', 8080))
+    .start();
+  stoppers.push(registry);
   return {
     kafka: `127.0.0.1:${kafkaPort}`,
     clickhouse: `http://${clickhouse.getHost()}:${clickhouse.getMappedPort(8123)}`,
+    registry: `http://${registry.getHost()}:${registry.getMappedPort(8080)}/apis/ccompat/v7`,
   };
 }
 
-async function viaLocalScript(): Promise<{ kafka?: string; clickhouse?: string }> {
+async function viaLocalScript(): Promise<{ kafka?: string; clickhouse?: string; registry?: string }> {
   const script = resolve(import.meta.dirname, '../../scripts/services.sh');
   const { stdout } = await run('bash', [script, 'up'], { timeout: 600_000, maxBuffer: 1 << 24 });
   const env = Object.fromEntries([...stdout.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1], m[2]]));
-  return { kafka: env.KAFKA_BROKERS, clickhouse: env.CLICKHOUSE_URL };
+  return { kafka: env.KAFKA_BROKERS, clickhouse: env.CLICKHOUSE_URL, registry: env.SCHEMA_REGISTRY_URL };
 }
 
 /** Environment first, then testcontainers where a Docker engine answers, then scripts/services.sh. */
@@ -71,16 +81,20 @@ export async function resolveServices(stoppers: Stoppable[]): Promise<Services> 
   const problems: string[] = [];
   let kafkaBrokers = process.env.KAFKA_BROKERS || undefined;
   let clickhouseUrl = process.env.CLICKHOUSE_URL || undefined;
+  let registryUrl = process.env.SCHEMA_REGISTRY_URL || undefined;
   if (kafkaBrokers) origin.kafka = 'env';
   if (clickhouseUrl) origin.clickhouse = 'env';
-  if (kafkaBrokers && clickhouseUrl) return { kafkaBrokers, clickhouseUrl, origin, problems };
+  if (registryUrl) origin.registry = 'env';
+  const done = () => ({ kafkaBrokers, clickhouseUrl, registryUrl, origin, problems });
+  if (kafkaBrokers && clickhouseUrl && registryUrl) return done();
 
   if (await dockerAnswers()) {
     try {
       const tc = await viaTestcontainers(stoppers);
       if (!kafkaBrokers) [kafkaBrokers, origin.kafka] = [tc.kafka, 'testcontainers'];
       if (!clickhouseUrl) [clickhouseUrl, origin.clickhouse] = [tc.clickhouse, 'testcontainers'];
-      return { kafkaBrokers, clickhouseUrl, origin, problems };
+      if (!registryUrl) [registryUrl, origin.registry] = [tc.registry, 'testcontainers'];
+      return done();
     } catch (err) {
       problems.push(`testcontainers: ${(err as Error).message}`);
     }
@@ -90,9 +104,10 @@ export async function resolveServices(stoppers: Stoppable[]): Promise<Services> 
     if (!kafkaBrokers && local.kafka) [kafkaBrokers, origin.kafka] = [local.kafka, 'local-script'];
     if (!clickhouseUrl && local.clickhouse)
       [clickhouseUrl, origin.clickhouse] = [local.clickhouse, 'local-script'];
+    if (!registryUrl && local.registry) [registryUrl, origin.registry] = [local.registry, 'local-script'];
   } catch (err) {
     const e = err as { message: string; stderr?: string };
     problems.push(`scripts/services.sh up failed: ${e.stderr?.trim() || e.message}`);
   }
-  return { kafkaBrokers, clickhouseUrl, origin, problems };
+  return done();
 }

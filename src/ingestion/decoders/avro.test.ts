@@ -63,6 +63,30 @@ describe('avro decoders', () => {
     ]);
   });
 
+  it('keeps resolving after the latest schema is read again for a later batch', async () => {
+    // Regression: each refresh re-parsed the reader, so a resolver cached for the previous reader
+    // instance failed with "invalid resolver" (seen with two lanes preparing batches at once).
+    const latestId = 2;
+    const d = avroRegistryDecoder(
+      registry({ 1: v1, 2: v2, 3: v1 }, () => latestId),
+      { kind: 'latest' },
+      (t) => `${t}-value`,
+    );
+    const first = [rec(wire(1, t1.toBuffer({ id: 'a', amount: 1 })))];
+    await d.prepare(first);
+    expect(d.decode(first[0]!)).toEqual({ fields: expect.objectContaining({ id: 'a', currency: 'EUR' }) });
+    // A new writer id (3) makes the decoder read the latest version again.
+    const second = [
+      rec(wire(3, t1.toBuffer({ id: 'b', amount: 2 }))),
+      rec(wire(1, t1.toBuffer({ id: 'c', amount: 3 }))),
+    ];
+    await d.prepare(second);
+    expect(second.map((r) => ({ ...(d.decode(r) as { fields: object }).fields }))).toEqual([
+      { id: 'b', amount: 2, currency: 'EUR' },
+      { id: 'c', amount: 3, currency: 'EUR' },
+    ]);
+  });
+
   it('rejects bytes outside the wire format and unknown schema ids', async () => {
     const d = avroRegistryDecoder(
       registry({ 1: v1 }, () => 1),

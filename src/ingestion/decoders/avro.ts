@@ -54,14 +54,16 @@ export function avroRegistryDecoder(
   reader: ReaderSchema,
   subjectOf: (topic: string) => string,
 ): Decoder {
+  // One Type instance per schema id: avsc resolvers belong to the reader instance they were made by.
   const writers = new Map<number, Type | null>(); // null: the registry does not know this id
-  const latest = new Map<string, { id: number; type: Type } | null>(); // per subject
+  const latest = new Map<string, number | null>(); // subject -> schema id of its latest version
   const resolvers = new Map<string, Resolver | Error>();
 
-  function readerFor(topic: string, writer: Type): Type {
-    if (reader.kind === 'fixed') return reader.type;
-    if (reader.kind === 'latest') return latest.get(subjectOf(topic))?.type ?? writer;
-    return writer;
+  function readerFor(topic: string, writerId: number): { id: number | 'fixed'; type: Type } {
+    if (reader.kind === 'fixed') return { id: 'fixed', type: reader.type };
+    const latestId = reader.kind === 'latest' ? latest.get(subjectOf(topic)) : undefined;
+    const id = latestId ?? writerId;
+    return { id, type: writers.get(id)! };
   }
 
   return {
@@ -84,7 +86,8 @@ export function avroRegistryDecoder(
         for (const topic of topics) {
           const subject = subjectOf(topic);
           const l = await registry.latest(subject);
-          latest.set(subject, l ? { id: l.id, type: parseAvroSchema(l.schema) } : null);
+          if (l && !writers.has(l.id)) writers.set(l.id, parseAvroSchema(l.schema));
+          latest.set(subject, l ? l.id : null);
         }
       }
     },
@@ -94,10 +97,10 @@ export function avroRegistryDecoder(
       if (typeof id !== 'number') return id;
       const writer = writers.get(id);
       if (!writer) return { reason: `schema id ${id} is not in the schema registry` };
-      const target = readerFor(record.topic, writer);
+      const { id: targetId, type: target } = readerFor(record.topic, id);
       try {
         if (target === writer) return { fields: toFields(writer.fromBuffer(record.value!.subarray(5))) };
-        const key = `${id}->${target.fingerprint('sha256').toString('hex')}`;
+        const key = `${id}->${targetId}`;
         let resolver = resolvers.get(key);
         if (!resolver) {
           try {

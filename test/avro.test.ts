@@ -1,0 +1,152 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import avro from 'avsc';
+import { afterAll, describe, expect, it } from 'vitest';
+import { validateConfig } from '../src/config/index.js';
+import { createLogger } from '../src/core/index.js';
+import { createClickHouseClient } from '../src/storage/index.js';
+import { rows } from './support/clickhouse.js';
+import { services, uniqueName } from './support/env.js';
+import { createTopic, kafkaClient } from './support/kafka.js';
+import { runUntilCaughtUp } from './support/pipeline.js';
+
+const env = services();
+const dir = mkdtempSync(join(tmpdir(), 'avro-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const v1 = {
+  type: 'record',
+  name: 'Order',
+  namespace: 'shop',
+  fields: [
+    { name: 'id', type: 'string' },
+    { name: 'amount', type: 'double' },
+  ],
+};
+// v2 adds a field with a default: a backward-compatible change.
+const v2 = { ...v1, fields: [...v1.fields, { name: 'currency', type: 'string', default: 'EUR' }] };
+
+describe.skipIf(env.missing('kafka') || env.missing('registry'))('Avro sources', () => {
+  it('decodes v1 and v2 records from a registry-aware producer: v2 fields downstream, v1 gets the default', async () => {
+    const brokers = env.kafkaBrokers!;
+    const registryTopic = uniqueName('avro_orders');
+    const fileTopic = uniqueName('avro_plain');
+    await createTopic(brokers, registryTopic, 2);
+    await createTopic(brokers, fileTopic, 1);
+
+    // A third-party, registry-aware client registers the schemas and encodes the wire format.
+    const registry = new SchemaRegistry({ host: env.registryUrl! });
+    const subject = `${registryTopic}-value`;
+    const { id: id1 } = await registry.register(
+      { type: SchemaType.AVRO, schema: JSON.stringify(v1) },
+      { subject },
+    );
+    const producer = kafkaClient(brokers).producer();
+    await producer.connect();
+    const send = async (topic: string, values: Buffer[]) =>
+      producer.send({ topic, acks: -1, messages: values.map((value, i) => ({ key: `k${i}`, value })) });
+    await send(
+      registryTopic,
+      await Promise.all(
+        Array.from({ length: 200 }, (_, i) => registry.encode(id1, { id: `v1-${i}`, amount: i + 0.5 })),
+      ),
+    );
+    const { id: id2 } = await registry.register(
+      { type: SchemaType.AVRO, schema: JSON.stringify(v2) },
+      { subject },
+    );
+    expect(id2).not.toBe(id1);
+    await send(
+      registryTopic,
+      await Promise.all(
+        Array.from({ length: 200 }, (_, i) =>
+          registry.encode(id2, { id: `v2-${i}`, amount: i, currency: i % 2 ? 'NOK' : 'SEK' }),
+        ),
+      ),
+    );
+    // Records the decoder must refuse, each with its reason.
+    const unknownId = Buffer.concat([Buffer.from([0, 0, 0x0f, 0x42, 0x3f]), Buffer.from([2, 0x61])]);
+    await send(registryTopic, [Buffer.from('{"id":"json-by-mistake"}'), unknownId]);
+
+    // A second source: plain Avro binary with a schema file, on a topic named in a list.
+    writeFileSync(join(dir, 'order.avsc'), JSON.stringify(v2));
+    const plain = avro.Type.forSchema(v2 as avro.Schema);
+    await send(fileTopic, [
+      plain.toBuffer({ id: 'file-0', amount: 7, currency: 'DKK' }),
+      Buffer.from([0xff]),
+    ]);
+    await producer.disconnect();
+
+    const config = validateConfig(
+      {
+        kafka: { brokers: [brokers], groupId: uniqueName('g'), partitionsConsumedConcurrently: 3 },
+        sources: [
+          {
+            topicPattern: `^${registryTopic}$`,
+            format: 'avro',
+            avro: { registry: { url: env.registryUrl, readerSchema: 'latest' } },
+          },
+          { topics: [fileTopic], format: 'avro', avro: { schemaFile: 'order.avsc' } },
+        ],
+        output: {
+          database: 'avro',
+          table: 'orders',
+          columns: [
+            { name: 'id', type: 'String' },
+            { name: 'amount', type: 'Float64' },
+            { name: 'currency', type: 'String' },
+          ],
+        },
+        storage: { path: join(dir, 'chdb') },
+        http: { enabled: false },
+      },
+      {},
+      join(dir, 'pipeline.yaml'),
+    );
+    await runUntilCaughtUp(config, [registryTopic, fileTopic]);
+
+    const client = createClickHouseClient(config.storage, createLogger({ level: 'silent' }));
+    try {
+      const stored = await rows<{ id: string; amount: number; currency: string }>(
+        client,
+        'SELECT id, amount, currency FROM avro.orders ORDER BY id',
+      );
+      const byId = new Map(stored.map((r) => [r.id, r]));
+      expect(stored.length).toBe(401);
+      for (let i = 0; i < 200; i++) {
+        expect(byId.get(`v1-${i}`)).toEqual({ id: `v1-${i}`, amount: i + 0.5, currency: 'EUR' });
+        expect(byId.get(`v2-${i}`)).toEqual({ id: `v2-${i}`, amount: i, currency: i % 2 ? 'NOK' : 'SEK' });
+      }
+      expect(byId.get('file-0')).toEqual({ id: 'file-0', amount: 7, currency: 'DKK' });
+
+      const dead = await rows<{ _topic: string; stage: string; reason: string }>(
+        client,
+        'SELECT _topic, stage, reason FROM avro.orders_dead_letters ORDER BY _topic, _offset',
+      );
+      expect(dead).toEqual(
+        [
+          {
+            _topic: fileTopic,
+            stage: 'ingestion',
+            reason: expect.stringMatching(/^invalid Avro for shop\.Order: /),
+          },
+          {
+            _topic: registryTopic,
+            stage: 'ingestion',
+            reason:
+              'not in the Confluent wire format: expected magic byte 0x00 and a 4-byte schema id, got 0x7b (24 bytes)',
+          },
+          {
+            _topic: registryTopic,
+            stage: 'ingestion',
+            reason: 'schema id 999999 is not in the schema registry',
+          },
+        ].sort((a, b) => a._topic.localeCompare(b._topic)),
+      );
+    } finally {
+      await client.close();
+    }
+  });
+});
