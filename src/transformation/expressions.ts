@@ -39,13 +39,11 @@ export const EXPRESSION_FUNCTIONS = [...FILTREX_FUNCTIONS, ...Object.keys(EXTRA_
 
 export type Expression = (fields: Record<string, unknown>) => unknown;
 
-/** A field an expression reads is missing: the record is rejected, naming it. */
-class MissingField extends Error {}
-
 /**
  * Compile an expression once; the result is a plain synchronous function. Throws with a message
- * fit for a config error (parse error, unknown function). At run time it throws for a missing field
- * or an expression error, and the caller rejects the record with that reason.
+ * fit for a config error (parse error, unknown function). At run time a missing field reads as null:
+ * comparisons and exists() work on it, while arithmetic on it is an error (filtrex checks operand
+ * types), which is thrown naming the missing field so the caller rejects the record with that reason.
  */
 export function compile(expression: string): Expression {
   const withoutStrings = expression.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'/g, '""');
@@ -56,21 +54,35 @@ export function compile(expression: string): Expression {
     }
   }
   let fn: (obj: unknown) => unknown;
+  let missing: string[] = [];
   try {
     fn = compileExpression(expression, {
       extraFunctions: EXTRA_FUNCTIONS,
       customProp: (name: string, _get: unknown, obj: unknown) => {
         const v = getPath(obj as Record<string, unknown>, name);
-        if (v === undefined) throw new MissingField(`field '${name}' is missing`);
-        return v;
+        if (v !== undefined) return v;
+        missing.push(name);
+        return null;
       },
     });
   } catch (err) {
     throw new Error(errorMessage(err).split('\n').join(' '));
   }
   return (fields) => {
-    const v = fn(fields);
-    if (v instanceof Error) throw v; // filtrex returns some run-time errors as values
+    missing = [];
+    let v: unknown;
+    try {
+      v = fn(fields);
+    } catch (err) {
+      v = err;
+    }
+    if (v instanceof Error) {
+      // filtrex returns most run-time errors as values; name the missing field when that is the cause
+      if (missing.length === 0) throw v;
+      throw new Error(
+        `${missing.map((m) => `field '${m}'`).join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing`,
+      );
+    }
     return v;
   };
 }

@@ -116,6 +116,16 @@ describe('transform steps', () => {
     expect(r.rejected).toEqual([]);
   });
 
+  it('a missing field reads as null: comparisons and exists() work, arithmetic rejects naming it', async () => {
+    const r = await run(
+      [{ filter: 'status != "test"' }, { derive: { known: 'exists(size)', double: 'size * 2' } }],
+      [{ size: 2 }, { status: 'test', size: 1 }, {}],
+    );
+    expect(r.fields).toEqual([{ size: 2, known: true, double: 4 }]);
+    expect(r.filtered).toBe(1);
+    expect(r.rejected).toEqual([[2, 'transformation', "derive 'double': field 'size' is missing"]]);
+  });
+
   it('enrich joins CSV and JSON lookups, with a policy for missing keys', async () => {
     const r = await run(
       [
