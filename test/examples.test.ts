@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { from, lastValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/index.js';
-import { deferred, type Batch, type DecodedRecord } from '../src/core/index.js';
+import { createAck, type Batch, type DecodedRecord } from '../src/core/index.js';
 import { prepareStages } from '../src/pipeline/index.js';
 import { transform } from '../src/transformation/index.js';
 import avro from 'avsc';
@@ -42,7 +42,7 @@ describe('examples/', () => {
     });
     const batch: Batch<DecodedRecord> = {
       lane: { topic: 'orders.eu', partition: 0 },
-      ack: deferred<void>(),
+      ack: createAck().ack,
       firstOffset: '0',
       lastOffset: '2',
       records: [

@@ -2,12 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { ColumnConfig } from '../src/config/index.js';
+import { validateConfig, type ColumnConfig } from '../src/config/index.js';
 import {
   counterValue,
   createLogger,
   createTelemetry,
-  deferred,
+  createAck,
   type Batch,
   type OutputRow,
   type RejectedRecord,
@@ -21,6 +21,13 @@ const env = services();
 const chdbDir = mkdtempSync(join(tmpdir(), 'storage-chdb-'));
 afterAll(() => rmSync(chdbDir, { recursive: true, force: true }));
 const logger = createLogger({ level: 'silent' });
+// The storage defaults the config schema fills in (batching, buffer, retry, circuit breaker).
+const storageDefaults = validateConfig({
+  kafka: { brokers: ['k:1'], groupId: 'g' },
+  sources: [{ topics: ['t'] }],
+  output: { table: 't', columns: [{ name: 'a', type: 'String' }] },
+}).storage;
+const defaults = { batching: storageDefaults, resilience: { ...storageDefaults, breakerFailures: 3 } };
 
 const columns: ColumnConfig[] = [
   { name: 'id', type: 'String' },
@@ -39,16 +46,21 @@ function source(offset: number, value: string | Buffer | null = '{}'): SourceRec
   };
 }
 
-function batchOf(records: OutputRow[], rejected: RejectedRecord[] = []): Batch<OutputRow> {
-  return {
+function batchOf(
+  records: OutputRow[],
+  rejected: RejectedRecord[] = [],
+): { batch: Batch<OutputRow>; done: Promise<void> } {
+  const handle = createAck();
+  const batch: Batch<OutputRow> = {
     lane: { topic: 'orders', partition: 2 },
-    ack: deferred<void>(),
+    ack: handle.ack,
     firstOffset: '0',
     lastOffset: '9',
     records,
     rejected,
     filtered: 0,
   };
+  return { batch, done: handle.done };
 }
 
 const targets: { name: string; client: () => ClientConfig; skip: boolean }[] = [
@@ -77,7 +89,7 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, skip 
       const table = uniqueName('orders');
       const telemetry = createTelemetry();
       const sink = createClickHouseSink(
-        { client: clientConfig(), database: 'st', table, columns },
+        { client: clientConfig(), database: 'st', table, columns, ...defaults },
         { logger, telemetry },
       );
       await sink.start();
@@ -93,7 +105,10 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, skip 
         stage: 'ingestion',
         reason: 'invalid JSON: Unexpected token',
       };
-      await sink.write(batchOf(good, [undecodable]));
+      const { batch, done } = batchOf(good, [undecodable]);
+      await sink.accept(batch);
+      await sink.drain();
+      await done;
       await sink.stop(Date.now() + 5000);
 
       const client = createClickHouseClient(clientConfig(), logger);
@@ -138,7 +153,7 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, skip 
       await client.close();
     }
     const sink = createClickHouseSink(
-      { client: clientConfig(), database: 'st', table, columns },
+      { client: clientConfig(), database: 'st', table, columns, ...defaults },
       { logger, telemetry: createTelemetry() },
     );
     await expect(sink.start()).rejects.toMatchObject({
@@ -166,6 +181,7 @@ describe('clickhouseSink without a reachable server', () => {
         database: 'st',
         table: 't',
         columns,
+        ...defaults,
       },
       { logger, telemetry: createTelemetry() },
     );

@@ -94,6 +94,30 @@ const storageSchema = z
     username: z.string().default('default'),
     password: z.string().default(''),
     requestTimeoutMs: z.number().int().min(1000).max(600000).default(30000),
+    /** An insert is sent when this many rows wait ... */
+    batchRows: z.number().int().min(1).max(10_000_000).default(20000),
+    /** ... or this many bytes of Kafka values ... */
+    batchBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(16 * 1024 * 1024),
+    /** ... or when the oldest waiting record is this old (ClickHouse likes about one insert a second). */
+    flushIntervalMs: z.number().int().min(10).max(600000).default(1000),
+    /** Lanes wait while this many rows / bytes are buffered or being inserted: the memory bound. */
+    bufferRows: z.number().int().min(1).default(200000),
+    bufferBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(64 * 1024 * 1024),
+    insertsInFlight: z.number().int().min(1).max(64).default(2),
+    retryInitialDelayMs: z.number().int().min(1).default(200),
+    retryMaxDelayMs: z.number().int().min(1).default(5000),
+    /** Consecutive failed attempts that open the circuit (consumption pauses). */
+    breakerFailures: z.number().int().min(1).default(5),
+    /** How long the open circuit waits before letting one probe through. */
+    breakerHalfOpenMs: z.number().int().min(100).default(5000),
   })
   .strict();
 
@@ -107,12 +131,7 @@ export const pipelineSchema = z
       .object({ topic: z.string().min(1).optional() })
       .strict()
       .default({}),
-    storage: storageSchema.default({
-      path: '.data/chdb',
-      username: 'default',
-      password: '',
-      requestTimeoutMs: 30000,
-    }),
+    storage: storageSchema.default(storageSchema.parse({})),
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

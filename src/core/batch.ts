@@ -44,10 +44,12 @@ export interface RejectedRecord {
 }
 
 /**
- * Acknowledgement travels with the data: the lane that emitted a batch waits on it, and the last stage
- * resolves it once every record is stored or dead-lettered (or rejects it, and nothing is committed).
+ * Acknowledgement travels with the data, in two steps. `accept`: storage has taken the batch into its
+ * bounded buffer, so the lane may fetch on (backpressure is the wait for this). `resolve`: every record
+ * is stored or dead-lettered, so the lane may commit past it. `reject`: nothing is committed.
  */
 export interface Ack {
+  accept(): void;
   resolve(): void;
   reject(err: unknown): void;
 }

@@ -14,3 +14,33 @@ export function deferred<T>(): Deferred<T> {
   });
   return { promise, resolve, reject };
 }
+
+/** An Ack with the two promises its lane waits on: accepted into storage's buffer, and done (stored). */
+export interface AckHandle {
+  readonly ack: import('./batch.js').Ack;
+  readonly accepted: Promise<void>;
+  readonly done: Promise<void>;
+}
+
+export function createAck(): AckHandle {
+  const accepted = deferred<void>();
+  const done = deferred<void>();
+  // Rejections are handled by whoever awaits; these keep an unobserved one from crashing the process.
+  accepted.promise.catch(() => undefined);
+  done.promise.catch(() => undefined);
+  return {
+    ack: {
+      accept: () => accepted.resolve(),
+      resolve: () => {
+        accepted.resolve();
+        done.resolve();
+      },
+      reject: (err) => {
+        accepted.reject(err);
+        done.reject(err);
+      },
+    },
+    accepted: accepted.promise,
+    done: done.promise,
+  };
+}

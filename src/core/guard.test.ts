@@ -1,19 +1,18 @@
 import { map, Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { counterValue, createTelemetry, deferred, guarded, type Batch } from './index.js';
+import { counterValue, createAck, createTelemetry, guarded, type Batch } from './index.js';
 
 function batch(partition: number, values: number[]): Batch<number> & { done: Promise<void> } {
-  const d = deferred<void>();
-  d.promise.catch(() => undefined);
+  const { ack, done } = createAck();
   return {
     lane: { topic: 't', partition },
-    ack: d,
+    ack,
     firstOffset: '0',
     lastOffset: String(values.length - 1),
     records: values,
     rejected: [],
     filtered: 0,
-    done: d.promise,
+    done,
   };
 }
 

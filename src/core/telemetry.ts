@@ -9,6 +9,8 @@ export interface Telemetry {
   readonly recordsOut: Counter<'module'>;
   readonly recordsRejected: Counter<'module'>;
   readonly recordsFiltered: Counter<'module'>;
+  readonly deadLettered: Counter;
+  readonly retries: Counter<'module'>;
   readonly batchSeconds: Histogram<'module'>;
 }
 
@@ -37,6 +39,17 @@ export function createTelemetry(): Telemetry {
     recordsFiltered: new Counter({
       name: 'megaservice_records_filtered_total',
       help: 'Records a filter step dropped on purpose',
+      labelNames: ['module'],
+      registers: [registry],
+    }),
+    deadLettered: new Counter({
+      name: 'megaservice_dead_lettered_total',
+      help: 'Records written to the dead-letter path (table, and topic when configured)',
+      registers: [registry],
+    }),
+    retries: new Counter({
+      name: 'megaservice_retries_total',
+      help: 'Retried attempts after retryable errors',
       labelNames: ['module'],
       registers: [registry],
     }),

@@ -10,7 +10,8 @@ import {
 import { Subject, type Observable } from 'rxjs';
 import {
   beforeDeadline,
-  deferred,
+  createAck,
+  errorMessage,
   laneId,
   type Batch,
   type Health,
@@ -18,6 +19,7 @@ import {
   type Logger,
   type SourceRecord,
 } from '../core/index.js';
+import { createLaneCommits, type LaneCommits } from './laneCommits.js';
 
 export interface KafkaSourceConfig {
   readonly brokers: readonly string[];
@@ -32,19 +34,23 @@ export interface KafkaSourceConfig {
 }
 
 export interface KafkaSource extends Lifecycle {
-  /** One emission per kafkajs batch (one partition); the lane waits on `batch.ack` before fetching on. */
+  /** One emission per kafkajs batch (one partition, in offset order). */
   readonly batches$: Observable<Batch<SourceRecord>>;
   /** Partitions currently assigned to this instance, as `topic/partition`. */
   assigned(): string[];
   /** Records not yet committed by the group, per `topic/partition` of the source topics. */
   lag(): Promise<Map<string, bigint>>;
+  /** Stop or restart fetching (e.g. while the store's circuit is open); in-flight batches go on. */
+  pause(): void;
+  resume(): void;
+  /** Stop handing out batches, and wait until every batch handed out is done and its offset committed. */
+  drain(flushStorage: () => Promise<void>): Promise<void>;
 }
 
 export interface KafkaSourceDeps {
   readonly logger: Logger;
-  /** Called when a lane's batch failed with an error the source cannot retry its way out of. */
+  /** Called when a batch failed after storage accepted it: nothing after it can be committed. */
   readonly onFatal: (err: unknown) => void;
-  readonly isFatal: (err: unknown) => boolean;
 }
 
 const HEARTBEAT_EVERY_MS = 3000;
@@ -75,54 +81,107 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
   const { logger } = deps;
   const subject = new Subject<Batch<SourceRecord>>();
   const assigned = new Set<string>();
+  let lanes = new Map<string, LaneCommits>();
   let consumer: Consumer | undefined;
   let admin: Admin | undefined;
   let running = false;
+  let stopping = false;
+  let activeEachBatch = 0;
+  const commitChains = new Map<string, Promise<void>>();
+
+  function commitLane(topic: string, partition: number, lanesAtStart: Map<string, LaneCommits>) {
+    const id = `${topic}/${partition}`;
+    return (offset: bigint) => {
+      // A lane whose partition moved to another member (or was reassigned: a new generation refetches
+      // from the committed offset) no longer commits; its records are stored and at worst stored again.
+      if (lanes !== lanesAtStart || !assigned.has(id)) return;
+      const prev = commitChains.get(id) ?? Promise.resolve();
+      const next = prev
+        .then(() => consumer?.commitOffsets([{ topic, partition, offset: offset.toString() }]))
+        .catch((err) =>
+          logger.warn(
+            { lane: id, offset: offset.toString(), err: errorMessage(err) },
+            'offset commit failed',
+          ),
+        );
+      commitChains.set(id, next);
+    };
+  }
 
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, heartbeat, resolveOffset } = payload;
-    if (batch.isEmpty()) return;
-    const lane = { topic: batch.topic, partition: batch.partition };
-    const records: SourceRecord[] = new Array(batch.messages.length);
-    for (let i = 0; i < batch.messages.length; i++) {
-      const m = batch.messages[i]!;
-      records[i] = {
-        topic: batch.topic,
-        partition: batch.partition,
-        offset: m.offset,
-        key: m.key,
-        value: m.value,
-        headers: headersToStrings(m.headers),
-        timestamp: Number(m.timestamp),
-      };
-    }
-    const done = deferred<void>();
-    // Keep the group membership alive while this lane waits for its batch to be stored.
-    const beat = setInterval(() => heartbeat().catch(() => undefined), HEARTBEAT_EVERY_MS);
+    if (batch.isEmpty() || stopping) return;
+    activeEachBatch++;
     try {
-      subject.next({
-        lane,
-        ack: done,
-        firstOffset: batch.firstOffset() ?? records[0]!.offset,
-        lastOffset: batch.lastOffset(),
-        records,
-        rejected: [],
-        filtered: 0,
+      const lane = { topic: batch.topic, partition: batch.partition };
+      const records: SourceRecord[] = new Array(batch.messages.length);
+      for (let i = 0; i < batch.messages.length; i++) {
+        const m = batch.messages[i]!;
+        records[i] = {
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: m.offset,
+          key: m.key,
+          value: m.value,
+          headers: headersToStrings(m.headers),
+          timestamp: Number(m.timestamp),
+        };
+      }
+      const last = records[records.length - 1]!.offset;
+      const id = laneId(lane);
+      let commits = lanes.get(id);
+      if (!commits) {
+        commits = createLaneCommits(commitLane(batch.topic, batch.partition, lanes));
+        lanes.set(id, commits);
+      }
+      const entry = commits.add(BigInt(last) + 1n);
+      const { ack, accepted, done } = createAck();
+      done.then(entry.done, (err: unknown) => {
+        logger.error(
+          { lane: id, err: errorMessage(err) },
+          'a stored batch failed: nothing after it is committed',
+        );
+        deps.onFatal(err);
       });
-      await done.promise;
-    } catch (err) {
-      if (deps.isFatal(err)) deps.onFatal(err);
-      // Nothing is committed: kafkajs re-fetches this lane from its last committed offset.
-      logger.warn({ lane: laneId(lane), err }, 'batch failed; it will be fetched again');
-      throw err;
+      // Keep the group membership alive while this lane waits for room in storage's buffer.
+      const beat = setInterval(() => heartbeat().catch(() => undefined), HEARTBEAT_EVERY_MS);
+      try {
+        subject.next({
+          lane,
+          ack,
+          firstOffset: batch.firstOffset() ?? records[0]!.offset,
+          lastOffset: last,
+          records,
+          rejected: [],
+          filtered: 0,
+        });
+        await accepted;
+      } catch (err) {
+        // Failed before storage took it (e.g. the schema registry is unreachable): nothing of this batch
+        // is committed, and kafkajs fetches it again.
+        logger.warn(
+          { lane: id, err: errorMessage(err) },
+          'batch failed before storage; it will be fetched again',
+        );
+        throw err;
+      } finally {
+        clearInterval(beat);
+      }
+      resolveOffset(last); // the lane fetches on; the commit waits for `done`
+      await heartbeat();
     } finally {
-      clearInterval(beat);
+      activeEachBatch--;
     }
-    const last = records[records.length - 1]!.offset;
-    resolveOffset(last);
-    // Commit only now: every record up to `last` is stored or dead-lettered.
-    await consumer!.commitOffsets([{ ...lane, offset: (BigInt(last) + 1n).toString() }]);
   }
+
+  const allTopics = async () => {
+    const patterns = config.topicPatterns.map((p) => new RegExp(p));
+    const matching =
+      patterns.length === 0 || !admin
+        ? []
+        : (await admin.listTopics()).filter((t) => patterns.some((p) => p.test(t)));
+    return [...new Set([...config.topics, ...matching])];
+  };
 
   return {
     batches$: subject.asObservable(),
@@ -131,12 +190,7 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
     async lag() {
       const out = new Map<string, bigint>();
       if (!admin) return out;
-      const patterns = config.topicPatterns.map((p) => new RegExp(p));
-      const matching =
-        patterns.length === 0
-          ? []
-          : (await admin.listTopics()).filter((t) => patterns.some((p) => p.test(t)));
-      const topics = [...new Set([...config.topics, ...matching])];
+      const topics = await allTopics();
       const committed = await admin.fetchOffsets({ groupId: config.groupId, topics });
       for (const { topic, partitions } of committed) {
         const ends = await admin.fetchTopicOffsets(topic);
@@ -147,6 +201,27 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
         }
       }
       return out;
+    },
+
+    pause() {
+      const topics = [...new Set([...assigned].map((l) => l.slice(0, l.lastIndexOf('/'))))];
+      if (consumer && topics.length > 0) consumer.pause(topics.map((topic) => ({ topic })));
+    },
+
+    resume() {
+      const topics = [...new Set([...assigned].map((l) => l.slice(0, l.lastIndexOf('/'))))];
+      if (consumer && topics.length > 0) consumer.resume(topics.map((topic) => ({ topic })));
+    },
+
+    async drain(flushStorage) {
+      stopping = true;
+      this.pause();
+      // Lanes inside eachBatch finish once storage accepts their batch; flushing makes room.
+      while (activeEachBatch > 0) {
+        await Promise.race([flushStorage(), new Promise((r) => setTimeout(r, 50))]);
+      }
+      await flushStorage();
+      await Promise.all(commitChains.values());
     },
 
     async start() {
@@ -164,6 +239,9 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
         for (const [topic, partitions] of Object.entries(e.payload.memberAssignment)) {
           for (const p of partitions) assigned.add(`${topic}/${p}`);
         }
+        // A new generation fetches every partition again from its committed offset: batches handed
+        // out before no longer commit (see commitLane).
+        lanes = new Map();
         logger.info({ assigned: [...assigned] }, 'partitions assigned');
       });
       consumer.on(consumer.events.CRASH, (e) => {
@@ -182,13 +260,16 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
         eachBatch,
       });
       running = true;
-      logger.info({ topics: config.topics, groupId: config.groupId }, 'kafka source started');
+      logger.info(
+        { topics: config.topics, patterns: config.topicPatterns, groupId: config.groupId },
+        'kafka source started',
+      );
     },
 
     async stop(deadline: number) {
       if (!consumer) return;
       running = false;
-      // disconnect() lets in-flight batches finish (and commit) before leaving the group.
+      stopping = true;
       await beforeDeadline(consumer.disconnect(), deadline, 'kafka consumer disconnect');
       await beforeDeadline(admin?.disconnect() ?? Promise.resolve(), deadline, 'kafka admin disconnect');
       subject.complete();

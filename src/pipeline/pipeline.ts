@@ -5,7 +5,7 @@ import {
   createTelemetry,
   errorMessage,
   guarded,
-  isKind,
+  beforeDeadline,
   type Health,
   type Lifecycle,
   type Logger,
@@ -15,6 +15,7 @@ import { extractFeatures } from '../extraction/index.js';
 import { createKafkaSource, decodeRecords, type KafkaSource } from '../ingestion/index.js';
 import { createClickHouseSink, type ClickHouseSink } from '../storage/index.js';
 import { transform } from '../transformation/index.js';
+import { registerGauges } from './gauges.js';
 import { prepareStages } from './prepare.js';
 
 export interface Pipeline extends Lifecycle {
@@ -51,6 +52,8 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
       database: config.output.database,
       table: config.output.table,
       columns: config.output.columns,
+      batching: config.storage,
+      resilience: config.storage,
       deadLetterTopic: config.deadLetters.topic
         ? { brokers: config.kafka.brokers, clientId: config.kafka.clientId, topic: config.deadLetters.topic }
         : undefined,
@@ -66,10 +69,10 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
     {
       logger: logger.child({ module: 'ingestion' }),
       onFatal,
-      isFatal: (err) => isKind(err, 'fatal'),
     },
   );
   let subscription: Subscription | undefined;
+  registerGauges(telemetry.registry, { source, sink });
 
   return {
     source,
@@ -80,17 +83,19 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
       // Files and expressions first: a config mistake stops start-up before anything connects.
       const stages = await prepareStages(config);
       await sink.start();
-      // Lanes never have more than one batch in flight (each waits for its ack), so at most
-      // partitionsConsumedConcurrently batches are in the chain at once: memory is bounded by config.
+      // An open circuit pauses consumption instead of piling up fetches; closing it resumes.
+      sink.onCircuit((state) =>
+        state === 'open' ? source.pause() : state === 'closed' ? source.resume() : undefined,
+      );
+      // A lane hands over a batch and waits until storage accepted it, so the chain holds at most
+      // partitionsConsumedConcurrently batches besides storage's buffer, whose size is configured.
       subscription = source.batches$
         .pipe(
           guarded(decodeRecords(stages.decoderFor), 'ingestion', telemetry),
           guarded(transform(stages.transformFor), 'transformation', telemetry),
           guarded(extractFeatures(config.output.columns), 'extraction', telemetry),
-          mergeMap(
-            (batch) => sink.write(batch).then(batch.ack.resolve, batch.ack.reject),
-            config.kafka.partitionsConsumedConcurrently,
-          ),
+          // Storage takes the batch into its bounded buffer; the lane waits for that (backpressure).
+          mergeMap((batch) => sink.accept(batch).catch((err: unknown) => batch.ack.reject(err))),
         )
         .subscribe({ error: onFatal });
       await source.start();
@@ -98,6 +103,12 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
 
     async stop(deadline: number) {
       try {
+        // Stop fetching, store what was handed out, commit it, then leave the group.
+        await beforeDeadline(
+          source.drain(() => sink.drain()),
+          deadline,
+          'draining batches into ClickHouse',
+        );
         await source.stop(deadline);
       } finally {
         subscription?.unsubscribe();

@@ -51,18 +51,24 @@ export function deadLetterTableSpec(database: string, table: string): TableSpec 
  * ReplacingMergeTree keyed by source position: a record stored twice (a replay after a crash) is one
  * row after merges, and `FINAL` collapses it at query time. Plain SQL that 18.16 accepts.
  */
-export function createTableSql(spec: TableSpec): string {
+export function createTableSql(spec: TableSpec, settings: Record<string, number> = {}): string {
   const cols = spec.columns.map((c) => `  ${c.name} ${c.type}`).join(',\n');
+  const s = Object.entries(settings).map(([k, v]) => `${k} = ${v}`);
   return (
     `CREATE TABLE IF NOT EXISTS ${spec.database}.${spec.table} (\n${cols},\n  _inserted_at DateTime DEFAULT now()\n)\n` +
-    `ENGINE = ReplacingMergeTree ORDER BY (_topic, _partition, _offset)`
+    `ENGINE = ReplacingMergeTree ORDER BY (_topic, _partition, _offset)` +
+    (s.length > 0 ? `\nSETTINGS ${s.join(', ')}` : '')
   );
 }
 
 /** Create the database and table if needed, then check an existing table fits what we will insert. */
-export async function bootstrapTable(client: ClickHouseClient, spec: TableSpec): Promise<void> {
+export async function bootstrapTable(
+  client: ClickHouseClient,
+  spec: TableSpec,
+  settings: Record<string, number> = {},
+): Promise<void> {
   await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${spec.database}` });
-  await client.command({ query: createTableSql(spec) });
+  await client.command({ query: createTableSql(spec, settings) });
   const rs = await client.query({
     // Literals, not query parameters: 18.16 has no {name:Type} parameters. Both names passed the
     // identifier check of the config schema, so they cannot break out of the quotes.

@@ -1,9 +1,8 @@
+import { createHash } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { ExponentialBackoff, handleWhen, retry, type RetryPolicy } from 'cockatiel';
 import type { ColumnConfig } from '../config/index.js';
 import {
   describePosition,
-  laneId,
   type Batch,
   type Health,
   type Lifecycle,
@@ -12,10 +11,12 @@ import {
   type RejectedRecord,
   type Telemetry,
 } from '../core/index.js';
+import { createBatchingWriter, type BatchingConfig, type BufferStats } from './batchingWriter.js';
 import { detectCapabilities, type Capabilities } from './capabilities.js';
 import { classifyClickHouseError } from './classify.js';
 import { createClickHouseClient, describeTarget, type ClientConfig } from './client.js';
 import { createDeadLetterTopic, type DeadLetterTopicConfig } from './deadLetterTopic.js';
+import { createResilience, type CircuitName, type ResilienceConfig } from './resilience.js';
 import { toDeadLetterRow, toInsertRow } from './rows.js';
 import { bootstrapTable, deadLetterTableSpec, outputTableSpec, type TableSpec } from './schema.js';
 
@@ -24,16 +25,21 @@ export interface ClickHouseSinkConfig {
   readonly database: string;
   readonly table: string;
   readonly columns: readonly ColumnConfig[];
-  /** Attempts per insert for retryable errors before the batch fails back to its lane. */
-  readonly maxAttempts?: number;
+  readonly batching: BatchingConfig;
+  readonly resilience: ResilienceConfig;
   /** Also send dead letters to this Kafka topic. */
   readonly deadLetterTopic?: DeadLetterTopicConfig | undefined;
 }
 
 export interface ClickHouseSink extends Lifecycle {
-  /** Store a batch's rows and dead-letter its rejected records; resolves when all of them are stored. */
-  write(batch: Batch<OutputRow>): Promise<void>;
+  /** Take a batch into the bounded buffer (waits while it is full); its ack resolves once stored. */
+  accept(batch: Batch<OutputRow>): Promise<void>;
+  /** Flush all buffered batches and wait until they are stored. */
+  drain(): Promise<void>;
   capabilities(): Capabilities | undefined;
+  buffer(): BufferStats;
+  circuit(): CircuitName;
+  onCircuit(listener: (state: CircuitName) => void): void;
 }
 
 export function createClickHouseSink(
@@ -43,39 +49,40 @@ export function createClickHouseSink(
   const { logger, telemetry } = deps;
   const output = outputTableSpec(config.database, config.table, config.columns);
   const deadLetters = deadLetterTableSpec(config.database, config.table);
-  let client: ClickHouseClient | undefined;
-  let caps: Capabilities | undefined;
-  let lastWriteOk = false;
   const dlqTopic = config.deadLetterTopic
     ? createDeadLetterTopic(config.deadLetterTopic, { logger })
     : undefined;
+  const resilience = createResilience(config.resilience, logger);
+  resilience.onRetry(() => telemetry.retries.inc({ module: 'storage' }));
+  const abort = new AbortController();
+  let client: ClickHouseClient | undefined;
+  let caps: Capabilities | undefined;
+  let lastWriteOk = false;
 
-  const policy: RetryPolicy = retry(
-    handleWhen((err) => classifyClickHouseError(err).kind === 'retryable'),
-    {
-      maxAttempts: config.maxAttempts ?? 8,
-      backoff: new ExponentialBackoff({ initialDelay: 200, maxDelay: 10_000 }),
-    },
-  );
-  policy.onRetry((e) => {
-    const reason = 'error' in e ? e.error.message : 'result';
-    logger.warn({ attempt: e.attempt, delayMs: e.delay, reason }, 'insert failed, retrying');
-  });
-
-  async function insert(spec: TableSpec, values: Record<string, unknown>[]): Promise<void> {
-    await policy.execute(() =>
-      client!.insert({ table: `${spec.database}.${spec.table}`, values, format: 'JSONEachRow' }),
+  async function insert(spec: TableSpec, values: Record<string, unknown>[], token: string | undefined) {
+    await resilience.policy.execute(
+      ({ signal }) =>
+        client!.insert({
+          table: `${spec.database}.${spec.table}`,
+          values,
+          format: 'JSONEachRow',
+          abort_signal: signal,
+          // Same chunk, same token: a retry after a lost response is not stored twice (22.2+).
+          clickhouse_settings:
+            token && caps?.insertDeduplicationToken ? { insert_deduplication_token: token } : {},
+        }),
+      abort.signal,
     );
   }
 
   /**
-   * Insert rows; when ClickHouse rejects them as bad data, split the batch in halves until the bad rows
-   * are isolated, store the rest, and return the bad rows as rejected with ClickHouse's reason.
+   * Insert rows; when ClickHouse rejects them as bad data, split in halves until the bad rows are
+   * isolated, store the rest, and return the bad rows as rejected with ClickHouse's reason.
    */
-  async function insertIsolatingPoison(rows: readonly OutputRow[]): Promise<RejectedRecord[]> {
+  async function insertIsolatingPoison(rows: readonly OutputRow[], token: string): Promise<RejectedRecord[]> {
     if (rows.length === 0) return [];
     try {
-      await insert(output, rows.map(toInsertRow));
+      await insert(output, rows.map(toInsertRow), token);
       return [];
     } catch (err) {
       const e = classifyClickHouseError(err);
@@ -89,21 +96,70 @@ export function createClickHouseSink(
       }
       const mid = rows.length >>> 1;
       return [
-        ...(await insertIsolatingPoison(rows.slice(0, mid))),
-        ...(await insertIsolatingPoison(rows.slice(mid))),
+        ...(await insertIsolatingPoison(rows.slice(0, mid), `${token}/a`)),
+        ...(await insertIsolatingPoison(rows.slice(mid), `${token}/b`)),
       ];
     }
   }
 
+  async function write(batches: readonly Batch<OutputRow>[]): Promise<void> {
+    const started = performance.now();
+    const rows: OutputRow[] = [];
+    const rejected: RejectedRecord[] = [];
+    const span = createHash('sha1');
+    for (const b of batches) {
+      for (const r of b.records) rows.push(r);
+      for (const r of b.rejected) rejected.push(r);
+      span.update(`${b.lane.topic}\0${b.lane.partition}\0${b.firstOffset}\0${b.lastOffset}\n`);
+    }
+    const token = span.digest('hex');
+    try {
+      const poisoned = await insertIsolatingPoison(rows, token);
+      const dead = poisoned.length === 0 ? rejected : [...rejected, ...poisoned];
+      if (dead.length > 0) {
+        await Promise.all([
+          insert(deadLetters, dead.map(toDeadLetterRow), `${token}/dlq`),
+          dlqTopic?.send(dead),
+        ]);
+      }
+      lastWriteOk = true;
+      telemetry.recordsIn.inc({ module: 'storage' }, rows.length);
+      telemetry.recordsOut.inc({ module: 'storage' }, rows.length - poisoned.length);
+      telemetry.recordsRejected.inc({ module: 'storage' }, poisoned.length);
+      telemetry.deadLettered.inc(dead.length);
+      telemetry.batchSeconds.observe({ module: 'storage' }, (performance.now() - started) / 1000);
+      logger.debug(
+        { batches: batches.length, stored: rows.length - poisoned.length, deadLettered: dead.length },
+        'chunk stored',
+      );
+    } catch (err) {
+      lastWriteOk = false;
+      throw classifyClickHouseError(err);
+    }
+  }
+
+  const writer = createBatchingWriter(config.batching, write);
+  resilience.onCircuit((s) => {
+    if (s !== 'closed') lastWriteOk = false;
+  });
+
   return {
+    accept: (batch) => writer.accept(batch),
+    drain: () => writer.drain(),
     capabilities: () => caps,
+    buffer: () => writer.stats(),
+    circuit: () => resilience.circuit(),
+    onCircuit: (l) => resilience.onCircuit(l),
 
     async start() {
       client = createClickHouseClient(config.client, logger);
       try {
         caps = await detectCapabilities(client);
-        await bootstrapTable(client, output);
-        await bootstrapTable(client, deadLetters);
+        const settings: Record<string, number> = caps.nonReplicatedDeduplication
+          ? { non_replicated_deduplication_window: 1000 }
+          : {};
+        await bootstrapTable(client, output, settings);
+        await bootstrapTable(client, deadLetters, settings);
       } catch (err) {
         const e = classifyClickHouseError(err);
         throw e.kind === 'retryable'
@@ -119,46 +175,28 @@ export function createClickHouseSink(
           target: describeTarget(config.client),
           version: caps.version,
           table: `${output.database}.${output.table}`,
+          insertDeduplicationToken: caps.insertDeduplicationToken,
         },
         'clickhouse sink started',
       );
     },
 
-    async write(batch) {
-      const started = performance.now();
-      try {
-        const poisoned = await insertIsolatingPoison(batch.records);
-        const rejected = [...batch.rejected, ...poisoned];
-        if (rejected.length > 0) {
-          await Promise.all([insert(deadLetters, rejected.map(toDeadLetterRow)), dlqTopic?.send(rejected)]);
-        }
-        lastWriteOk = true;
-        telemetry.recordsIn.inc({ module: 'storage' }, batch.records.length);
-        telemetry.recordsOut.inc({ module: 'storage' }, batch.records.length - poisoned.length);
-        telemetry.recordsRejected.inc({ module: 'storage' }, poisoned.length);
-        telemetry.batchSeconds.observe({ module: 'storage' }, (performance.now() - started) / 1000);
-        logger.debug(
-          {
-            lane: laneId(batch.lane),
-            stored: batch.records.length - poisoned.length,
-            deadLettered: rejected.length,
-          },
-          'batch stored',
-        );
-      } catch (err) {
-        lastWriteOk = false;
-        throw classifyClickHouseError(err);
-      }
-    },
-
     async stop() {
+      // Whatever is still retrying when the pipeline's deadline passed is abandoned, uncommitted.
+      abort.abort();
+      writer.close();
       await dlqTopic?.stop();
       await client?.close();
       client = undefined;
     },
 
     health(): Health {
-      return { live: true, ready: client !== undefined && lastWriteOk, detail: { version: caps?.version } };
+      const circuit = resilience.circuit();
+      return {
+        live: true,
+        ready: client !== undefined && lastWriteOk && circuit === 'closed',
+        detail: { version: caps?.version, circuit, buffer: writer.stats() },
+      };
     },
   };
 }

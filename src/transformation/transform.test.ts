@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { from, lastValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../config/index.js';
-import { deferred, type Batch, type DecodedRecord, type SourceRecord } from '../core/index.js';
+import { createAck, type Batch, type DecodedRecord, type SourceRecord } from '../core/index.js';
 import { prepareTransform, transform } from './index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'transform-'));
@@ -39,7 +39,7 @@ async function run(steps: unknown[], inputs: Record<string, unknown>[]) {
   const compiled = await prepareTransform(config.sources[0]!, 0, dir);
   const batch: Batch<DecodedRecord> = {
     lane: { topic: 't', partition: 0 },
-    ack: deferred<void>(),
+    ack: createAck().ack,
     firstOffset: '0',
     lastOffset: String(inputs.length - 1),
     records: inputs.map((fields, i) => ({ source: source(i), fields: structuredClone(fields) })),
