@@ -229,11 +229,13 @@ case "$cmd" in
     want registry && stop_pid registry "$REGISTRY_DIR/registry.pid"
     want clickhouse && stop_pid clickhouse "$CH_DIR/clickhouse.pid"
     want kafka && stop_pid kafka "$KAFKA_DIR/kafka.pid"
+    : # a service not asked for is not an error
     ;;
   status)
     want kafka && status_of kafka "$KAFKA_DIR/kafka.pid"
     want clickhouse && status_of clickhouse "$CH_DIR/clickhouse.pid"
     want registry && status_of registry "$REGISTRY_DIR/registry.pid"
+    :
     ;;
   env) print_env ;;
   *) die "unknown command '$cmd' (allowed: up, down, status, env)" ;;

@@ -107,7 +107,7 @@ describe.skipIf(env.missing('kafka') || env.missing('registry'))('Avro sources',
     );
     await runUntilCaughtUp(config, [registryTopic, fileTopic]);
 
-    const client = createClickHouseClient(config.storage, createLogger({ level: 'silent' }));
+    const client = await createClickHouseClient(config.storage, createLogger({ level: 'silent' }));
     try {
       const stored = await rows<{ id: string; amount: number; currency: string }>(
         client,

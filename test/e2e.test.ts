@@ -103,7 +103,7 @@ describe.each(targets)('$name', ({ storage, skip }) => {
     expect(await counterValue(recordsOut, 'storage')).toBe(RECORDS);
     expect(await counterValue(recordsRejected, 'ingestion')).toBe(0);
 
-    const client = createClickHouseClient(config.storage, createLogger({ level: 'silent' }));
+    const client = await createClickHouseClient(config.storage, createLogger({ level: 'silent' }));
     try {
       // Plain SELECT, not FINAL: a duplicate would show up here.
       const stored = await rows<Record<string, unknown>>(

@@ -111,7 +111,7 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, skip 
       await done;
       await sink.stop(Date.now() + 5000);
 
-      const client = createClickHouseClient(clientConfig(), logger);
+      const client = await createClickHouseClient(clientConfig(), logger);
       try {
         const stored = await rows<{ _offset: unknown; id: string; n: number }>(
           client,
@@ -142,7 +142,7 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, skip 
 
   it.skipIf(skip)('refuses an existing table that does not fit, naming the column', async () => {
     const table = uniqueName('clash');
-    const client = createClickHouseClient(clientConfig(), logger);
+    const client = await createClickHouseClient(clientConfig(), logger);
     try {
       await client.command({ query: 'CREATE DATABASE IF NOT EXISTS st' });
       await client.command({

@@ -1,7 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
-import { createChdbConnection } from 'chdb/connection';
 import type { Logger } from '../core/index.js';
 
 export interface ClientConfig {
@@ -29,8 +28,14 @@ function clientLoggerClass(logger: Logger) {
   };
 }
 
-/** One code path above the connection: the same client API for a server URL or the embedded engine. */
-export function createClickHouseClient(config: ClientConfig, logger: Logger): ClickHouseClient {
+/**
+ * One code path above the connection: the same client API for a server URL or the embedded engine.
+ * chDB is imported only when used: loading its engine costs about 150 MiB of resident memory.
+ */
+export async function createClickHouseClient(
+  config: ClientConfig,
+  logger: Logger,
+): Promise<ClickHouseClient> {
   const log = { LoggerClass: clientLoggerClass(logger), level: ClickHouseLogLevel.WARN };
   if (config.url) {
     return createClient({
@@ -45,6 +50,7 @@ export function createClickHouseClient(config: ClientConfig, logger: Logger): Cl
   mkdirSync(path, { recursive: true });
   // chdb types its Connection against @clickhouse/client-common while the client bundles its own copy
   // of the same interface; the shapes match at run time (chdb's parity tests), only the type identities differ.
+  const { createChdbConnection } = await import('chdb/connection');
   const connection = createChdbConnection({ path }) as unknown as NonNullable<
     Parameters<typeof createClient>[0]
   >['connection'];

@@ -152,7 +152,7 @@ export function createClickHouseSink(
     onCircuit: (l) => resilience.onCircuit(l),
 
     async start() {
-      client = createClickHouseClient(config.client, logger);
+      client = await createClickHouseClient(config.client, logger);
       try {
         caps = await detectCapabilities(client);
         const settings: Record<string, number> = caps.nonReplicatedDeduplication
