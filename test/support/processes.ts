@@ -30,7 +30,7 @@ export function faultPipeline(opts: {
       brokers: [opts.brokers],
       groupId: opts.groupId,
       partitionsConsumedConcurrently: 6,
-      sessionTimeoutMs: 10000,
+      sessionTimeoutMs: 6000,
     },
     sources: [{ topics: [opts.topic] }],
     output: {
