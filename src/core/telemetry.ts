@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
 export type ModuleName = 'ingestion' | 'transformation' | 'extraction' | 'storage';
 
@@ -16,6 +16,8 @@ export interface Telemetry {
 
 export function createTelemetry(): Telemetry {
   const registry = new Registry();
+  // process_resident_memory_bytes, event-loop lag, GC: what the memory bound is checked against.
+  collectDefaultMetrics({ register: registry });
   return {
     registry,
     recordsIn: new Counter({
