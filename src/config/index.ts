@@ -2,6 +2,8 @@ export { loadConfig, validateConfig, parseDocument } from './load.js';
 export { ENV_OVERRIDES } from './env.js';
 export { SCALAR_TYPES } from './schema.js';
 export { FIELD_TYPES, CAST_TYPES } from './sourceSchema.js';
+export { AGGREGATIONS, aggregationColumns } from './featureSchema.js';
+export type { FeatureSetConfig, AggregationConfig } from './featureSchema.js';
 export type { SourceConfig, TransformStep } from './sourceSchema.js';
 export { sourceRouter, sourceName } from './routing.js';
 export type {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { featureSetSchema } from './featureSchema.js';
 import { sourceSchema } from './sourceSchema.js';
 
 /** ClickHouse column types the output may declare; all of them exist on 18.16 as well as current servers. */
@@ -126,6 +127,8 @@ export const pipelineSchema = z
     kafka: kafkaSchema,
     sources: z.array(sourceSchema).min(1, 'must declare at least one source'),
     output: outputSchema,
+    /** Windowed per-entity features, one table each (beside output.table). */
+    features: z.array(featureSetSchema).default([]),
     /** Dead letters always go to `<output.table>_dead_letters`; with a topic, also to Kafka. */
     deadLetters: z
       .object({ topic: z.string().min(1).optional() })

@@ -35,6 +35,21 @@ export interface OutputRow {
   readonly values: Record<string, unknown>;
 }
 
+/** A closed window's row, for a feature set's table. */
+export interface FeatureRow {
+  readonly featureSet: string;
+  readonly entity: string;
+  /** Window bounds, milliseconds since the epoch. */
+  readonly windowStart: number;
+  readonly windowEnd: number;
+  readonly values: Record<string, unknown>;
+  readonly recordCount: number;
+  readonly topic: string;
+  readonly partition: number;
+  /** The highest source offset that contributed: deterministic, so a replayed row replaces itself. */
+  readonly version: bigint;
+}
+
 export type Stage = 'ingestion' | 'transformation' | 'extraction' | 'storage';
 
 export interface RejectedRecord {
@@ -49,6 +64,11 @@ export interface RejectedRecord {
  * is stored or dead-lettered, so the lane may commit past it. `reject`: nothing is committed.
  */
 export interface Ack {
+  /**
+   * Commit less than the whole batch once it is stored: windowed features keep records in open
+   * windows, so the lane may only commit up to the first of them, with the metadata to replay.
+   */
+  commitAt(offset: bigint, metadata: string): void;
   accept(): void;
   resolve(): void;
   reject(err: unknown): void;
@@ -64,6 +84,13 @@ export interface Batch<T> {
   readonly rejected: readonly RejectedRecord[];
   /** Records a filter step dropped on purpose (counted in metrics, never silent). */
   readonly filtered: number;
+  /** Feature rows of windows this batch closed. */
+  readonly features?: readonly FeatureRow[];
+  /**
+   * Set on a lane's first batch after (re)assignment: the commit metadata found for it in Kafka
+   * (null when none), from which window state is rebuilt.
+   */
+  readonly resume?: { readonly metadata: string | null };
 }
 
 /** A new batch with other records, the same source span, and the rejected list extended. */
@@ -81,6 +108,8 @@ export function withRecords<T, U>(
     records,
     rejected: rejected.length === 0 ? batch.rejected : [...batch.rejected, ...rejected],
     filtered: batch.filtered + filtered,
+    ...(batch.features ? { features: batch.features } : {}),
+    ...(batch.resume ? { resume: batch.resume } : {}),
   };
 }
 

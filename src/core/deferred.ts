@@ -20,6 +20,8 @@ export interface AckHandle {
   readonly ack: import('./batch.js').Ack;
   readonly accepted: Promise<void>;
   readonly done: Promise<void>;
+  /** What `commitAt` asked for, if anything. */
+  commit(): { offset: bigint; metadata: string } | undefined;
 }
 
 export function createAck(): AckHandle {
@@ -28,8 +30,13 @@ export function createAck(): AckHandle {
   // Rejections are handled by whoever awaits; these keep an unobserved one from crashing the process.
   accepted.promise.catch(() => undefined);
   done.promise.catch(() => undefined);
+  let commit: { offset: bigint; metadata: string } | undefined;
   return {
+    commit: () => commit,
     ack: {
+      commitAt: (offset, metadata) => {
+        commit = { offset, metadata };
+      },
       accept: () => accepted.resolve(),
       resolve: () => {
         accepted.resolve();

@@ -59,11 +59,8 @@ export function projectRecord(
   return { values };
 }
 
-/**
- * Extraction stage. Until feature sets exist, the feature row is the record projected onto the
- * declared output columns (an identity feature set); records that do not fit are rejected.
- */
-export function extractFeatures(
+/** Projection alone: records onto the declared output columns; records that do not fit are rejected. */
+export function projectRecords(
   columns: readonly ColumnConfig[],
 ): OperatorFunction<Batch<DecodedRecord>, Batch<OutputRow>> {
   const columnPlan = plan(columns);

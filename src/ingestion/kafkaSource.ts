@@ -19,7 +19,7 @@ import {
   type Logger,
   type SourceRecord,
 } from '../core/index.js';
-import { createLaneCommits, type LaneCommits } from './laneCommits.js';
+import { createLaneCommits, type CommitPoint, type LaneCommits } from './laneCommits.js';
 
 export interface KafkaSourceConfig {
   readonly brokers: readonly string[];
@@ -91,13 +91,13 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
 
   function commitLane(topic: string, partition: number, lanesAtStart: Map<string, LaneCommits>) {
     const id = `${topic}/${partition}`;
-    return (offset: bigint) => {
+    return ({ offset, metadata }: CommitPoint) => {
       // A lane whose partition moved to another member (or was reassigned: a new generation refetches
       // from the committed offset) no longer commits; its records are stored and at worst stored again.
       if (lanes !== lanesAtStart || !assigned.has(id)) return;
       const prev = commitChains.get(id) ?? Promise.resolve();
       const next = prev
-        .then(() => consumer?.commitOffsets([{ topic, partition, offset: offset.toString() }]))
+        .then(() => consumer?.commitOffsets([{ topic, partition, offset: offset.toString(), metadata }]))
         .catch((err) =>
           logger.warn(
             { lane: id, offset: offset.toString(), err: errorMessage(err) },
@@ -130,19 +130,26 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
       const last = records[records.length - 1]!.offset;
       const id = laneId(lane);
       let commits = lanes.get(id);
+      let resume: { metadata: string | null } | undefined;
       if (!commits) {
+        // First batch of this lane in this generation: it starts at the committed offset, and the
+        // commit's metadata tells extraction how to rebuild its window state.
         commits = createLaneCommits(commitLane(batch.topic, batch.partition, lanes));
         lanes.set(id, commits);
+        resume = { metadata: await committedMetadata(batch.topic, batch.partition) };
       }
       const entry = commits.add(BigInt(last) + 1n);
-      const { ack, accepted, done } = createAck();
-      done.then(entry.done, (err: unknown) => {
-        logger.error(
-          { lane: id, err: errorMessage(err) },
-          'a stored batch failed: nothing after it is committed',
-        );
-        deps.onFatal(err);
-      });
+      const { ack, accepted, done, commit } = createAck();
+      done.then(
+        () => entry.done(commit()),
+        (err: unknown) => {
+          logger.error(
+            { lane: id, err: errorMessage(err) },
+            'a stored batch failed: nothing after it is committed',
+          );
+          deps.onFatal(err);
+        },
+      );
       // Keep the group membership alive while this lane waits for room in storage's buffer.
       const beat = setInterval(() => heartbeat().catch(() => undefined), HEARTBEAT_EVERY_MS);
       try {
@@ -154,6 +161,7 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
           records,
           rejected: [],
           filtered: 0,
+          ...(resume ? { resume } : {}),
         });
         await accepted;
       } catch (err) {
@@ -172,6 +180,11 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
     } finally {
       activeEachBatch--;
     }
+  }
+
+  async function committedMetadata(topic: string, partition: number): Promise<string | null> {
+    const [t] = await admin!.fetchOffsets({ groupId: config.groupId, topics: [topic] });
+    return t?.partitions.find((p) => p.partition === partition)?.metadata ?? null;
   }
 
   const allTopics = async () => {

@@ -4,24 +4,33 @@
  * end of the longest prefix of stored batches, so an offset is committed only when every record
  * below it is stored or dead-lettered.
  */
+export interface CommitPoint {
+  readonly offset: bigint;
+  readonly metadata: string | null;
+}
+
 export interface LaneCommits {
-  /** Register a handed-out batch whose next offset (last + 1) becomes committable once it is done. */
-  add(nextOffset: bigint): { done(): void };
+  /**
+   * Register a handed-out batch whose next offset (last + 1) becomes committable once it is done;
+   * `done` may commit less (an earlier offset with metadata) when the batch asks for it.
+   */
+  add(nextOffset: bigint): { done(override?: CommitPoint): void };
   /** Batches handed out and not yet done. */
   pending(): number;
 }
 
-export function createLaneCommits(commit: (offset: bigint) => void): LaneCommits {
-  const entries: { next: bigint; done: boolean }[] = [];
+export function createLaneCommits(commit: (point: CommitPoint) => void): LaneCommits {
+  const entries: { point: CommitPoint; done: boolean }[] = [];
   return {
     add(next) {
-      const entry = { next, done: false };
+      const entry = { point: { offset: next, metadata: null } as CommitPoint, done: false };
       entries.push(entry);
       return {
-        done() {
+        done(override) {
           entry.done = true;
-          let committable: bigint | undefined;
-          while (entries.length > 0 && entries[0]!.done) committable = entries.shift()!.next;
+          if (override) entry.point = override;
+          let committable: CommitPoint | undefined;
+          while (entries.length > 0 && entries[0]!.done) committable = entries.shift()!.point;
           if (committable !== undefined) commit(committable);
         },
       };

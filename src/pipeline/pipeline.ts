@@ -52,6 +52,7 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
       database: config.output.database,
       table: config.output.table,
       columns: config.output.columns,
+      featureSets: config.features,
       batching: config.storage,
       resilience: config.storage,
       deadLetterTopic: config.deadLetters.topic
@@ -93,7 +94,7 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
         .pipe(
           guarded(decodeRecords(stages.decoderFor), 'ingestion', telemetry),
           guarded(transform(stages.transformFor), 'transformation', telemetry),
-          guarded(extractFeatures(config.output.columns), 'extraction', telemetry),
+          guarded(extractFeatures(config.output.columns, config.features), 'extraction', telemetry),
           // Storage takes the batch into its bounded buffer; the lane waits for that (backpressure).
           mergeMap((batch) => sink.accept(batch).catch((err: unknown) => batch.ack.reject(err))),
         )

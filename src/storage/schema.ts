@@ -29,6 +29,10 @@ export interface TableSpec {
   readonly database: string;
   readonly table: string;
   readonly columns: readonly { name: string; type: string }[];
+  /** Engine and key; default: ReplacingMergeTree keyed by source position. */
+  readonly engine?: string;
+  /** Column definitions with defaults, filled by ClickHouse (not checked for fit). */
+  readonly defaulted?: readonly string[];
 }
 
 export function outputTableSpec(
@@ -44,7 +48,14 @@ export function outputTableSpec(
 }
 
 export function deadLetterTableSpec(database: string, table: string): TableSpec {
-  return { database, table: `${table}_dead_letters`, columns: DEAD_LETTER_COLUMNS };
+  return {
+    database,
+    table: `${table}_dead_letters`,
+    columns: DEAD_LETTER_COLUMNS,
+    // One record can be dead-lettered more than once (late for two feature sets): the key keeps both,
+    // while a replayed dead letter (same record, same reason) still replaces itself.
+    engine: 'ReplacingMergeTree ORDER BY (_topic, _partition, _offset, stage, reason)',
+  };
 }
 
 /**
@@ -54,9 +65,12 @@ export function deadLetterTableSpec(database: string, table: string): TableSpec 
 export function createTableSql(spec: TableSpec, settings: Record<string, number> = {}): string {
   const cols = spec.columns.map((c) => `  ${c.name} ${c.type}`).join(',\n');
   const s = Object.entries(settings).map(([k, v]) => `${k} = ${v}`);
+  const defaulted = (spec.defaulted ?? ['_inserted_at DateTime DEFAULT now()'])
+    .map((d) => `  ${d}`)
+    .join(',\n');
   return (
-    `CREATE TABLE IF NOT EXISTS ${spec.database}.${spec.table} (\n${cols},\n  _inserted_at DateTime DEFAULT now()\n)\n` +
-    `ENGINE = ReplacingMergeTree ORDER BY (_topic, _partition, _offset)` +
+    `CREATE TABLE IF NOT EXISTS ${spec.database}.${spec.table} (\n${cols},\n${defaulted}\n)\n` +
+    `ENGINE = ${spec.engine ?? 'ReplacingMergeTree ORDER BY (_topic, _partition, _offset)'}` +
     (s.length > 0 ? `\nSETTINGS ${s.join(', ')}` : '')
   );
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { ColumnConfig } from '../config/index.js';
+import type { ColumnConfig, FeatureSetConfig } from '../config/index.js';
 import {
   describePosition,
   type Batch,
@@ -13,9 +13,10 @@ import {
 } from '../core/index.js';
 import { createBatchingWriter, type BatchingConfig, type BufferStats } from './batchingWriter.js';
 import { detectCapabilities, type Capabilities } from './capabilities.js';
-import { classifyClickHouseError } from './classify.js';
+import { classifyClickHouseError, clickhouseCode } from './classify.js';
 import { createClickHouseClient, describeTarget, type ClientConfig } from './client.js';
 import { createDeadLetterTopic, type DeadLetterTopicConfig } from './deadLetterTopic.js';
+import { featureTableSpec, mergedViewSql, toFeatureInsertRow } from './featureTables.js';
 import { createResilience, type CircuitName, type ResilienceConfig } from './resilience.js';
 import { toDeadLetterRow, toInsertRow } from './rows.js';
 import { bootstrapTable, deadLetterTableSpec, outputTableSpec, type TableSpec } from './schema.js';
@@ -25,6 +26,7 @@ export interface ClickHouseSinkConfig {
   readonly database: string;
   readonly table: string;
   readonly columns: readonly ColumnConfig[];
+  readonly featureSets?: readonly FeatureSetConfig[];
   readonly batching: BatchingConfig;
   readonly resilience: ResilienceConfig;
   /** Also send dead letters to this Kafka topic. */
@@ -49,6 +51,9 @@ export function createClickHouseSink(
   const { logger, telemetry } = deps;
   const output = outputTableSpec(config.database, config.table, config.columns);
   const deadLetters = deadLetterTableSpec(config.database, config.table);
+  const featureTables = new Map(
+    (config.featureSets ?? []).map((fs) => [fs.name, featureTableSpec(config.database, fs)]),
+  );
   const dlqTopic = config.deadLetterTopic
     ? createDeadLetterTopic(config.deadLetterTopic, { logger })
     : undefined;
@@ -106,10 +111,16 @@ export function createClickHouseSink(
     const started = performance.now();
     const rows: OutputRow[] = [];
     const rejected: RejectedRecord[] = [];
+    const features = new Map<string, Record<string, unknown>[]>();
     const span = createHash('sha1');
     for (const b of batches) {
       for (const r of b.records) rows.push(r);
       for (const r of b.rejected) rejected.push(r);
+      for (const f of b.features ?? []) {
+        let list = features.get(f.featureSet);
+        if (!list) features.set(f.featureSet, (list = []));
+        list.push(toFeatureInsertRow(f));
+      }
       span.update(`${b.lane.topic}\0${b.lane.partition}\0${b.firstOffset}\0${b.lastOffset}\n`);
     }
     const token = span.digest('hex');
@@ -122,6 +133,8 @@ export function createClickHouseSink(
           dlqTopic?.send(dead),
         ]);
       }
+      for (const [name, values] of features)
+        await insert(featureTables.get(name)!, values, `${token}/f/${name}`);
       lastWriteOk = true;
       telemetry.recordsIn.inc({ module: 'storage' }, rows.length);
       telemetry.recordsOut.inc({ module: 'storage' }, rows.length - poisoned.length);
@@ -160,9 +173,14 @@ export function createClickHouseSink(
           : {};
         await bootstrapTable(client, output, settings);
         await bootstrapTable(client, deadLetters, settings);
+        for (const fs of config.featureSets ?? []) {
+          await bootstrapTable(client, featureTables.get(fs.name)!, settings);
+          await client.command({ query: mergedViewSql(config.database, fs) });
+        }
       } catch (err) {
         const e = classifyClickHouseError(err);
-        throw e.kind === 'retryable'
+        // "cannot reach" only when the server never answered (no ClickHouse error code).
+        throw e.kind === 'retryable' && clickhouseCode(err) === undefined
           ? Object.assign(e, {
               message: `cannot reach ClickHouse (${describeTarget(config.client)}): ${e.message}`,
             })

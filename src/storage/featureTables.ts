@@ -1,0 +1,84 @@
+import { aggregationColumns, type FeatureSetConfig } from '../config/index.js';
+import type { FeatureRow } from '../core/index.js';
+import type { TableSpec } from './schema.js';
+
+/**
+ * One table per feature set: a row per (entity, window, source partition), ReplacingMergeTree on a
+ * deterministic version (the highest source offset that contributed), so a replayed window replaces
+ * itself. Window bounds are DateTime (UTC seconds): window sizes are whole seconds.
+ */
+export function featureTableSpec(database: string, fs: FeatureSetConfig): TableSpec {
+  return {
+    database,
+    table: fs.name,
+    columns: [
+      { name: 'entity', type: 'String' },
+      { name: 'window_start', type: 'DateTime' },
+      { name: 'window_end', type: 'DateTime' },
+      ...fs.aggregations.flatMap(aggregationColumns),
+      { name: 'record_count', type: 'UInt64' },
+      { name: 'source_topic', type: 'String' },
+      { name: 'source_partition', type: 'UInt32' },
+      { name: 'version', type: 'UInt64' },
+    ],
+    defaulted: ['created_at DateTime DEFAULT now()'],
+    engine:
+      'ReplacingMergeTree(version) ORDER BY (entity, window_start, window_end, source_topic, source_partition)',
+  };
+}
+
+function dateTime(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
+}
+
+export function toFeatureInsertRow(row: FeatureRow): Record<string, unknown> {
+  return {
+    entity: row.entity,
+    window_start: dateTime(row.windowStart),
+    window_end: dateTime(row.windowEnd),
+    ...row.values,
+    record_count: row.recordCount,
+    source_topic: row.topic,
+    source_partition: row.partition,
+    version: row.version.toString(),
+  };
+}
+
+/**
+ * `<name>_merged`: one row per (entity, window) whatever the partitions an entity spread over,
+ * merging the mergeable aggregates from their partials. Distinct counts and first/last cannot be
+ * merged from per-partition values and are left out of the view.
+ */
+export function mergedViewSql(database: string, fs: FeatureSetConfig): string {
+  const seconds = fs.window.size / 1000;
+  const exprs: [string, string][] = [];
+  for (const a of fs.aggregations) {
+    const n = `sum(_n_${a.name})`;
+    const mean = `sum(_sum_${a.name}) / ${n}`;
+    const variance = `greatest(0, sum(_sumsq_${a.name}) / ${n} - pow(${mean}, 2))`;
+    const expr = {
+      count: `sum(${a.name})`,
+      sum: `sum(${a.name})`,
+      rate: `sum(record_count) / ${seconds}`,
+      min: `min(${a.name})`,
+      max: `max(${a.name})`,
+      avg: `if(${n} = 0, 0, ${mean})`,
+      variance: `if(${n} = 0, 0, ${variance})`,
+      stddev: `if(${n} = 0, 0, sqrt(${variance}))`,
+      count_distinct: undefined,
+      approx_count_distinct: undefined,
+      first: undefined,
+      last: undefined,
+    }[a.fn];
+    if (expr) exprs.push([expr, a.name]);
+  }
+  exprs.push(['sum(record_count)', 'record_count']);
+  // Aggregate under m_ aliases, rename outside: an alias equal to a column name would make
+  // ClickHouse read that column as the alias (an aggregate inside an aggregate).
+  return (
+    `CREATE VIEW IF NOT EXISTS ${database}.${fs.name}_merged AS\n` +
+    `SELECT entity, window_start, window_end, ${exprs.map(([, n]) => `m_${n} AS ${n}`).join(', ')}\n` +
+    `FROM (SELECT entity, window_start, window_end, ${exprs.map(([e, n]) => `${e} AS m_${n}`).join(', ')}\n` +
+    `  FROM ${database}.${fs.name} FINAL GROUP BY entity, window_start, window_end)`
+  );
+}
