@@ -1,0 +1,167 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { rows } from '../support/clickhouse.js';
+import { services, uniqueName } from '../support/env.js';
+import { createTopic, kafkaClient, waitFor } from '../support/kafka.js';
+import {
+  metricValue,
+  serverClient,
+  startPipelineProcess,
+  writePipeline,
+  type PipelineProcess,
+} from '../support/processes.js';
+
+const env = services();
+const PARTITIONS = 3;
+const PER_SECOND = 1500;
+const SECONDS = 16;
+const BASE = Date.UTC(2026, 0, 1);
+
+/** Deterministic events by index: event time advances 20 ms a record, with jitter and some late ones. */
+function event(i: number) {
+  const jitter = ((i * 7919) % 2000) - 1000;
+  const late = i % 211 === 100 ? -20_000 : 0;
+  return {
+    user: `u${(i * 31) % 40}`,
+    amount: ((i * 37) % 1000) / 10,
+    ts: new Date(BASE + i * 20 + jitter + late).toISOString(),
+  };
+}
+
+async function produce(brokers: string, topic: string): Promise<number> {
+  const producer = kafkaClient(brokers).producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  let i = 0;
+  try {
+    for (let s = 0; s < SECONDS; s++) {
+      const t0 = Date.now();
+      const messages = [];
+      for (let k = 0; k < PER_SECOND; k++, i++)
+        messages.push({ partition: i % PARTITIONS, key: null, value: JSON.stringify(event(i)) });
+      await producer.send({ topic, acks: -1, messages });
+      await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - t0))));
+    }
+  } finally {
+    await producer.disconnect();
+  }
+  return i;
+}
+
+function pipelineDoc(brokers: string, clickhouseUrl: string, topic: string, database: string) {
+  return {
+    kafka: {
+      brokers: [brokers],
+      groupId: uniqueName('g'),
+      partitionsConsumedConcurrently: PARTITIONS,
+      sessionTimeoutMs: 6000,
+    },
+    sources: [{ topics: [topic] }],
+    output: { database, table: 'events', columns: [{ name: 'user', type: 'String' }] },
+    features: [
+      {
+        name: 'user_5s',
+        entity: 'user',
+        eventTime: 'ts',
+        window: { type: 'tumbling', size: '5s' },
+        outOfOrderness: '1s',
+        allowedLateness: '2s',
+        aggregations: [
+          { name: 'events', fn: 'count' },
+          { name: 'revenue', fn: 'sum', field: 'amount' },
+          { name: 'sd_amount', fn: 'stddev', field: 'amount' },
+          { name: 'max_amount', fn: 'max', field: 'amount' },
+          { name: 'first_amount', fn: 'first', field: 'amount' },
+        ],
+      },
+      {
+        name: 'user_hop',
+        entity: 'user',
+        eventTime: 'ts',
+        window: { type: 'hopping', size: '10s', step: '5s' },
+        aggregations: [{ name: 'events', fn: 'count' }],
+      },
+    ],
+    storage: { url: clickhouseUrl, flushIntervalMs: 300, retryMaxDelayMs: 1000 },
+    http: { port: 0, host: '127.0.0.1' },
+  };
+}
+
+const FEATURE_COLUMNS = {
+  user_5s:
+    'entity, window_start, window_end, source_partition, events, revenue, sd_amount, max_amount, first_amount, record_count, version',
+  user_hop: 'entity, window_start, window_end, source_partition, events, record_count, version',
+};
+
+describe.skipIf(env.missing('kafka') || env.missing('clickhouse'))('feature replay after crashes', () => {
+  it('SIGKILL mid-stream three times: the stored feature rows equal those of an uninterrupted run', async () => {
+    const brokers = env.kafkaBrokers!;
+    const topic = uniqueName('replay');
+    await createTopic(brokers, topic, PARTITIONS);
+    const dir = mkdtempSync(join(tmpdir(), 'replay-'));
+    const killedDb = uniqueName('killed');
+    const cleanDb = uniqueName('clean');
+    const killedConfig = writePipeline(
+      dir,
+      'killed.yaml',
+      pipelineDoc(brokers, env.clickhouseUrl!, topic, killedDb),
+    );
+    const cleanConfig = writePipeline(
+      dir,
+      'clean.yaml',
+      pipelineDoc(brokers, env.clickhouseUrl!, topic, cleanDb),
+    );
+    const client = serverClient(env.clickhouseUrl!);
+    let proc: PipelineProcess | undefined;
+    const producing = produce(brokers, topic);
+    try {
+      for (let kill = 1; kill <= 3; kill++) {
+        proc = await startPipelineProcess(killedConfig);
+        // Let it consume and store some windows, then crash it.
+        await waitFor(
+          'records consumed',
+          async () =>
+            metricValue(await proc!.metrics(), 'megaservice_records_in_total{module="ingestion"}') >= 2000,
+          60_000,
+          100,
+        );
+        await new Promise((r) => setTimeout(r, 300 * kill));
+        proc.child.kill('SIGKILL');
+        await proc.exited;
+      }
+      const total = await producing;
+      proc = await startPipelineProcess(killedConfig);
+      const clean = await startPipelineProcess(cleanConfig);
+      const done = async (p: PipelineProcess, db: string) => {
+        // Consumed to the end once the raw events table holds every position (FINAL: replays collapse).
+        const [r] = await rows<{ n: string }>(client, `SELECT count() AS n FROM ${db}.events FINAL`);
+        return Number(r!.n) >= total && metricValue(await p.metrics(), 'megaservice_buffer_rows') === 0;
+      };
+      await waitFor(
+        'both runs at the end of the stream',
+        async () => (await done(proc!, killedDb)) && (await done(clean, cleanDb)),
+        120_000,
+        500,
+      );
+      for (const p of [proc, clean]) p.child.kill('SIGTERM');
+      for (const p of [proc, clean]) expect((await p.exited).code, p.output()).toBe(0);
+
+      for (const [table, columns] of Object.entries(FEATURE_COLUMNS)) {
+        const q = (db: string) =>
+          `SELECT ${columns} FROM ${db}.${table} FINAL ORDER BY entity, window_start, source_partition`;
+        const killed = await rows(client, q(killedDb));
+        const uninterrupted = await rows(client, q(cleanDb));
+        expect(uninterrupted.length, `${table}: rows`).toBeGreaterThan(100);
+        expect(killed, `${table}: killed run vs uninterrupted run`).toEqual(uninterrupted);
+      }
+      const late = (db: string) =>
+        `SELECT _partition, _offset, reason FROM ${db}.events_dead_letters FINAL ORDER BY _partition, _offset, reason`;
+      expect(await rows(client, late(killedDb))).toEqual(await rows(client, late(cleanDb)));
+    } finally {
+      if (proc && proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGKILL');
+      await producing.catch(() => undefined);
+      await client.close();
+    }
+  });
+});
