@@ -78,6 +78,10 @@ export const featureSetSchema = z
     /** A window closes once the watermark passes its end plus this; later records are dead-lettered as late. */
     allowedLateness: duration.default(0),
     aggregations: z.array(aggregationSchema).min(1, 'must declare at least one aggregation'),
+    /** Ceiling on open windows (all lanes of this process): the bound on window state memory. */
+    maxOpenWindows: z.number().int().min(1).default(1_000_000),
+    /** At the ceiling: stop with an error naming the feature set, or dead-letter records that would open a window. */
+    onLimit: z.enum(['fail', 'dead-letter']).default('fail'),
   })
   .strict()
   .superRefine((f, ctx) => {

@@ -1,6 +1,7 @@
 import { map, type OperatorFunction } from 'rxjs';
 import type { ColumnConfig, FeatureSetConfig } from '../config/index.js';
 import {
+  PipelineError,
   laneId,
   withRecords,
   type Batch,
@@ -76,14 +77,18 @@ const iso = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : 
 export function extractFeatures(
   columns: readonly ColumnConfig[],
   featureSets: readonly FeatureSetConfig[] = [],
+  /** Open windows per feature set, kept up to date for the state-size metric. */
+  openWindows: Map<string, number> = new Map(),
 ): OperatorFunction<Batch<DecodedRecord>, Batch<OutputRow>> {
   const columnPlan = planColumns(columns);
   const lanes = new Map<string, LaneWindows[]>();
+  const budgets = featureSets.map((fs) => ({ open: 0, max: fs.maxOpenWindows }));
 
   function laneState(batch: Batch<DecodedRecord>): LaneWindows[] {
     const id = laneId(batch.lane);
     let state = lanes.get(id);
     if (!state || batch.resume) {
+      for (const old of state ?? []) old.discard();
       const resume = parseResume(batch.resume?.metadata);
       state = featureSets.map((fs) => {
         const t = resume?.t[fs.name];
@@ -91,6 +96,7 @@ export function extractFeatures(
           fs,
           batch.lane,
           resume ? { maxEventTime: t ?? Number.NEGATIVE_INFINITY, horizon: BigInt(resume.h) } : undefined,
+          budgets[featureSets.indexOf(fs)],
         );
       });
       lanes.set(id, state);
@@ -124,8 +130,19 @@ export function extractFeatures(
       const read = (path: string) => readPath(record.fields, path);
       state.forEach((lane, i) => {
         const wm = lane.watermark();
-        if (lane.add(keys[i]!.entity, keys[i]!.ts, offset, read) === 'late') {
-          rejected.push(late(featureSets[i]!, record.source, keys[i]!.ts, wm));
+        const outcome = lane.add(keys[i]!.entity, keys[i]!.ts, offset, read);
+        if (outcome === 'late') rejected.push(late(featureSets[i]!, record.source, keys[i]!.ts, wm));
+        if (outcome === 'limit') {
+          const fs = featureSets[i]!;
+          const why = `feature set ${fs.name}: ${fs.maxOpenWindows} open windows reached (maxOpenWindows)`;
+          if (fs.onLimit === 'fail') {
+            throw new PipelineError(
+              'fatal',
+              'STATE_LIMIT',
+              `${why}; raise it, shorten the window, or set onLimit: dead-letter`,
+            );
+          }
+          rejected.push({ source: record.source, stage: 'extraction', reason: why });
         }
       });
     }
@@ -133,6 +150,7 @@ export function extractFeatures(
 
     const features: FeatureRow[] = [];
     for (const lane of state) features.push(...lane.close());
+    featureSets.forEach((fs, i) => openWindows.set(fs.name, budgets[i]!.open));
     const next = BigInt(batch.lastOffset) + 1n;
     let commit = next;
     for (const lane of state) {

@@ -12,6 +12,7 @@ import {
   beforeDeadline,
   createAck,
   errorMessage,
+  isKind,
   laneId,
   type Batch,
   type Health,
@@ -165,8 +166,10 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
         });
         await accepted;
       } catch (err) {
-        // Failed before storage took it (e.g. the schema registry is unreachable): nothing of this batch
-        // is committed, and kafkajs fetches it again.
+        // Fatal (e.g. a state limit set to fail): the pipeline stops; nothing of this batch is committed.
+        if (isKind(err, 'fatal')) deps.onFatal(err);
+        // Otherwise it failed before storage took it (e.g. the schema registry is unreachable): nothing
+        // of this batch is committed, and kafkajs fetches it again.
         logger.warn(
           { lane: id, err: errorMessage(err) },
           'batch failed before storage; it will be fetched again',

@@ -7,9 +7,18 @@ const CIRCUIT = { closed: 0, 'half-open': 1, open: 2 } as const;
 /** Gauges read at scrape time from the live parts (no timers of their own). */
 export function registerGauges(
   registry: Registry,
-  parts: { source: KafkaSource; sink: ClickHouseSink },
+  parts: { source: KafkaSource; sink: ClickHouseSink; openWindows: ReadonlyMap<string, number> },
 ): void {
-  const { source, sink } = parts;
+  const { source, sink, openWindows } = parts;
+  new Gauge({
+    name: 'megaservice_open_windows',
+    help: 'Open windows held in memory per feature set (bounded by its maxOpenWindows)',
+    labelNames: ['feature_set'],
+    registers: [registry],
+    collect() {
+      for (const [name, n] of openWindows) this.set({ feature_set: name }, n);
+    },
+  });
   new Gauge({
     name: 'megaservice_buffer_rows',
     help: 'Rows buffered in storage, in-flight inserts included (bounded by storage.bufferRows)',

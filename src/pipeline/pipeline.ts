@@ -73,7 +73,8 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
     },
   );
   let subscription: Subscription | undefined;
-  registerGauges(telemetry.registry, { source, sink });
+  const openWindows = new Map<string, number>();
+  registerGauges(telemetry.registry, { source, sink, openWindows });
 
   return {
     source,
@@ -94,7 +95,11 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
         .pipe(
           guarded(decodeRecords(stages.decoderFor), 'ingestion', telemetry),
           guarded(transform(stages.transformFor), 'transformation', telemetry),
-          guarded(extractFeatures(config.output.columns, config.features), 'extraction', telemetry),
+          guarded(
+            extractFeatures(config.output.columns, config.features, openWindows),
+            'extraction',
+            telemetry,
+          ),
           // Storage takes the batch into its bounded buffer; the lane waits for that (backpressure).
           mergeMap((batch) => sink.accept(batch).catch((err: unknown) => batch.ack.reject(err))),
         )

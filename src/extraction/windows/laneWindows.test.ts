@@ -92,3 +92,25 @@ describe('lane windows', () => {
     expect(w.add('u1', 6_000, 10n, read({}))).toBe('late'); // at the horizon: new, and late
   });
 });
+
+describe('open-window ceiling', () => {
+  it('refuses to open a window past maxOpenWindows, counted across lanes, and frees room as windows close', () => {
+    const fs = featureSet({ maxOpenWindows: 2 });
+    const budget = { open: 0, max: fs.maxOpenWindows };
+    const a = createLaneWindows(fs, { topic: 't', partition: 0 }, undefined, budget);
+    const b = createLaneWindows(fs, { topic: 't', partition: 1 }, undefined, budget);
+    expect(a.add('u1', 1_000, 0n, read({}))).toBe('added');
+    expect(b.add('u2', 1_000, 0n, read({}))).toBe('added');
+    expect(b.add('u3', 1_000, 1n, read({}))).toBe('limit');
+    expect(a.add('u1', 2_000, 1n, read({}))).toBe('added'); // an open window still takes records
+    // At the ceiling, a record that needs a new window is refused, but its event time still moves
+    // the watermark: [0,10) of lane a closes and frees room.
+    expect(a.add('u1', 20_000, 2n, read({}))).toBe('limit');
+    expect(a.close()).toHaveLength(1);
+    expect(budget.open).toBe(1);
+    expect(a.add('u1', 20_500, 3n, read({}))).toBe('added');
+    expect(budget.open).toBe(2);
+    b.discard();
+    expect(budget.open).toBe(1);
+  });
+});

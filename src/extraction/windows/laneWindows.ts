@@ -13,7 +13,7 @@ interface OpenWindow {
   maxOffset: bigint;
 }
 
-export type AddOutcome = 'added' | 'late' | 'accounted';
+export type AddOutcome = 'added' | 'late' | 'accounted' | 'limit';
 
 /** Window starts a timestamp belongs to: one for tumbling windows, size/step for hopping ones. */
 export function windowStarts(ts: number, size: number, step: number): number[] {
@@ -38,6 +38,8 @@ export function createLaneWindows(
   fs: FeatureSetConfig,
   lane: { topic: string; partition: number },
   resume?: { maxEventTime: number; horizon: bigint },
+  /** Open windows of this feature set across all lanes, and its ceiling: shared, kept live. */
+  budget: { open: number; readonly max: number } = { open: 0, max: Number.POSITIVE_INFINITY },
 ) {
   const open = new Map<string, OpenWindow>();
   let maxEventTime = resume?.maxEventTime ?? Number.NEGATIVE_INFINITY;
@@ -53,13 +55,21 @@ export function createLaneWindows(
     openWindows: () => open.size,
 
     add(entity: string, ts: number, offset: bigint, read: (path: string) => unknown): AddOutcome {
+      const starts = windowStarts(ts, size, step).filter((start) => !isClosed(start + size));
+      const toOpen = starts.filter((start) => !open.has(`${entity}\u0000${start}`)).length;
+      if (toOpen > 0 && budget.open + toOpen > budget.max) {
+        // Refused whole (never half-counted); its event time still moves the watermark, so windows
+        // keep closing and room comes back.
+        if (ts > maxEventTime) maxEventTime = ts;
+        return 'limit';
+      }
       let added = false;
-      for (const start of windowStarts(ts, size, step)) {
+      for (const start of starts) {
         const end = start + size;
-        if (isClosed(end)) continue;
         const key = `${entity}\u0000${start}`;
         let w = open.get(key);
         if (!w) {
+          budget.open++;
           w = {
             entity,
             start,
@@ -91,6 +101,7 @@ export function createLaneWindows(
       for (const [key, w] of open) {
         if (!isClosed(w.end)) continue;
         open.delete(key);
+        budget.open--;
         const values: Record<string, unknown> = {};
         for (const agg of w.aggs) Object.assign(values, agg.result(size, w.count));
         rows.push({
@@ -106,6 +117,12 @@ export function createLaneWindows(
         });
       }
       return rows;
+    },
+
+    /** Drop every open window (the lane was reassigned and will be rebuilt from its commit). */
+    discard() {
+      budget.open -= open.size;
+      open.clear();
     },
 
     /** The lowest offset still needed to rebuild an open window (undefined: none open). */
