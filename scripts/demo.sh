@@ -43,6 +43,10 @@ q "SELECT event_type, count() AS events, uniqExact(user_id) AS users, round(sum(
    FROM demo.events GROUP BY event_type ORDER BY events DESC"
 echo "== a few stored rows"
 q "SELECT _partition, _offset, event_id, user_id, event_type, amount, ts FROM demo.events ORDER BY ts LIMIT 5"
+echo "== features: demo.user_1m (per user, 1-minute event-time windows), top 5 by revenue"
+q "SELECT entity AS user_id, window_start, events, revenue, event_types, last_event
+   FROM demo.user_1m FINAL ORDER BY revenue DESC, user_id LIMIT 5"
+echo "   $(q -f TSV "SELECT count() FROM demo.user_1m FINAL") feature rows; windows still open at the end stay in state until later events close them"
 echo "== dead letters (stage, reason, raw value)"
 q "SELECT _partition, _offset, stage, reason, value FROM demo.events_dead_letters ORDER BY _offset LIMIT 5"
 if [[ "$((stored + dead))" != "$COUNT" ]]; then

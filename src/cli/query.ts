@@ -9,6 +9,11 @@ export async function query(configPath: string, sql: string, format: string): Pr
   try {
     // exec, not query: the client's query() only accepts the formats it can parse, and this just prints.
     const trimmed = sql.trim().replace(/;$/, '');
+    // Only statements that return rows take a FORMAT; the rest (INSERT, CREATE, ...) run as commands.
+    if (!/^(SELECT|WITH|SHOW|DESCRIBE|DESC|EXISTS|EXPLAIN)\b/i.test(trimmed)) {
+      await client.command({ query: trimmed });
+      return '';
+    }
     const withFormat = /\bFORMAT\s+\w+\s*$/i.test(trimmed) ? trimmed : `${trimmed} FORMAT ${format}`;
     const { stream } = await client.exec({ query: withFormat });
     const chunks: Buffer[] = [];

@@ -70,10 +70,12 @@ export async function run(opts: RunOptions): Promise<number> {
   if (opts.exitWhenCaughtUp) {
     const timer = setInterval(() => {
       pipeline.source
-        .lag()
-        .then((lag) => {
-          const total = [...lag.values()].reduce((a, b) => a + b, 0n);
-          if (lag.size > 0 && total === 0n) {
+        .behind()
+        .then((behind) => {
+          const total = [...behind.values()].reduce((a, b) => a + b, 0n);
+          const buffer = pipeline.sink.buffer();
+          // Everything consumed and stored (open windows stay in state: their commits trail on purpose).
+          if (behind.size > 0 && total === 0n && buffer.rows === 0 && buffer.inFlight === 0) {
             clearInterval(timer);
             void stop('caught up', 0);
           }

@@ -41,6 +41,11 @@ export interface KafkaSource extends Lifecycle {
   assigned(): string[];
   /** Records not yet committed by the group, per `topic/partition` of the source topics. */
   lag(): Promise<Map<string, bigint>>;
+  /**
+   * Records not yet handed to storage by this instance, per `topic/partition` (commits may trail:
+   * open windows hold them back on purpose).
+   */
+  behind(): Promise<Map<string, bigint>>;
   /** Stop or restart fetching (e.g. while the store's circuit is open); in-flight batches go on. */
   pause(): void;
   resume(): void;
@@ -89,6 +94,8 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
   let stopping = false;
   let activeEachBatch = 0;
   const commitChains = new Map<string, Promise<void>>();
+  /** Next offset of each lane not yet taken by storage. */
+  const handedOut = new Map<string, bigint>();
 
   function commitLane(topic: string, partition: number, lanesAtStart: Map<string, LaneCommits>) {
     const id = `${topic}/${partition}`;
@@ -179,6 +186,7 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
         clearInterval(beat);
       }
       resolveOffset(last); // the lane fetches on; the commit waits for `done`
+      handedOut.set(id, BigInt(last) + 1n);
       await heartbeat();
     } finally {
       activeEachBatch--;
@@ -214,6 +222,20 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
           const c = partitions.find((p) => p.partition === end.partition)?.offset ?? '-1';
           const from = c === '-1' ? BigInt(end.low) : BigInt(c);
           out.set(`${topic}/${end.partition}`, BigInt(end.high) - from);
+        }
+      }
+      return out;
+    },
+
+    async behind() {
+      const out = new Map<string, bigint>();
+      if (!admin) return out;
+      const committed = await this.lag();
+      for (const topic of await allTopics()) {
+        for (const end of await admin.fetchTopicOffsets(topic)) {
+          const id = `${topic}/${end.partition}`;
+          const at = handedOut.get(id);
+          out.set(id, at === undefined ? (committed.get(id) ?? 0n) : BigInt(end.high) - at);
         }
       }
       return out;
