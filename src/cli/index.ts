@@ -29,7 +29,11 @@ program
   .description('run the pipeline until SIGTERM/SIGINT')
   .requiredOption('-c, --config <file>', 'pipeline file (YAML or JSON)')
   .option('--shutdown-timeout <ms>', 'deadline for a graceful stop', positiveInt('--shutdown-timeout'), 30000)
-  .option('--exit-when-caught-up', 'stop once every record of the source topics is consumed and stored', false)
+  .option(
+    '--exit-when-caught-up',
+    'stop once every record of the source topics is consumed and stored',
+    false,
+  )
   .action(async (o: { config: string; shutdownTimeout: number; exitWhenCaughtUp: boolean }) => {
     const code = await run({
       config: o.config,
