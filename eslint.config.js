@@ -21,7 +21,15 @@ export default tseslint.config(
     languageOptions: { globals: { URL: 'readonly', console: 'readonly', process: 'readonly' } },
   },
   {
-    files: ['src/config/**', 'src/cli/**', 'test/**', 'scripts/**', 'vitest.config.ts', 'bench/**'],
+    files: [
+      'src/config/**',
+      'src/cli/**',
+      'src/bench/**',
+      'test/**',
+      'scripts/**',
+      'vitest.config.ts',
+      'bench/**',
+    ],
     rules: { 'no-restricted-properties': 'off' },
   },
 );

@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Histogram, Registry, Summary } from 'prom-client';
 
 export type ModuleName = 'ingestion' | 'transformation' | 'extraction' | 'storage';
 
@@ -12,6 +12,8 @@ export interface Telemetry {
   readonly deadLettered: Counter;
   readonly retries: Counter<'module'>;
   readonly batchSeconds: Histogram<'module'>;
+  /** Kafka timestamp to stored, per row (the benchmark's latency). */
+  readonly eventToStoredSeconds: Summary;
 }
 
 export function createTelemetry(): Telemetry {
@@ -53,6 +55,14 @@ export function createTelemetry(): Telemetry {
       name: 'megaservice_retries_total',
       help: 'Retried attempts after retryable errors',
       labelNames: ['module'],
+      registers: [registry],
+    }),
+    eventToStoredSeconds: new Summary({
+      name: 'megaservice_event_to_stored_seconds',
+      help: 'From the Kafka timestamp of a record to its row being stored (last 10 minutes)',
+      percentiles: [0.5, 0.9, 0.99],
+      maxAgeSeconds: 600,
+      ageBuckets: 5,
       registers: [registry],
     }),
     batchSeconds: new Histogram({

@@ -133,14 +133,18 @@ export function createClickHouseSink(
           dlqTopic?.send(dead),
         ]);
       }
-      for (const [name, values] of features)
-        await insert(featureTables.get(name)!, values, `${token}/f/${name}`);
+      // Feature tables are independent of each other: insert them side by side.
+      await Promise.all(
+        [...features].map(([name, values]) => insert(featureTables.get(name)!, values, `${token}/f/${name}`)),
+      );
       lastWriteOk = true;
       telemetry.recordsIn.inc({ module: 'storage' }, rows.length);
       telemetry.recordsOut.inc({ module: 'storage' }, rows.length - poisoned.length);
       telemetry.recordsRejected.inc({ module: 'storage' }, poisoned.length);
       telemetry.deadLettered.inc(dead.length);
       telemetry.batchSeconds.observe({ module: 'storage' }, (performance.now() - started) / 1000);
+      const stored = Date.now();
+      for (const r of rows) telemetry.eventToStoredSeconds.observe((stored - r.source.timestamp) / 1000);
       logger.debug(
         { batches: batches.length, stored: rows.length - poisoned.length, deadLettered: dead.length },
         'chunk stored',

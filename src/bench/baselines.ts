@@ -1,0 +1,62 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import { benchEvent, kafka } from './data.js';
+
+/** A: a bare kafkajs eachBatch loop that only counts records. Returns records per second. */
+export async function bareConsumer(
+  brokers: string,
+  topic: string,
+  count: number,
+  partitions: number,
+): Promise<number> {
+  const consumer = kafka(brokers).consumer({ groupId: `bench-a-${Date.now()}-${Math.random()}` });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  let seen = 0;
+  // Timed from the group assignment, as C is: fetching is part of the work, joining is not.
+  let first = 0;
+  consumer.on(consumer.events.GROUP_JOIN, () => (first = performance.now()));
+  const done = new Promise<number>((resolve) => {
+    void consumer.run({
+      partitionsConsumedConcurrently: partitions,
+      eachBatch: async ({ batch }) => {
+        seen += batch.messages.length;
+        if (seen >= count) resolve(performance.now());
+      },
+    });
+  });
+  const end = await done;
+  await consumer.disconnect();
+  return count / ((end - first) / 1000);
+}
+
+/** B: bare @clickhouse/client inserts of the same rows, same batch size and format. Rows per second. */
+export async function bareInserts(
+  client: ClickHouseClient,
+  table: string,
+  count: number,
+  batchRows: number,
+): Promise<number> {
+  const base = Date.now();
+  const rows = Array.from({ length: count }, (_, i) => {
+    const e = benchEvent(i, base);
+    return {
+      _topic: 'bench',
+      _partition: i % 6,
+      _offset: String(Math.floor(i / 6)),
+      _timestamp_ms: base,
+      _key: e.user_id,
+      event_id: e.event_id,
+      user_id: e.user_id,
+      event_type: e.event_type,
+      country: e.country,
+      amount: e.amount,
+      quantity: e.quantity,
+      ts: e.ts.slice(0, 19).replace('T', ' '),
+    };
+  });
+  const started = performance.now();
+  for (let i = 0; i < rows.length; i += batchRows) {
+    await client.insert({ table, values: rows.slice(i, i + batchRows), format: 'JSONEachRow' });
+  }
+  return count / ((performance.now() - started) / 1000);
+}

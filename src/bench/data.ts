@@ -1,0 +1,83 @@
+import avro from 'avsc';
+import { Kafka, logLevel } from 'kafkajs';
+
+/** The benchmark's record: about 200 bytes of JSON. */
+export const SCHEMA = {
+  type: 'record',
+  name: 'BenchEvent',
+  fields: [
+    { name: 'event_id', type: 'string' },
+    { name: 'user_id', type: 'string' },
+    { name: 'session_id', type: 'string' },
+    { name: 'event_type', type: 'string' },
+    { name: 'country', type: 'string' },
+    { name: 'device', type: 'string' },
+    { name: 'url', type: 'string' },
+    { name: 'amount', type: 'double' },
+    { name: 'quantity', type: 'int' },
+    { name: 'ts', type: 'string' },
+  ],
+} as const;
+
+const TYPES = ['view', 'click', 'add_to_cart', 'purchase', 'search'];
+const COUNTRIES = ['NO', 'SE', 'DK', 'FI', 'DE', 'NL', 'FR', 'ES'];
+const DEVICES = ['ios', 'android', 'web-desktop', 'web-mobile'];
+
+export function benchEvent(i: number, baseMs: number) {
+  return {
+    event_id: `evt-${i.toString().padStart(9, '0')}`,
+    user_id: `user-${(i * 7919) % 50_000}`,
+    session_id: `sess-${Math.floor(i / 20)}-${(i * 31) % 997}`,
+    event_type: TYPES[i % TYPES.length]!,
+    country: COUNTRIES[(i * 13) % COUNTRIES.length]!,
+    device: DEVICES[(i * 7) % DEVICES.length]!,
+    url: `/shop/category-${i % 40}/item-${(i * 17) % 5000}`,
+    amount: ((i * 37) % 100_000) / 100,
+    quantity: (i % 9) + 1,
+    ts: new Date(baseMs + i * 10).toISOString(),
+  };
+}
+
+export const avroType = avro.Type.forSchema(SCHEMA as unknown as avro.Schema);
+
+export function kafka(brokers: string) {
+  return new Kafka({
+    clientId: 'megaservice-bench',
+    brokers: brokers.split(','),
+    logLevel: logLevel.NOTHING,
+  });
+}
+
+/** Pre-fills a topic with `count` records, JSON or their Avro twin, over `partitions` partitions. */
+export async function prefill(
+  brokers: string,
+  topic: string,
+  count: number,
+  partitions: number,
+  format: 'json' | 'avro',
+): Promise<{ bytes: number }> {
+  const k = kafka(brokers);
+  const admin = k.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+  await admin.disconnect();
+  const producer = k.producer();
+  await producer.connect();
+  let bytes = 0;
+  const base = Date.now() - count * 10;
+  try {
+    for (let start = 0; start < count; start += 10_000) {
+      const messages = [];
+      for (let i = start; i < Math.min(count, start + 10_000); i++) {
+        const e = benchEvent(i, base);
+        const value = format === 'json' ? Buffer.from(JSON.stringify(e)) : avroType.toBuffer(e);
+        bytes += value.length;
+        messages.push({ partition: i % partitions, key: e.user_id, value });
+      }
+      await producer.send({ topic, acks: 1, messages });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+  return { bytes };
+}

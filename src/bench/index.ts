@@ -1,0 +1,236 @@
+#!/usr/bin/env node
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { Command } from 'commander';
+import { createLogger } from '../core/index.js';
+import { createClickHouseClient, createTableSql, outputTableSpec } from '../storage/index.js';
+import { bareConsumer, bareInserts } from './baselines.js';
+import { prefill } from './data.js';
+import { createLiveTopic, latencyPercentiles, produceAtRate } from './live.js';
+import { benchConfig, drained, fullPipeline, OUTPUT_COLUMNS, startPipeline } from './pipelineRun.js';
+import { writeReport, type BenchResult } from './report.js';
+
+const run = promisify(execFile);
+const ROOT = resolve(import.meta.dirname, '../..');
+const PARTITIONS = 6;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const uid = () => `${Date.now().toString(36)}${Math.floor(Math.random() * 1e4).toString(36)}`;
+
+const opts = new Command('bench')
+  .option('--quick', 'a short run for development (under 2 minutes)', false)
+  .option('--records <n>', 'records per pre-filled topic')
+  .option('--repeats <n>', 'alternating repeats of A, B, C (median reported)', '3')
+  .option('--stores <list>', 'embedded,server')
+  .option('--out <dir>', 'where results go', join(ROOT, 'bench/results'))
+  .parse(process.argv)
+  .opts<{ quick: boolean; records?: string; repeats: string; stores?: string; out: string }>();
+
+const quick = opts.quick;
+const records = Number(opts.records ?? (quick ? 40_000 : 1_000_000));
+const repeats = Math.max(1, Number(opts.repeats));
+const stores = (opts.stores ?? (quick ? 'embedded' : 'embedded,server')).split(',') as (
+  'embedded' | 'server'
+)[];
+const loadSeconds = quick ? 6 : 30;
+const stallSeconds = quick ? 8 : 60;
+
+let peakRss = 0;
+const sampleRss = () => (peakRss = Math.max(peakRss, process.memoryUsage().rss));
+
+async function services(): Promise<{ brokers: string; clickhouseUrl: string; where: string }> {
+  if (process.env.KAFKA_BROKERS && process.env.CLICKHOUSE_URL) {
+    return {
+      brokers: process.env.KAFKA_BROKERS,
+      clickhouseUrl: process.env.CLICKHOUSE_URL,
+      where: 'from the environment',
+    };
+  }
+  const { stdout } = await run('bash', [join(ROOT, 'scripts/services.sh'), 'up', 'all'], {
+    maxBuffer: 1 << 24,
+  });
+  const env = Object.fromEntries([...stdout.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1], m[2]]));
+  return {
+    brokers: env.KAFKA_BROKERS!,
+    clickhouseUrl: env.CLICKHOUSE_URL!,
+    where: 'scripts/services.sh on this machine (127.0.0.1)',
+  };
+}
+
+async function main() {
+  const svc = await services();
+  const dir = mkdtempSync(join(tmpdir(), 'bench-'));
+  const chdbPath = join(dir, 'chdb'); // chDB binds one data directory per process: one for every run
+  const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
+  log(
+    `${records} records per topic, ${repeats} repeats, stores: ${stores.join(', ')}${quick ? ' (quick)' : ''}`,
+  );
+
+  const topics = { json: `bench_json_${uid()}`, avro: `bench_avro_${uid()}` };
+  const sizes = {
+    json: (await prefill(svc.brokers, topics.json, records, PARTITIONS, 'json')).bytes / records,
+    avro: (await prefill(svc.brokers, topics.avro, records, PARTITIONS, 'avro')).bytes / records,
+  };
+  log(`pre-filled: JSON ${sizes.json.toFixed(0)} B/record, Avro ${sizes.avro.toFixed(0)} B/record`);
+
+  const result: BenchResult = {
+    when: new Date().toISOString(),
+    machine: {
+      cpu: cpus()[0]?.model ?? 'unknown',
+      cores: cpus().length,
+      node: process.version,
+      services: svc.where,
+    },
+    settings: { records, repeats, partitions: PARTITIONS, quick, recordBytes: sizes },
+    throughput: [],
+    latency: [],
+    memory: { peakRssMiB: 0 },
+  };
+
+  for (const store of stores) {
+    const storage = store === 'embedded' ? { path: chdbPath } : { url: svc.clickhouseUrl };
+    const client = await createClickHouseClient(
+      {
+        url: 'url' in storage ? storage.url : undefined,
+        path: chdbPath,
+        username: 'default',
+        password: '',
+        requestTimeoutMs: 60_000,
+      },
+      createLogger({ level: 'silent' }),
+    );
+    const bDb = `bench_b_${uid()}`;
+    await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${bDb}` });
+    await client.command({ query: createTableSql(outputTableSpec(bDb, 'events', OUTPUT_COLUMNS)) });
+    for (const format of ['json', 'avro'] as const) {
+      const a: number[] = [];
+      const b: number[] = [];
+      const c: number[] = [];
+      for (let r = 0; r < repeats; r++) {
+        a.push(await bareConsumer(svc.brokers, topics[format], records, PARTITIONS));
+        b.push(await bareInserts(client, `${bDb}.events`, records, 20_000));
+        const config = benchConfig({
+          brokers: svc.brokers,
+          topic: topics[format],
+          format,
+          database: `bench_c_${uid()}`,
+          store: storage,
+          schemaDir: dir,
+          partitions: PARTITIONS,
+        });
+        c.push(await fullPipeline(config, records, sampleRss));
+        log(
+          `${store} ${format} repeat ${r + 1}: A ${a[r]!.toFixed(0)}/s, B ${b[r]!.toFixed(0)}/s, C ${c[r]!.toFixed(0)}/s`,
+        );
+      }
+      const ratiosCA = a.map((x, i) => c[i]! / x);
+      const ratiosCB = b.map((x, i) => c[i]! / x);
+      result.throughput.push({
+        store,
+        format,
+        a: median(a),
+        b: median(b),
+        c: median(c),
+        cOverA: median(ratiosCA),
+        cOverB: median(ratiosCB),
+      });
+    }
+
+    // Latency from event to stored at 50% and 80% of C's rate (JSON).
+    const cRate = result.throughput.find((t) => t.store === store && t.format === 'json')!.c;
+    for (const load of [0.5, 0.8]) {
+      const topic = `bench_live_${uid()}`;
+      await createLiveTopic(svc.brokers, topic, PARTITIONS);
+      const config = benchConfig({
+        brokers: svc.brokers,
+        topic,
+        format: 'json',
+        database: `bench_l_${uid()}`,
+        store: storage,
+        schemaDir: dir,
+        partitions: PARTITIONS,
+      });
+      const pipeline = await startPipeline(config);
+      const sent = await produceAtRate(
+        svc.brokers,
+        topic,
+        Math.round(cRate * load),
+        loadSeconds,
+        'json',
+        PARTITIONS,
+      );
+      await drained(pipeline, sent);
+      const { p50, p99 } = await latencyPercentiles(pipeline);
+      await pipeline.stop(Date.now() + 30_000);
+      result.latency.push({
+        store,
+        load,
+        rate: Math.round(cRate * load),
+        p50Ms: p50,
+        p99Ms: p99,
+        flushIntervalMs: config.storage.flushIntervalMs,
+      });
+      log(
+        `${store} latency at ${load * 100}% (${Math.round(cRate * load)}/s): p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms`,
+      );
+    }
+
+    // Resident memory while ClickHouse stalls (server only: the embedded engine cannot be stopped).
+    if (store === 'server') {
+      const topic = `bench_stall_${uid()}`;
+      await createLiveTopic(svc.brokers, topic, PARTITIONS);
+      const config = benchConfig({
+        brokers: svc.brokers,
+        topic,
+        format: 'json',
+        database: `bench_s_${uid()}`,
+        store: storage,
+        schemaDir: dir,
+        partitions: PARTITIONS,
+      });
+      const pipeline = await startPipeline(config);
+      const rate = Math.round(cRate * 0.5);
+      const producing = produceAtRate(svc.brokers, topic, rate, stallSeconds + 10, 'json', PARTITIONS);
+      const samples = { steady: 0, stall: 0 };
+      const sample = (k: 'steady' | 'stall') =>
+        (samples[k] = Math.max(samples[k], process.memoryUsage().rss));
+      for (let t = 0; t < 50; t++) {
+        sample('steady');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await run('bash', [join(ROOT, 'scripts/services.sh'), 'down', 'clickhouse']);
+      const until = Date.now() + stallSeconds * 1000;
+      while (Date.now() < until) {
+        sample('stall');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      await run('bash', [join(ROOT, 'scripts/services.sh'), 'up', 'clickhouse']);
+      const sent = await producing;
+      await drained(pipeline, sent);
+      await pipeline.stop(Date.now() + 30_000);
+      result.memory.steadyRssMiB = samples.steady / 1048576;
+      result.memory.stallRssMiB = samples.stall / 1048576;
+      result.memory.stallSeconds = stallSeconds;
+      log(
+        `stall: steady ${result.memory.steadyRssMiB.toFixed(0)} MiB, during a ${stallSeconds} s ClickHouse stall ${result.memory.stallRssMiB.toFixed(0)} MiB`,
+      );
+    }
+    await client.close();
+  }
+  sampleRss();
+  result.memory.peakRssMiB = Math.max(peakRss, process.resourceUsage().maxRSS * 1024) / 1048576;
+
+  mkdirSync(opts.out, { recursive: true });
+  const text = writeReport(result, opts.out);
+  process.stdout.write(text);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);

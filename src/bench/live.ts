@@ -1,0 +1,49 @@
+import type { Pipeline } from '../pipeline/index.js';
+import { avroType, benchEvent, kafka } from './data.js';
+
+/** Produces at `perSecond` for `seconds`, in 100 ms slices, with the produce time as Kafka timestamp. */
+export async function produceAtRate(
+  brokers: string,
+  topic: string,
+  perSecond: number,
+  seconds: number,
+  format: 'json' | 'avro',
+  partitions: number,
+): Promise<number> {
+  const producer = kafka(brokers).producer();
+  await producer.connect();
+  let i = 0;
+  const slice = Math.max(1, Math.round(perSecond / 10));
+  const started = Date.now();
+  try {
+    for (let tick = 0; tick < seconds * 10; tick++) {
+      const messages = [];
+      for (let k = 0; k < slice; k++, i++) {
+        const e = benchEvent(i, Date.now());
+        messages.push({
+          partition: i % partitions,
+          value: format === 'json' ? Buffer.from(JSON.stringify(e)) : avroType.toBuffer(e),
+        });
+      }
+      await producer.send({ topic, acks: 1, messages });
+      const wait = started + (tick + 1) * 100 - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+  } finally {
+    await producer.disconnect();
+  }
+  return i;
+}
+
+export async function latencyPercentiles(pipeline: Pipeline): Promise<{ p50: number; p99: number }> {
+  const { values } = await pipeline.telemetry.eventToStoredSeconds.get();
+  const q = (p: number) => values.find((v) => v.labels.quantile === p)?.value ?? NaN;
+  return { p50: q(0.5) * 1000, p99: q(0.99) * 1000 };
+}
+
+export async function createLiveTopic(brokers: string, topic: string, partitions: number): Promise<void> {
+  const admin = kafka(brokers).admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+  await admin.disconnect();
+}

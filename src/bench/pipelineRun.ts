@@ -1,0 +1,113 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { validateConfig, type PipelineConfig } from '../config/index.js';
+import { counterValue, createLogger } from '../core/index.js';
+import { createPipeline, type Pipeline } from '../pipeline/index.js';
+import { SCHEMA } from './data.js';
+
+export const OUTPUT_COLUMNS = [
+  { name: 'event_id', type: 'String' },
+  { name: 'user_id', type: 'String' },
+  { name: 'event_type', type: 'String' },
+  { name: 'country', type: 'String' },
+  { name: 'amount', type: 'Float64' },
+  { name: 'quantity', type: 'UInt16' },
+  { name: 'ts', type: 'DateTime' },
+];
+
+/** C: the full pipeline with two windowed feature sets. */
+export function benchConfig(opts: {
+  brokers: string;
+  topic: string;
+  format: 'json' | 'avro';
+  database: string;
+  store: { url: string } | { path: string };
+  schemaDir: string;
+  partitions: number;
+}): PipelineConfig {
+  const schemaFile = join(opts.schemaDir, 'bench.avsc');
+  writeFileSync(schemaFile, JSON.stringify(SCHEMA));
+  return validateConfig(
+    {
+      kafka: {
+        brokers: [opts.brokers],
+        groupId: `bench-c-${Date.now()}-${Math.random()}`,
+        partitionsConsumedConcurrently: opts.partitions,
+      },
+      sources: [
+        opts.format === 'json'
+          ? { topics: [opts.topic], format: 'json' }
+          : { topics: [opts.topic], format: 'avro', avro: { schemaFile: 'bench.avsc' } },
+      ],
+      output: { database: opts.database, table: 'events', columns: OUTPUT_COLUMNS },
+      features: [
+        {
+          name: 'user_1m',
+          entity: 'user_id',
+          eventTime: 'ts',
+          window: { type: 'tumbling', size: '1m' },
+          outOfOrderness: '5s',
+          aggregations: [
+            { name: 'events', fn: 'count' },
+            { name: 'revenue', fn: 'sum', field: 'amount' },
+            { name: 'avg_amount', fn: 'avg', field: 'amount' },
+            { name: 'countries', fn: 'count_distinct', field: 'country' },
+          ],
+        },
+        {
+          name: 'type_5m',
+          entity: 'event_type',
+          eventTime: 'ts',
+          window: { type: 'hopping', size: '5m', step: '1m' },
+          aggregations: [
+            { name: 'events', fn: 'count' },
+            { name: 'revenue', fn: 'sum', field: 'amount' },
+          ],
+        },
+      ],
+      storage: { ...opts.store },
+      http: { enabled: false },
+      log: { level: 'warn' },
+    },
+    {},
+    join(opts.schemaDir, 'bench.yaml'),
+  );
+}
+
+export async function startPipeline(config: PipelineConfig): Promise<Pipeline> {
+  const pipeline = createPipeline(config, { logger: createLogger({ level: 'warn', destination: 2 }) });
+  await pipeline.start();
+  return pipeline;
+}
+
+/** Waits until the pipeline has consumed `count` records and stored them all. */
+export async function drained(pipeline: Pipeline, count: number, timeoutMs = 600_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const consumed = await counterValue(pipeline.telemetry.recordsIn, 'ingestion');
+    const buffer = pipeline.sink.buffer();
+    if (consumed >= count && buffer.rows === 0 && buffer.inFlight === 0 && buffer.batches === 0) return;
+    if (Date.now() > deadline) throw new Error(`pipeline did not drain: ${consumed}/${count} consumed`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** C's throughput over a pre-filled topic: records per second from start to all stored. */
+export async function fullPipeline(
+  config: PipelineConfig,
+  count: number,
+  sampleRss: () => void,
+): Promise<number> {
+  const pipeline = await startPipeline(config);
+  const sampler = setInterval(sampleRss, 100);
+  try {
+    // From the group assignment, as A is (joining the group and creating tables are not throughput).
+    while (pipeline.source.assigned().length === 0) await new Promise((r) => setTimeout(r, 1));
+    const started = performance.now();
+    await drained(pipeline, count);
+    return count / ((performance.now() - started) / 1000);
+  } finally {
+    clearInterval(sampler);
+    await pipeline.stop(Date.now() + 30_000);
+  }
+}

@@ -1,0 +1,76 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface BenchResult {
+  when: string;
+  machine: { cpu: string; cores: number; node: string; services: string };
+  settings: {
+    records: number;
+    repeats: number;
+    partitions: number;
+    quick: boolean;
+    recordBytes: Record<string, number>;
+  };
+  throughput: {
+    store: string;
+    format: string;
+    a: number;
+    b: number;
+    c: number;
+    cOverA: number;
+    cOverB: number;
+  }[];
+  latency: {
+    store: string;
+    load: number;
+    rate: number;
+    p50Ms: number;
+    p99Ms: number;
+    flushIntervalMs: number;
+  }[];
+  memory: { peakRssMiB: number; steadyRssMiB?: number; stallRssMiB?: number; stallSeconds?: number };
+}
+
+const TARGETS = { json: 0.35, avro: 0.45 };
+const n = (x: number, d = 0) =>
+  x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+const check = (ok: boolean) => (ok ? 'met' : 'MISSED');
+
+/** Writes <out>/<when>.json, <out>/<when>.md and latest.{json,md}; returns the markdown. */
+export function writeReport(r: BenchResult, out: string): string {
+  const lines = [
+    `# data-megaservice benchmark, ${r.when}${r.settings.quick ? ' (quick)' : ''}`,
+    '',
+    `Machine: ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}. Services: ${r.machine.services}.`,
+    `${n(r.settings.records)} records per topic (JSON ${n(r.settings.recordBytes.json ?? 0)} B, Avro ${n(r.settings.recordBytes.avro ?? 0)} B each), ${r.settings.partitions} partitions, median of ${r.settings.repeats} alternating repeats.`,
+    '',
+    'A: bare kafkajs eachBatch counting records. B: bare @clickhouse/client JSONEachRow inserts of the same rows, 20,000 a batch. C: the full pipeline with two windowed feature sets.',
+    '',
+    '| store | format | A records/s | B rows/s | C records/s | C/A | C/B | target C/A |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |',
+    ...r.throughput.map((t) => {
+      const target = TARGETS[t.format as 'json' | 'avro'];
+      return `| ${t.store} | ${t.format} | ${n(t.a)} | ${n(t.b)} | ${n(t.c)} | ${n(t.cOverA, 2)} | ${n(t.cOverB, 2)} | ≥ ${target}: ${check(t.cOverA >= target)} |`;
+    }),
+    '',
+    '| store | load | rate/s | p50 event→stored | p99 event→stored | target p99 ≤ flush + 500 ms |',
+    '| --- | ---: | ---: | ---: | ---: | --- |',
+    ...r.latency.map(
+      (l) =>
+        `| ${l.store} | ${l.load * 100}% | ${n(l.rate)} | ${n(l.p50Ms)} ms | ${n(l.p99Ms)} ms | ${l.load === 0.5 ? `${l.flushIntervalMs + 500} ms: ${check(l.p99Ms <= l.flushIntervalMs + 500)}` : '-'} |`,
+    ),
+    '',
+    `Peak resident memory of the benchmark process: ${n(r.memory.peakRssMiB)} MiB (target steady ≤ 512 MiB: ${check(r.memory.peakRssMiB <= 512)}).`,
+    r.memory.stallRssMiB !== undefined
+      ? `During a ${r.memory.stallSeconds} s ClickHouse stall: ${n(r.memory.stallRssMiB)} MiB vs ${n(r.memory.steadyRssMiB!)} MiB steady (target ≤ 1.5x: ${check(r.memory.stallRssMiB <= 1.5 * r.memory.steadyRssMiB!)}).`
+      : 'ClickHouse stall: measured with the server store only (not in this run).',
+    '',
+  ];
+  const md = lines.join('\n');
+  const stamp = r.when.replace(/[:.]/g, '-');
+  for (const name of [stamp, 'latest']) {
+    writeFileSync(join(out, `${name}.json`), `${JSON.stringify(r, null, 2)}\n`);
+    writeFileSync(join(out, `${name}.md`), md);
+  }
+  return md;
+}
