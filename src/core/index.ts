@@ -5,3 +5,4 @@ export * from './logger.js';
 export * from './deferred.js';
 export * from './guard.js';
 export * from './telemetry.js';
+export * from './describe.js';

@@ -1,3 +1,4 @@
+import { describeValue } from '../core/index.js';
 import type { ScalarType } from '../config/index.js';
 
 /** A value ready for a JSONEachRow insert, or the reason it does not fit the column. */
@@ -14,14 +15,7 @@ const INT_RANGES: Record<string, readonly [bigint, bigint]> = {
   Int64: [-9223372036854775808n, 9223372036854775807n],
 };
 
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'string')
-    return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v)}`;
-  if (typeof v === 'object') return 'an object';
-  return `${typeof v} ${String(v)}`;
-}
+const describe = describeValue;
 
 function toInteger(type: string, v: unknown): Converted {
   const [min, max] = INT_RANGES[type]!;

@@ -35,12 +35,4 @@ export function deletePath(fields: Record<string, unknown>, path: string): void 
     delete (node as Record<string, unknown>)[parts[parts.length - 1]!];
 }
 
-export function describeValue(v: unknown): string {
-  if (v === null) return 'null';
-  if (v === undefined) return 'missing';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'string')
-    return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v)}`;
-  if (typeof v === 'object') return 'an object';
-  return `${typeof v} ${String(v)}`;
-}
+export { describeValue } from '../core/index.js';

@@ -6,6 +6,7 @@ import { services, uniqueName } from '../support/env.js';
 import { caughtUp, committed, createTopic, topicEnds, waitFor } from '../support/kafka.js';
 import {
   countRows,
+  expectExactlyOnce,
   faultPipeline,
   produceSteadily,
   serverClient,
@@ -62,12 +63,7 @@ describe.skipIf(env.missing('kafka') || env.missing('clickhouse'))(
         proc.child.kill('SIGTERM');
         expect((await proc.exited).code, proc.output()).toBe(0);
 
-        const ends = await topicEnds(brokers, topic);
-        const final = await storedPositions(client, table, true);
-        expect(final.total).toBe(RECORDS);
-        expect(final.distinct).toBe(RECORDS);
-        for (const [p, end] of ends)
-          expect(final.byPartition.get(p)).toEqual({ count: Number(end), min: 0, max: Number(end) - 1 });
+        await expectExactlyOnce(client, table, await topicEnds(brokers, topic), RECORDS);
         const plain = await storedPositions(client, table, false);
         expect(plain.distinct).toBe(RECORDS);
         console.log(

@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { stringify } from 'yaml';
+import { expect } from 'vitest';
 import { ENV_OVERRIDES } from '../../src/config/index.js';
 import { startCli, type Running } from './cli.js';
 import { kafkaClient, waitFor } from './kafka.js';
@@ -129,6 +130,20 @@ export function serverClient(url: string): ClickHouseClient {
 export async function countRows(client: ClickHouseClient, table: string): Promise<number> {
   const [r] = await rows<{ n: string }>(client, `SELECT count() AS n FROM faults.${table}`);
   return Number(r!.n);
+}
+
+/** With FINAL, each partition holds offsets 0..end-1 once each: exactly the produced records. */
+export async function expectExactlyOnce(
+  client: ClickHouseClient,
+  table: string,
+  ends: Map<number, bigint>,
+  records: number,
+): Promise<void> {
+  const final = await storedPositions(client, table, true);
+  expect(final.total).toBe(records);
+  expect(final.distinct).toBe(records);
+  for (const [p, end] of ends)
+    expect(final.byPartition.get(p)).toEqual({ count: Number(end), min: 0, max: Number(end) - 1 });
 }
 
 /**
