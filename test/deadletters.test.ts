@@ -95,7 +95,7 @@ function generate() {
   return { byPartition, expected };
 }
 
-describe.skipIf(env.missing('kafka') || env.missing('clickhouse'))('a stream with 1% bad records', () => {
+describe('a stream with 1% bad records', () => {
   it('stores every good record and dead-letters every bad one, with its reason, to the table and the topic', async () => {
     const brokers = env.kafkaBrokers!;
     const topic = uniqueName('dlq_src');

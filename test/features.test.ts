@@ -194,7 +194,7 @@ async function runUntilConsumed(config: PipelineConfig, records: number) {
   return pipeline;
 }
 
-describe.skipIf(env.missing('kafka'))('windowed features', () => {
+describe('windowed features', () => {
   it('stores every feature row an independent computation gives, and dead-letters late records', async () => {
     const brokers = env.kafkaBrokers!;
     const topic = uniqueName('features');

@@ -94,7 +94,7 @@ const FEATURE_COLUMNS = {
   user_hop: 'entity, window_start, window_end, source_partition, events, record_count, version',
 };
 
-describe.skipIf(env.missing('kafka') || env.missing('clickhouse'))('feature replay after crashes', () => {
+describe('feature replay after crashes', () => {
   it('SIGKILL mid-stream three times: the stored feature rows equal those of an uninterrupted run', async () => {
     const brokers = env.kafkaBrokers!;
     const topic = uniqueName('replay');

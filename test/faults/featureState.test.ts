@@ -11,7 +11,7 @@ const ENTITIES = 100_000;
 /** What RSS must stay under with 100,000 open windows of three aggregations (README: bounded state). */
 const MEMORY_CEILING = 400 * 1024 * 1024;
 
-describe.skipIf(env.missing('kafka') || env.missing('clickhouse'))('window state', () => {
+describe('window state', () => {
   it('holds 100,000 entities in open windows under the memory ceiling, and the state metric reports them', async () => {
     const brokers = env.kafkaBrokers!;
     const topic = uniqueName('entities');

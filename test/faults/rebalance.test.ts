@@ -21,57 +21,54 @@ const env = services();
 const PARTITIONS = 6;
 const RECORDS = 45_000;
 
-describe.skipIf(env.missing('kafka') || env.missing('clickhouse'))(
-  'instances sharing a consumer group',
-  () => {
-    it('two processes, a third joining mid-stream: every record stored exactly once, partitions shared', async () => {
-      const brokers = env.kafkaBrokers!;
-      const topic = uniqueName('rebalance');
-      const table = uniqueName('rebalance');
-      const groupId = uniqueName('g');
-      await createTopic(brokers, topic, PARTITIONS);
-      const config = writePipeline(
-        mkdtempSync(join(tmpdir(), 'rebalance-')),
-        'p.yaml',
-        faultPipeline({ brokers, clickhouseUrl: env.clickhouseUrl!, topic, groupId, table }),
+describe('instances sharing a consumer group', () => {
+  it('two processes, a third joining mid-stream: every record stored exactly once, partitions shared', async () => {
+    const brokers = env.kafkaBrokers!;
+    const topic = uniqueName('rebalance');
+    const table = uniqueName('rebalance');
+    const groupId = uniqueName('g');
+    await createTopic(brokers, topic, PARTITIONS);
+    const config = writePipeline(
+      mkdtempSync(join(tmpdir(), 'rebalance-')),
+      'p.yaml',
+      faultPipeline({ brokers, clickhouseUrl: env.clickhouseUrl!, topic, groupId, table }),
+    );
+    const client = serverClient(env.clickhouseUrl!);
+    const procs: PipelineProcess[] = [];
+    const producing = produceSteadily(brokers, topic, RECORDS, 2000, PARTITIONS);
+    try {
+      procs.push(await startPipelineProcess(config), await startPipelineProcess(config));
+      await waitFor(
+        'rows arriving',
+        async () => (await countRows(client, table).catch(() => 0)) >= 6000,
+        60_000,
+        200,
       );
-      const client = serverClient(env.clickhouseUrl!);
-      const procs: PipelineProcess[] = [];
-      const producing = produceSteadily(brokers, topic, RECORDS, 2000, PARTITIONS);
-      try {
-        procs.push(await startPipelineProcess(config), await startPipelineProcess(config));
-        await waitFor(
-          'rows arriving',
-          async () => (await countRows(client, table).catch(() => 0)) >= 6000,
-          60_000,
-          200,
-        );
-        procs.push(await startPipelineProcess(config));
-        // The group settles with all three holding partitions.
-        await waitFor(
-          'three instances with partitions',
-          async () => {
-            const counts = await Promise.all(
-              procs.map(async (p) => metricValue(await p.metrics(), 'megaservice_assigned_partitions')),
-            );
-            return counts.every((c) => c >= 1) && counts.reduce((a, b) => a + b, 0) === PARTITIONS;
-          },
-          60_000,
-          500,
-        );
-        await producing;
-        await waitFor('all offsets committed', () => caughtUp(brokers, groupId, topic), 120_000, 500);
-        for (const p of procs) p.child.kill('SIGTERM');
-        for (const p of procs) expect((await p.exited).code, p.output()).toBe(0);
+      procs.push(await startPipelineProcess(config));
+      // The group settles with all three holding partitions.
+      await waitFor(
+        'three instances with partitions',
+        async () => {
+          const counts = await Promise.all(
+            procs.map(async (p) => metricValue(await p.metrics(), 'megaservice_assigned_partitions')),
+          );
+          return counts.every((c) => c >= 1) && counts.reduce((a, b) => a + b, 0) === PARTITIONS;
+        },
+        60_000,
+        500,
+      );
+      await producing;
+      await waitFor('all offsets committed', () => caughtUp(brokers, groupId, topic), 120_000, 500);
+      for (const p of procs) p.child.kill('SIGTERM');
+      for (const p of procs) expect((await p.exited).code, p.output()).toBe(0);
 
-        await expectExactlyOnce(client, table, await topicEnds(brokers, topic), RECORDS);
-        const plain = await storedPositions(client, table, false);
-        console.log(`[rebalance] plain SELECT rows: ${plain.total} for ${RECORDS} records`);
-      } finally {
-        for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
-        await producing.catch(() => undefined);
-        await client.close();
-      }
-    });
-  },
-);
+      await expectExactlyOnce(client, table, await topicEnds(brokers, topic), RECORDS);
+      const plain = await storedPositions(client, table, false);
+      console.log(`[rebalance] plain SELECT rows: ${plain.total} for ${RECORDS} records`);
+    } finally {
+      for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+      await producing.catch(() => undefined);
+      await client.close();
+    }
+  });
+});

@@ -14,10 +14,10 @@ export async function setup(project: TestProject): Promise<void> {
   const missing = [!services.kafkaBrokers && 'Kafka', !services.clickhouseUrl && 'ClickHouse server'].filter(
     Boolean,
   );
-  if (missing.length > 0 && process.env.CI === 'true') {
-    // In CI nothing skips: an integration run without its services is a failure.
+  if (missing.length > 0) {
+    // Nothing skips, in CI or not: an integration run without its services is a failure.
     throw new Error(
-      `CI=true and ${missing.join(' and ')} cannot be reached: ${services.problems.join('; ')}`,
+      `${missing.join(' and ')} cannot be reached (start them with: npm run services -- up): ${services.problems.join('; ')}`,
     );
   }
   process.stderr.write(
