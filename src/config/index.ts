@@ -5,7 +5,7 @@ export { FIELD_TYPES, CAST_TYPES } from './sourceSchema.js';
 export { AGGREGATIONS, aggregationColumns } from './featureSchema.js';
 export type { FeatureSetConfig, AggregationConfig } from './featureSchema.js';
 export type { SourceConfig, TransformStep } from './sourceSchema.js';
-export { sourceRouter, sourceName } from './routing.js';
+export { sourceRouter } from './routing.js';
 export type {
   PipelineConfig,
   PipelineConfigInput,

@@ -12,7 +12,3 @@ export function sourceRouter(sources: readonly SourceConfig[]): (topic: string) 
     return found;
   };
 }
-
-export function sourceName(source: SourceConfig, index: number): string {
-  return source.name ?? source.topics?.[0] ?? source.topicPattern ?? `sources[${index}]`;
-}

@@ -1,5 +1,5 @@
 export { extractFeatures } from './extract.js';
-export { projectRecords, projectRecord, planColumns } from './project.js';
+export { projectRecord, planColumns } from './project.js';
 export { convertValue } from './convert.js';
 export { windowStarts, createLaneWindows } from './windows/laneWindows.js';
 export { APPROX_DISTINCT_ERROR } from './windows/aggregators.js';

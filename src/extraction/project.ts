@@ -1,12 +1,4 @@
-import { map, type OperatorFunction } from 'rxjs';
 import type { ColumnConfig, ScalarType } from '../config/index.js';
-import {
-  withRecords,
-  type Batch,
-  type DecodedRecord,
-  type OutputRow,
-  type RejectedRecord,
-} from '../core/index.js';
 import { convertValue } from './convert.js';
 
 interface ColumnPlan {
@@ -57,23 +49,6 @@ export function projectRecord(
     values[c.name] = r.value;
   }
   return { values };
-}
-
-/** Projection alone: records onto the declared output columns; records that do not fit are rejected. */
-export function projectRecords(
-  columns: readonly ColumnConfig[],
-): OperatorFunction<Batch<DecodedRecord>, Batch<OutputRow>> {
-  const columnPlan = plan(columns);
-  return map((batch) => {
-    const rows: OutputRow[] = [];
-    const rejected: RejectedRecord[] = [];
-    for (const record of batch.records) {
-      const r = projectRecord(columnPlan, record.fields);
-      if ('values' in r) rows.push({ source: record.source, values: r.values });
-      else rejected.push({ source: record.source, stage: 'extraction', reason: r.reason });
-    }
-    return withRecords(batch, rows, rejected);
-  });
 }
 
 export { plan as planColumns };
