@@ -138,21 +138,26 @@ async function main() {
       });
     }
 
-    // Latency from event to stored at 50% and 80% of C's rate (JSON).
-    const cRate = result.throughput.find((t) => t.store === store && t.format === 'json')!.c;
-    for (const load of [0.5, 0.8]) {
-      const topic = `bench_live_${uid()}`;
+    /** A fresh topic and a running pipeline on it (JSON), for the live-traffic measurements. */
+    const livePipeline = async (kind: string) => {
+      const topic = `bench_${kind}_${uid()}`;
       await createLiveTopic(svc.brokers, topic, PARTITIONS);
       const config = benchConfig({
         brokers: svc.brokers,
         topic,
         format: 'json',
-        database: `bench_l_${uid()}`,
+        database: `bench_${kind}_${uid()}`,
         store: storage,
         schemaDir: dir,
         partitions: PARTITIONS,
       });
-      const pipeline = await startPipeline(config);
+      return { topic, config, pipeline: await startPipeline(config) };
+    };
+
+    // Latency from event to stored at 50% and 80% of C's rate (JSON).
+    const cRate = result.throughput.find((t) => t.store === store && t.format === 'json')!.c;
+    for (const load of [0.5, 0.8]) {
+      const { topic, config, pipeline } = await livePipeline('live');
       const sent = await produceAtRate(
         svc.brokers,
         topic,
@@ -179,18 +184,7 @@ async function main() {
 
     // Resident memory while ClickHouse stalls (server only: the embedded engine cannot be stopped).
     if (store === 'server') {
-      const topic = `bench_stall_${uid()}`;
-      await createLiveTopic(svc.brokers, topic, PARTITIONS);
-      const config = benchConfig({
-        brokers: svc.brokers,
-        topic,
-        format: 'json',
-        database: `bench_s_${uid()}`,
-        store: storage,
-        schemaDir: dir,
-        partitions: PARTITIONS,
-      });
-      const pipeline = await startPipeline(config);
+      const { topic, pipeline } = await livePipeline('stall');
       const rate = Math.round(cRate * 0.5);
       const producing = produceAtRate(svc.brokers, topic, rate, stallSeconds + 10, 'json', PARTITIONS);
       const samples = { steady: 0, stall: 0 };
