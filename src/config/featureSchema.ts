@@ -48,18 +48,31 @@ const aggregationSchema = z
 
 const windowSchema = z
   .object({
-    type: z.enum(['tumbling', 'hopping']),
-    size: wholeSeconds,
+    type: z.enum(['tumbling', 'hopping', 'session']),
+    /** tumbling and hopping: the window length */
+    size: wholeSeconds.optional(),
     /** hopping only: how far each window starts after the previous one */
     step: wholeSeconds.optional(),
+    /** session only: a gap of this much event time or more between an entity's records ends its session */
+    gap: wholeSeconds.optional(),
   })
   .strict()
   .superRefine((w, ctx) => {
-    if (w.type === 'hopping' && w.step === undefined)
-      ctx.addIssue({ code: 'custom', path: ['step'], message: 'is required for hopping windows' });
-    if (w.type === 'tumbling' && w.step !== undefined)
-      ctx.addIssue({ code: 'custom', path: ['step'], message: 'only applies to hopping windows' });
-    if (w.step !== undefined && (w.step > w.size || w.size % w.step !== 0)) {
+    const only = (key: 'size' | 'step' | 'gap', types: string) =>
+      ctx.addIssue({ code: 'custom', path: [key], message: `only applies to ${types} windows` });
+    const required = (key: 'size' | 'step' | 'gap', types: string) =>
+      ctx.addIssue({ code: 'custom', path: [key], message: `is required for ${types} windows` });
+    if (w.type === 'session') {
+      if (w.gap === undefined) required('gap', 'session');
+      if (w.size !== undefined) only('size', 'tumbling and hopping');
+      if (w.step !== undefined) only('step', 'hopping');
+      return;
+    }
+    if (w.size === undefined) required('size', `${w.type}`);
+    if (w.gap !== undefined) only('gap', 'session');
+    if (w.type === 'hopping' && w.step === undefined) required('step', 'hopping');
+    if (w.type === 'tumbling' && w.step !== undefined) only('step', 'hopping');
+    if (w.step !== undefined && w.size !== undefined && (w.step > w.size || w.size % w.step !== 0)) {
       ctx.addIssue({ code: 'custom', path: ['step'], message: 'must divide size and be at most size' });
     }
   });
@@ -77,6 +90,20 @@ export const featureSetSchema = z
     outOfOrderness: duration.default(0),
     /** A window closes once the watermark passes its end plus this; later records are dead-lettered as late. */
     allowedLateness: duration.default(0),
+    /**
+     * A lane with no records for this long (processing time, once it has caught up) lets its event
+     * time run on with the clock, so its windows close. "off": an idle lane keeps its windows open.
+     */
+    idleTimeout: z
+      .string()
+      .transform((v, ctx) => {
+        if (v === 'off') return null;
+        const ms = duration.safeParse(v);
+        if (ms.success && ms.data > 0) return ms.data;
+        ctx.addIssue({ code: 'custom', message: 'must be off, or a duration above 0 such as 30s, 5m or 1h' });
+        return z.NEVER;
+      })
+      .default(60_000),
     aggregations: z.array(aggregationSchema).min(1, 'must declare at least one aggregation'),
     /** Ceiling on open windows (all lanes of this process): the bound on window state memory. */
     maxOpenWindows: z.number().int().min(1).default(1_000_000),

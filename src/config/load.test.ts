@@ -89,6 +89,35 @@ describe('validateConfig', () => {
     ]);
   });
 
+  it('names what a window type needs and what it does not take', () => {
+    const fs = (window: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+      name: 'f',
+      entity: 'user',
+      eventTime: 'ts',
+      window,
+      aggregations: [{ name: 'n', fn: 'count' }],
+      ...extra,
+    });
+    const doc = {
+      ...minimal(),
+      features: [
+        fs({ type: 'session', size: '1m' }),
+        fs({ type: 'tumbling', gap: '30s' }),
+        fs({ type: 'session', gap: '30s' }, { idleTimeout: 'never' }),
+      ],
+    };
+    expect(issuesOf(() => validateConfig(doc))).toEqual([
+      'features[0].window.gap: is required for session windows',
+      'features[0].window.size: only applies to tumbling and hopping windows',
+      'features[1].window.size: is required for tumbling windows',
+      'features[1].window.gap: only applies to session windows',
+      'features[2].idleTimeout: must be off, or a duration above 0 such as 30s, 5m or 1h',
+    ]);
+    const ok = validateConfig({ ...minimal(), features: [fs({ type: 'session', gap: '30s' })] });
+    expect(ok.features[0]!.window.gap).toBe(30_000);
+    expect(ok.features[0]!.idleTimeout).toBe(60_000);
+  });
+
   it('applies environment overrides before validating', () => {
     const c = validateConfig(minimal(), {
       KAFKA_BROKERS: 'a:1, b:2',

@@ -90,7 +90,12 @@ export interface Batch<T> {
    * Set on a lane's first batch after (re)assignment: the commit metadata found for it in Kafka
    * (null when none), from which window state is rebuilt.
    */
-  readonly resume?: { readonly metadata: string | null };
+  readonly resume?: { readonly metadata: string | null; readonly generation: number };
+  /**
+   * Set on a tick: a batch without records that a caught-up lane gets while no records arrive, so
+   * its windows can close on the idle timeout. How long the lane has had no records (processing time).
+   */
+  readonly idleMs?: number;
 }
 
 /** A new batch with other records, the same source span, and the rejected list extended. */
@@ -110,6 +115,7 @@ export function withRecords<T, U>(
     filtered: batch.filtered + filtered,
     ...(batch.features ? { features: batch.features } : {}),
     ...(batch.resume ? { resume: batch.resume } : {}),
+    ...(batch.idleMs !== undefined ? { idleMs: batch.idleMs } : {}),
   };
 }
 

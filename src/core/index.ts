@@ -6,3 +6,4 @@ export * from './deferred.js';
 export * from './guard.js';
 export * from './telemetry.js';
 export * from './describe.js';
+export * from './paths.js';

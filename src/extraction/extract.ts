@@ -3,6 +3,7 @@ import type { ColumnConfig, FeatureSetConfig } from '../config/index.js';
 import {
   PipelineError,
   laneId,
+  pathReader,
   withRecords,
   type Batch,
   type DecodedRecord,
@@ -12,48 +13,55 @@ import {
   type SourceRecord,
 } from '../core/index.js';
 import { planColumns, projectRecord } from './project.js';
-import { createLaneWindows, type LaneWindows } from './windows/laneWindows.js';
+import { createLaneWindows, type LaneResume, type LaneWindows } from './windows/laneWindows.js';
 
-function readPath(fields: Record<string, unknown>, path: string): unknown {
-  let v: unknown = fields;
-  for (const p of path.split('.')) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<string, unknown>)[p];
-  }
-  return v;
+interface KeyPlan {
+  readonly fs: FeatureSetConfig;
+  readonly entity: ((fields: Record<string, unknown>) => unknown) | undefined;
+  readonly eventTime: ((fields: Record<string, unknown>) => unknown) | undefined;
 }
 
-function entityOf(fs: FeatureSetConfig, r: DecodedRecord): string | { reason: string } {
-  if (fs.entity === '$key') {
-    return r.source.key === null
-      ? { reason: `feature set ${fs.name}: the message key (entity) is null` }
-      : r.source.key.toString('utf8');
-  }
-  const v = readPath(r.fields, fs.entity);
-  if (typeof v === 'string' && v !== '') return v;
-  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+function keyPlan(fs: FeatureSetConfig): KeyPlan {
   return {
-    reason: `feature set ${fs.name}: entity field '${fs.entity}' is ${v === undefined ? 'missing' : 'not a string or number'}`,
+    fs,
+    entity: fs.entity === '$key' ? undefined : pathReader(fs.entity),
+    eventTime: fs.eventTime === '$timestamp' ? undefined : pathReader(fs.eventTime),
   };
 }
 
-function eventTimeOf(fs: FeatureSetConfig, r: DecodedRecord): number | { reason: string } {
-  if (fs.eventTime === '$timestamp') return r.source.timestamp;
-  const v = readPath(r.fields, fs.eventTime);
+function entityOf(k: KeyPlan, r: DecodedRecord): string | { reason: string } {
+  if (!k.entity) {
+    return r.source.key === null
+      ? { reason: `feature set ${k.fs.name}: the message key (entity) is null` }
+      : r.source.key.toString('utf8');
+  }
+  const v = k.entity(r.fields);
+  if (typeof v === 'string' && v !== '') return v;
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  return {
+    reason: `feature set ${k.fs.name}: entity field '${k.fs.entity}' is ${v === undefined ? 'missing' : 'not a string or number'}`,
+  };
+}
+
+function eventTimeOf(k: KeyPlan, r: DecodedRecord): number | { reason: string } {
+  if (!k.eventTime) return r.source.timestamp;
+  const v = k.eventTime(r.fields);
   const t = typeof v === 'number' ? v : typeof v === 'string' ? Date.parse(v) : NaN;
   if (Number.isFinite(t)) return t;
   return {
-    reason: `feature set ${fs.name}: event time field '${fs.eventTime}' is ${v === undefined ? 'missing' : 'not epoch milliseconds or an ISO-8601 date-time'}`,
+    reason: `feature set ${k.fs.name}: event time field '${k.fs.eventTime}' is ${v === undefined ? 'missing' : 'not epoch milliseconds or an ISO-8601 date-time'}`,
   };
 }
 
 /** Commit metadata: where a lane had got to, so a replay treats closed windows as accounted for. */
 interface ResumePoint {
   v: 1;
-  /** next offset the lane had processed */
+  /** the offset the lane had reached (never less than a previous commit's: replays keep it) */
   h: string;
-  /** highest event time seen, per feature set */
+  /** highest event time at h, per feature set */
   t: Record<string, number | null>;
+  /** session feature sets: the offset replay starts from, and the highest event time just before it */
+  s?: Record<string, readonly [string, number | null]>;
 }
 
 function parseResume(metadata: string | null | undefined): ResumePoint | undefined {
@@ -64,6 +72,23 @@ function parseResume(metadata: string | null | undefined): ResumePoint | undefin
   } catch {
     return undefined; // metadata someone else wrote: start fresh
   }
+}
+
+function laneResume(point: ResumePoint | undefined, fs: FeatureSetConfig): LaneResume | undefined {
+  if (!point) return undefined;
+  const t = point.t[fs.name] ?? Number.NEGATIVE_INFINITY;
+  const from = point.s?.[fs.name];
+  return {
+    horizon: BigInt(point.h),
+    maxEventTime: t,
+    ...(from ? { from: { offset: BigInt(from[0]), maxEventTime: from[1] ?? Number.NEGATIVE_INFINITY } } : {}),
+  };
+}
+
+interface LaneState {
+  readonly windows: LaneWindows[];
+  /** the offset the lane had reached before this process took it over */
+  readonly horizon: bigint;
 }
 
 const iso = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms));
@@ -81,24 +106,32 @@ export function extractFeatures(
   openWindows: Map<string, number> = new Map(),
 ): OperatorFunction<Batch<DecodedRecord>, Batch<OutputRow>> {
   const columnPlan = planColumns(columns);
-  const lanes = new Map<string, LaneWindows[]>();
+  const keyPlans = featureSets.map(keyPlan);
+  const lanes = new Map<string, LaneState>();
   const budgets = featureSets.map((fs) => ({ open: 0, max: fs.maxOpenWindows }));
+  let generation = -1;
+  const entities: string[] = new Array<string>(featureSets.length);
+  const times: number[] = new Array<number>(featureSets.length);
 
-  function laneState(batch: Batch<DecodedRecord>): LaneWindows[] {
+  function laneState(batch: Batch<DecodedRecord>): LaneState {
+    if (batch.resume && batch.resume.generation > generation) {
+      // A new group generation: every lane this process keeps starts again from its commit, and the
+      // lanes it lost must not hold their windows (memory, and the open-window budget).
+      generation = batch.resume.generation;
+      for (const state of lanes.values()) for (const w of state.windows) w.discard();
+      lanes.clear();
+    }
     const id = laneId(batch.lane);
     let state = lanes.get(id);
     if (!state || batch.resume) {
-      for (const old of state ?? []) old.discard();
-      const resume = parseResume(batch.resume?.metadata);
-      state = featureSets.map((fs) => {
-        const t = resume?.t[fs.name];
-        return createLaneWindows(
-          fs,
-          batch.lane,
-          resume ? { maxEventTime: t ?? Number.NEGATIVE_INFINITY, horizon: BigInt(resume.h) } : undefined,
-          budgets[featureSets.indexOf(fs)],
-        );
-      });
+      for (const old of state?.windows ?? []) old.discard();
+      const point = parseResume(batch.resume?.metadata);
+      state = {
+        windows: featureSets.map((fs, i) =>
+          createLaneWindows(fs, batch.lane, laneResume(point, fs), budgets[i]),
+        ),
+        horizon: point ? BigInt(point.h) : -1n,
+      };
       lanes.set(id, state);
     }
     return state;
@@ -107,32 +140,33 @@ export function extractFeatures(
   return map((batch) => {
     const rows: OutputRow[] = [];
     const rejected: RejectedRecord[] = [];
-    const state = featureSets.length > 0 ? laneState(batch) : [];
+    const state = featureSets.length > 0 ? laneState(batch).windows : [];
     next: for (const record of batch.records) {
       const r = projectRecord(columnPlan, record.fields);
       if (!('values' in r)) {
         rejected.push({ source: record.source, stage: 'extraction', reason: r.reason });
         continue;
       }
-      const keys: { entity: string; ts: number }[] = [];
-      for (const fs of featureSets) {
-        const entity = entityOf(fs, record);
-        const ts = eventTimeOf(fs, record);
+      for (let i = 0; i < keyPlans.length; i++) {
+        const entity = entityOf(keyPlans[i]!, record);
+        const ts = eventTimeOf(keyPlans[i]!, record);
         if (typeof entity !== 'string' || typeof ts !== 'number') {
           const reason = typeof entity !== 'string' ? entity.reason : (ts as { reason: string }).reason;
           rejected.push({ source: record.source, stage: 'extraction', reason });
           continue next;
         }
-        keys.push({ entity, ts });
+        entities[i] = entity;
+        times[i] = ts;
       }
       rows.push({ source: record.source, values: r.values });
+      if (state.length === 0) continue;
       const offset = BigInt(record.source.offset);
-      const read = (path: string) => readPath(record.fields, path);
-      state.forEach((lane, i) => {
+      for (let i = 0; i < state.length; i++) {
+        const lane = state[i]!;
         const wm = lane.watermark();
-        const outcome = lane.add(keys[i]!.entity, keys[i]!.ts, offset, read);
-        if (outcome === 'late') rejected.push(late(featureSets[i]!, record.source, keys[i]!.ts, wm));
-        if (outcome === 'limit') {
+        const outcome = lane.add(entities[i]!, times[i]!, offset, record.fields);
+        if (outcome === 'late') rejected.push(late(featureSets[i]!, record.source, times[i]!, wm));
+        else if (outcome === 'limit') {
           const fs = featureSets[i]!;
           const why = `feature set ${fs.name}: ${fs.maxOpenWindows} open windows reached (maxOpenWindows)`;
           if (fs.onLimit === 'fail') {
@@ -144,29 +178,24 @@ export function extractFeatures(
           }
           rejected.push({ source: record.source, stage: 'extraction', reason: why });
         }
-      });
+      }
     }
     if (featureSets.length === 0) return withRecords(batch, rows, rejected);
 
+    if (batch.idleMs !== undefined) for (const lane of state) lane.idle(batch.idleMs);
     const features: FeatureRow[] = [];
-    for (const lane of state) features.push(...lane.close());
+    for (const lane of state) for (const row of lane.close()) features.push(row);
     featureSets.forEach((fs, i) => openWindows.set(fs.name, budgets[i]!.open));
     const next = BigInt(batch.lastOffset) + 1n;
+    const horizon = lanes.get(laneId(batch.lane))!.horizon;
     let commit = next;
-    for (const lane of state) {
-      const min = lane.minOpenOffset();
-      if (min !== undefined && min < commit) commit = min;
-    }
-    const point: ResumePoint = {
-      v: 1,
-      h: next.toString(),
-      t: Object.fromEntries(
-        featureSets.map((fs, i) => [
-          fs.name,
-          Number.isFinite(state[i]!.maxEventTime()) ? state[i]!.maxEventTime() : null,
-        ]),
-      ),
-    };
+    const point: ResumePoint = { v: 1, h: (next > horizon ? next : horizon).toString(), t: {} };
+    featureSets.forEach((fs, i) => {
+      const cp = state[i]!.checkpoint(next);
+      if (cp.needsFrom !== undefined && cp.needsFrom < commit) commit = cp.needsFrom;
+      point.t[fs.name] = cp.maxEventTime;
+      if (cp.from) (point.s ??= {})[fs.name] = cp.from;
+    });
     batch.ack.commitAt(commit, JSON.stringify(point));
     return { ...withRecords(batch, rows, rejected), features };
   });

@@ -32,6 +32,11 @@ export interface KafkaSourceConfig {
   readonly startFrom: 'earliest' | 'latest';
   readonly partitionsConsumedConcurrently: number;
   readonly sessionTimeoutMs: number;
+  /**
+   * While a caught-up lane gets no records, hand out an empty batch (a tick, with how long the lane
+   * has been idle) this often, so windows can close on an idle timeout. Undefined: no ticks.
+   */
+  readonly idleTickMs?: number;
 }
 
 export interface KafkaSource extends Lifecycle {
@@ -61,6 +66,18 @@ export interface KafkaSourceDeps {
 
 const HEARTBEAT_EVERY_MS = 3000;
 
+/** What the ticker needs to know of a lane (this generation). */
+interface LaneActivity {
+  /** the offset after the last record handed out */
+  next: bigint;
+  /** the last batch reached the partition's high watermark */
+  caughtUp: boolean;
+  lastRecordAt: number;
+  lastTickAt: number;
+  /** a batch of this lane is between the source and storage: nothing else may overtake it */
+  busy: Promise<void> | undefined;
+}
+
 function headersToStrings(headers: IHeaders | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   if (!headers) return out;
@@ -88,6 +105,10 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
   const subject = new Subject<Batch<SourceRecord>>();
   const assigned = new Set<string>();
   let lanes = new Map<string, LaneCommits>();
+  let activity = new Map<string, LaneActivity>();
+  let generation = 0;
+  let paused = false;
+  let ticker: NodeJS.Timeout | undefined;
   let consumer: Consumer | undefined;
   let admin: Admin | undefined;
   let running = false;
@@ -138,14 +159,28 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
       const last = records[records.length - 1]!.offset;
       const id = laneId(lane);
       let commits = lanes.get(id);
-      let resume: { metadata: string | null } | undefined;
+      let resume: { metadata: string | null; generation: number } | undefined;
       if (!commits) {
         // First batch of this lane in this generation: it starts at the committed offset, and the
         // commit's metadata tells extraction how to rebuild its window state.
         commits = createLaneCommits(commitLane(batch.topic, batch.partition, lanes));
         lanes.set(id, commits);
-        resume = { metadata: await committedMetadata(batch.topic, batch.partition) };
+        resume = { metadata: await committedMetadata(batch.topic, batch.partition), generation };
       }
+      let act = activity.get(id);
+      if (!act)
+        activity.set(
+          id,
+          (act = { next: 0n, caughtUp: false, lastRecordAt: 0, lastTickAt: 0, busy: undefined }),
+        );
+      // A tick of this lane may still be on its way to storage: batches keep their lane's order.
+      while (act.busy) await act.busy;
+      const nextOffset = BigInt(last) + 1n;
+      Object.assign(act, {
+        next: nextOffset,
+        caughtUp: BigInt(batch.highWatermark) <= nextOffset,
+        lastRecordAt: Date.now(),
+      });
       const entry = commits.add(BigInt(last) + 1n);
       const { ack, accepted, done, commit } = createAck();
       done.then(
@@ -171,6 +206,10 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
           filtered: 0,
           ...(resume ? { resume } : {}),
         });
+        act.busy = accepted.then(
+          () => undefined,
+          () => undefined,
+        );
         await accepted;
       } catch (err) {
         // Fatal (e.g. a state limit set to fail): the pipeline stops; nothing of this batch is committed.
@@ -184,12 +223,57 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
         throw err;
       } finally {
         clearInterval(beat);
+        act.busy = undefined;
       }
       resolveOffset(last); // the lane fetches on; the commit waits for `done`
       handedOut.set(id, BigInt(last) + 1n);
       await heartbeat();
     } finally {
       activeEachBatch--;
+    }
+  }
+
+  /** Hand an empty batch to every caught-up lane that has had no records for a tick's time. */
+  function tick(every: number) {
+    if (paused || stopping) return;
+    const now = Date.now();
+    for (const [id, act] of activity) {
+      const commits = lanes.get(id);
+      if (!commits || act.busy || !act.caughtUp) continue;
+      if (now - act.lastRecordAt < every || now - act.lastTickAt < every) continue;
+      act.lastTickAt = now;
+      const slash = id.lastIndexOf('/');
+      const lane = { topic: id.slice(0, slash), partition: Number(id.slice(slash + 1)) };
+      const entry = commits.add(act.next);
+      const { ack, accepted, done, commit } = createAck();
+      done.then(
+        () => entry.done(commit()),
+        (err: unknown) => {
+          logger.error({ lane: id, err: errorMessage(err) }, 'an idle tick failed after storage took it');
+          deps.onFatal(err);
+        },
+      );
+      activeEachBatch++;
+      act.busy = accepted.then(
+        () => undefined,
+        (err: unknown) =>
+          logger.warn({ lane: id, err: errorMessage(err) }, 'an idle tick failed before storage'),
+      );
+      void act.busy.finally(() => {
+        act.busy = undefined;
+        activeEachBatch--;
+      });
+      const at = (act.next - 1n).toString();
+      subject.next({
+        lane,
+        ack,
+        firstOffset: at,
+        lastOffset: at,
+        records: [],
+        rejected: [],
+        filtered: 0,
+        idleMs: now - act.lastRecordAt,
+      });
     }
   }
 
@@ -242,11 +326,13 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
     },
 
     pause() {
+      paused = true;
       const topics = [...new Set([...assigned].map((l) => l.slice(0, l.lastIndexOf('/'))))];
       if (consumer && topics.length > 0) consumer.pause(topics.map((topic) => ({ topic })));
     },
 
     resume() {
+      paused = false;
       const topics = [...new Set([...assigned].map((l) => l.slice(0, l.lastIndexOf('/'))))];
       if (consumer && topics.length > 0) consumer.resume(topics.map((topic) => ({ topic })));
     },
@@ -280,6 +366,8 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
         // A new generation fetches every partition again from its committed offset: batches handed
         // out before no longer commit (see commitLane).
         lanes = new Map();
+        activity = new Map();
+        generation++;
         logger.info({ assigned: [...assigned] }, 'partitions assigned');
       });
       consumer.on(consumer.events.CRASH, (e) => {
@@ -298,6 +386,8 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
         eachBatch,
       });
       running = true;
+      const every = config.idleTickMs;
+      if (every !== undefined) ticker = setInterval(() => tick(every), Math.max(100, every / 4));
       logger.info(
         { topics: config.topics, patterns: config.topicPatterns, groupId: config.groupId },
         'kafka source started',
@@ -308,6 +398,7 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
       if (!consumer) return;
       running = false;
       stopping = true;
+      clearInterval(ticker);
       await beforeDeadline(consumer.disconnect(), deadline, 'kafka consumer disconnect');
       await beforeDeadline(admin?.disconnect() ?? Promise.resolve(), deadline, 'kafka admin disconnect');
       subject.complete();

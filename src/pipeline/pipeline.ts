@@ -35,6 +35,13 @@ export interface PipelineDeps {
  * kafkaSource -> decodeJson -> transform -> extractFeatures -> clickhouseSink, acknowledging each batch
  * back to its lane once stored. Starts storage before the source and stops them in reverse.
  */
+/** Ticks for idle lanes, often enough that windows close soon after their idle timeout. */
+function idleTickMs(config: PipelineConfig): number | undefined {
+  const timeouts = config.features.flatMap((fs) => (fs.idleTimeout === null ? [] : [fs.idleTimeout]));
+  if (timeouts.length === 0) return undefined;
+  return Math.min(5000, Math.max(200, Math.min(...timeouts) / 2));
+}
+
 export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipeline {
   const { logger } = deps;
   const telemetry = createTelemetry();
@@ -66,6 +73,7 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
       ...config.kafka,
       topics: config.sources.flatMap((s) => s.topics ?? []),
       topicPatterns: config.sources.flatMap((s) => (s.topicPattern ? [s.topicPattern] : [])),
+      idleTickMs: idleTickMs(config),
     },
     {
       logger: logger.child({ module: 'ingestion' }),

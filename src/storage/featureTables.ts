@@ -47,9 +47,11 @@ export function toFeatureInsertRow(row: FeatureRow): Record<string, unknown> {
 /**
  * `<name>_merged`: one row per (entity, window) whatever the partitions an entity spread over,
  * merging the mergeable aggregates from their partials. Distinct counts and first/last cannot be
- * merged from per-partition values and are left out of the view.
+ * merged from per-partition values and are left out of the view. Session windows get none: each
+ * partition's sessions have their own bounds, so there is nothing to line up.
  */
-export function mergedViewSql(database: string, fs: FeatureSetConfig): string {
+export function mergedViewSql(database: string, fs: FeatureSetConfig): string | undefined {
+  if (fs.window.size === undefined) return undefined;
   const seconds = fs.window.size / 1000;
   const exprs: [string, string][] = [];
   for (const a of fs.aggregations) {

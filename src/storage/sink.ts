@@ -179,7 +179,8 @@ export function createClickHouseSink(
         await bootstrapTable(client, deadLetters, settings);
         for (const fs of config.featureSets ?? []) {
           await bootstrapTable(client, featureTables.get(fs.name)!, settings);
-          await client.command({ query: mergedViewSql(config.database, fs) });
+          const view = mergedViewSql(config.database, fs);
+          if (view) await client.command({ query: view });
         }
       } catch (err) {
         const e = classifyClickHouseError(err);

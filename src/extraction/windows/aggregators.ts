@@ -1,9 +1,14 @@
 import bf from 'bloom-filters';
 import type { AggregationConfig } from '../../config/index.js';
 
-/** One aggregation's running state for one window. Values arrive in offset order (a lane's order). */
+/**
+ * One aggregation's running state for one window. Values arrive in offset order (a lane's order).
+ * `merge` folds in another window's state of the same aggregation (session windows merge when a
+ * record bridges them); the result is the same as if every value had gone to one aggregator.
+ */
 export interface Aggregator {
-  add(value: unknown): void;
+  add(value: unknown, offset: bigint): void;
+  merge(other: Aggregator): void;
   /** The output column values (the named one, and partials the merge view needs). */
   result(windowMs: number, count: number): Record<string, unknown>;
 }
@@ -17,95 +22,158 @@ function numeric(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 
+const asKey = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
+
+class CountOrRate implements Aggregator {
+  constructor(private readonly a: AggregationConfig) {}
+  add() {}
+  merge() {}
+  result(windowMs: number, count: number) {
+    return { [this.a.name]: this.a.fn === 'count' ? count : count / (windowMs / 1000) };
+  }
+}
+
+/** sum, avg, variance, stddev: from n, sum and sum of squares, which merge by addition. */
+class Moments implements Aggregator {
+  n = 0;
+  sum = 0;
+  sumsq = 0;
+  constructor(private readonly a: AggregationConfig) {}
+  add(v: unknown) {
+    const x = numeric(v);
+    if (x === undefined) return;
+    this.n++;
+    this.sum += x;
+    this.sumsq += x * x;
+  }
+  merge(other: Aggregator) {
+    const o = other as Moments;
+    this.n += o.n;
+    this.sum += o.sum;
+    this.sumsq += o.sumsq;
+  }
+  result() {
+    const { name, fn } = this.a;
+    if (fn === 'sum') return { [name]: this.sum };
+    const { n, sum, sumsq } = this;
+    const mean = n === 0 ? 0 : sum / n;
+    // population variance, from the partials so the merge view computes the same formula
+    const variance = n === 0 ? 0 : Math.max(0, sumsq / n - mean * mean);
+    const value = fn === 'avg' ? mean : fn === 'variance' ? variance : Math.sqrt(variance);
+    return { [name]: value, [`_n_${name}`]: n, [`_sum_${name}`]: sum, [`_sumsq_${name}`]: sumsq };
+  }
+}
+
+class Extreme implements Aggregator {
+  best: number | undefined;
+  constructor(private readonly a: AggregationConfig) {}
+  add(v: unknown) {
+    const x = numeric(v);
+    if (x === undefined) return;
+    if (this.best === undefined || (this.a.fn === 'min' ? x < this.best : x > this.best)) this.best = x;
+  }
+  merge(other: Aggregator) {
+    const b = (other as Extreme).best;
+    if (b !== undefined) this.add(b);
+  }
+  result() {
+    return { [this.a.name]: this.best ?? null };
+  }
+}
+
+/** first/last non-null value in offset order; the offset decides which side wins a merge. */
+class Positional implements Aggregator {
+  value: unknown;
+  offset = -1n;
+  constructor(private readonly a: AggregationConfig) {}
+  add(v: unknown, offset: bigint) {
+    if (v === undefined || v === null) return;
+    if (this.offset >= 0n && this.a.fn === 'first') return;
+    this.value = v;
+    this.offset = offset;
+  }
+  merge(other: Aggregator) {
+    const o = other as Positional;
+    if (o.offset < 0n) return;
+    const takeOther =
+      this.offset < 0n || (this.a.fn === 'first' ? o.offset < this.offset : o.offset > this.offset);
+    if (takeOther) {
+      this.value = o.value;
+      this.offset = o.offset;
+    }
+  }
+  result() {
+    return { [this.a.name]: this.offset < 0n ? null : asKey(this.value) };
+  }
+}
+
+class Distinct implements Aggregator {
+  readonly values = new Set<string>();
+  constructor(private readonly a: AggregationConfig) {}
+  add(v: unknown) {
+    if (v !== undefined && v !== null) this.values.add(asKey(v));
+  }
+  merge(other: Aggregator) {
+    for (const v of (other as Distinct).values) this.values.add(v);
+  }
+  result() {
+    return { [this.a.name]: this.values.size };
+  }
+}
+
+type Hll = InstanceType<typeof bf.HyperLogLog>;
+
+/** Exact while small, then a seeded HyperLogLog: the same values give the same estimate on every run. */
+class ApproxDistinct implements Aggregator {
+  exact: Set<string> | undefined = new Set<string>();
+  sketch: Hll | undefined;
+  constructor(private readonly a: AggregationConfig) {}
+  add(v: unknown) {
+    if (v !== undefined && v !== null) this.addKey(asKey(v));
+  }
+  private addKey(key: string) {
+    if (this.exact) {
+      this.exact.add(key);
+      if (this.exact.size <= EXACT_DISTINCT_LIMIT) return;
+      this.sketch = new bf.HyperLogLog(HLL_REGISTERS);
+      for (const k of this.exact) this.sketch.update(k);
+      this.exact = undefined;
+    } else this.sketch!.update(key);
+  }
+  merge(other: Aggregator) {
+    const o = other as ApproxDistinct;
+    if (o.exact) for (const k of o.exact) this.addKey(k);
+    else if (this.exact) {
+      const mine = this.exact;
+      this.exact = undefined;
+      this.sketch = o.sketch!;
+      for (const k of mine) this.sketch.update(k);
+    } else this.sketch = this.sketch!.merge(o.sketch!);
+  }
+  result() {
+    return { [this.a.name]: this.exact ? this.exact.size : Math.round(this.sketch!.count()) };
+  }
+}
+
 export function createAggregator(a: AggregationConfig): Aggregator {
-  const name = a.name;
   switch (a.fn) {
     case 'count':
-    case 'rate': {
-      return {
-        add() {},
-        result: (windowMs, count) =>
-          a.fn === 'count' ? { [name]: count } : { [name]: count / (windowMs / 1000) },
-      };
-    }
+    case 'rate':
+      return new CountOrRate(a);
     case 'sum':
     case 'avg':
     case 'variance':
-    case 'stddev': {
-      let n = 0;
-      let sum = 0;
-      let sumsq = 0;
-      return {
-        add(v) {
-          const x = numeric(v);
-          if (x === undefined) return;
-          n++;
-          sum += x;
-          sumsq += x * x;
-        },
-        result() {
-          const partials = { [`_n_${name}`]: n, [`_sum_${name}`]: sum, [`_sumsq_${name}`]: sumsq };
-          if (a.fn === 'sum') return { [name]: sum };
-          const mean = n === 0 ? 0 : sum / n;
-          // population variance, from the partials so the merge view computes the same formula
-          const variance = n === 0 ? 0 : Math.max(0, sumsq / n - mean * mean);
-          const value = a.fn === 'avg' ? mean : a.fn === 'variance' ? variance : Math.sqrt(variance);
-          return { [name]: value, ...partials };
-        },
-      };
-    }
+    case 'stddev':
+      return new Moments(a);
     case 'min':
-    case 'max': {
-      let best: number | undefined;
-      return {
-        add(v) {
-          const x = numeric(v);
-          if (x === undefined) return;
-          if (best === undefined || (a.fn === 'min' ? x < best : x > best)) best = x;
-        },
-        result: () => ({ [name]: best ?? null }),
-      };
-    }
+    case 'max':
+      return new Extreme(a);
     case 'first':
-    case 'last': {
-      let value: unknown;
-      let seen = false;
-      return {
-        add(v) {
-          if (v === undefined || v === null) return;
-          if (a.fn === 'last' || !seen) value = v;
-          seen = true;
-        },
-        result: () => ({ [name]: seen ? (typeof value === 'string' ? value : JSON.stringify(value)) : null }),
-      };
-    }
-    case 'count_distinct': {
-      const values = new Set<string>();
-      return {
-        add(v) {
-          if (v !== undefined && v !== null) values.add(typeof v === 'string' ? v : JSON.stringify(v));
-        },
-        result: () => ({ [name]: values.size }),
-      };
-    }
-    case 'approx_count_distinct': {
-      let exact: Set<string> | undefined = new Set<string>();
-      let sketch: InstanceType<typeof bf.HyperLogLog> | undefined;
-      return {
-        add(v) {
-          if (v === undefined || v === null) return;
-          const key = typeof v === 'string' ? v : JSON.stringify(v);
-          if (exact) {
-            exact.add(key);
-            if (exact.size <= EXACT_DISTINCT_LIMIT) return;
-            // Seeded hashing: the same values give the same estimate on every run and replay.
-            sketch = new bf.HyperLogLog(HLL_REGISTERS);
-            for (const k of exact) sketch.update(k);
-            exact = undefined;
-          } else sketch!.update(key);
-        },
-        result: () => ({ [name]: exact ? exact.size : Math.round(sketch!.count()) }),
-      };
-    }
+    case 'last':
+      return new Positional(a);
+    case 'count_distinct':
+      return new Distinct(a);
+    case 'approx_count_distinct':
+      return new ApproxDistinct(a);
   }
 }

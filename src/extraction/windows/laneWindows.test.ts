@@ -30,7 +30,7 @@ function featureSet(over: Record<string, unknown> = {}): FeatureSetConfig {
 }
 
 const lane = { topic: 't', partition: 0 };
-const read = (fields: Record<string, unknown>) => (p: string) => fields[p];
+const read = (fields: Record<string, unknown>) => fields;
 
 describe('windowStarts', () => {
   it('gives one start for tumbling windows and size/step starts for hopping ones', () => {
@@ -71,7 +71,7 @@ describe('lane windows', () => {
       version: 3n,
     });
     expect(row!.values.sd).toBeCloseTo(Math.sqrt(8 / 3), 12);
-    expect(w.minOpenOffset()).toBe(2n);
+    expect(w.checkpoint(4n).needsFrom).toBe(2n);
   });
 
   it('closes a window exactly when the watermark reaches its end plus the allowed lateness', () => {
@@ -112,5 +112,86 @@ describe('open-window ceiling', () => {
     expect(budget.open).toBe(2);
     b.discard();
     expect(budget.open).toBe(1);
+  });
+});
+
+describe('session windows', () => {
+  const sessions = (over: Record<string, unknown> = {}) =>
+    featureSet({
+      window: { type: 'session', gap: '5s' },
+      aggregations: [
+        { name: 'n', fn: 'count' },
+        { name: 'total', fn: 'sum', field: 'amount' },
+        { name: 'first_kind', fn: 'first', field: 'kind' },
+        { name: 'last_kind', fn: 'last', field: 'kind' },
+        { name: 'kinds', fn: 'count_distinct', field: 'kind' },
+        { name: 'per_s', fn: 'rate' },
+      ],
+      ...over,
+    });
+
+  it('keeps an entity in one session while its records are less than the gap apart', () => {
+    const w = createLaneWindows(sessions(), lane);
+    w.add('u1', 10_000, 0n, { amount: 1, kind: 'a' });
+    w.add('u1', 14_999, 1n, { amount: 2, kind: 'b' }); // 4.999 s later: same session
+    w.add('u2', 12_000, 2n, { amount: 5, kind: 'c' });
+    w.add('u1', 19_999, 3n, { amount: 3, kind: 'a' }); // exactly the gap after 14.999: a new session
+    // [first, last + gap): closed once the watermark (19.999 s) reaches its end
+    expect(w.close().map((r) => [r.entity, r.windowStart, r.windowEnd, r.recordCount])).toEqual([
+      ['u1', 10_000, 19_999, 2],
+      ['u2', 12_000, 17_000, 1],
+    ]);
+    expect(w.openWindows()).toBe(1);
+    w.add('u3', 40_000, 4n, {});
+    const [row] = w.close();
+    expect([row!.entity, row!.windowStart, row!.windowEnd]).toEqual(['u1', 19_999, 24_999]);
+    expect(row!.values).toMatchObject({ n: 1, per_s: 1 / 5 });
+  });
+
+  it('merges two sessions that a record bridges, with first/last in offset order', () => {
+    const w = createLaneWindows(sessions({ outOfOrderness: '20s' }), lane);
+    w.add('u1', 18_000, 0n, { amount: 1, kind: 'late-start' });
+    w.add('u1', 10_000, 1n, { amount: 2, kind: 'early' }); // 8 s apart: two sessions
+    expect(w.openWindows()).toBe(2);
+    w.add('u1', 14_000, 2n, { amount: 4, kind: 'bridge' }); // 4 s from both: one session
+    expect(w.openWindows()).toBe(1);
+    w.add('u9', 60_000, 3n, {});
+    const [row] = w.close();
+    expect(row).toMatchObject({
+      entity: 'u1',
+      windowStart: 10_000,
+      windowEnd: 23_000,
+      recordCount: 3,
+      version: 2n,
+      values: { n: 3, total: 7, first_kind: 'late-start', last_kind: 'bridge', kinds: 3, per_s: 3 / 13 },
+    });
+  });
+
+  it('dead-letters a record whose session would already be closed, and never reopens a closed one', () => {
+    const w = createLaneWindows(sessions({ allowedLateness: '1s' }), lane);
+    w.add('u1', 10_000, 0n, {});
+    w.add('u2', 16_000, 1n, {}); // watermark 16 s = 10 + 5 + 1: u1's session closed
+    expect(w.add('u1', 9_000, 2n, {})).toBe('late'); // its own session [9, 14) + 1 s is closed too
+    expect(w.add('u1', 11_000, 3n, {})).toBe('added'); // [11, 16) + 1 s is still open: a new session
+    expect(w.close().map((r) => [r.windowStart, r.recordCount])).toEqual([[10_000, 1]]);
+  });
+});
+
+describe('idle timeout', () => {
+  it('lets a lane with no records run its event time on with the clock, past the timeout only', () => {
+    const w = createLaneWindows(featureSet({ idleTimeout: '30s' }), lane);
+    w.add('u1', 1_000, 0n, {});
+    w.idle(29_999);
+    expect(w.close()).toEqual([]);
+    w.idle(30_000); // highest event time 1 s + 30 s: [0, 10) closes
+    expect(w.close().map((r) => r.windowStart)).toEqual([0]);
+    expect(w.checkpoint(1n).maxEventTime).toBe(31_000);
+  });
+
+  it('can be switched off', () => {
+    const w = createLaneWindows(featureSet({ idleTimeout: 'off' }), lane);
+    w.add('u1', 1_000, 0n, {});
+    w.idle(86_400_000);
+    expect(w.close()).toEqual([]);
   });
 });

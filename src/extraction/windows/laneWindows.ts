@@ -1,19 +1,47 @@
 import type { FeatureSetConfig } from '../../config/index.js';
-import type { FeatureRow } from '../../core/index.js';
+import { pathReader, type FeatureRow } from '../../core/index.js';
 import { createAggregator, type Aggregator } from './aggregators.js';
 
-interface OpenWindow {
-  readonly entity: string;
-  readonly start: number;
-  readonly end: number;
-  readonly aggs: Aggregator[];
-  readonly fields: (string | undefined)[];
-  count: number;
-  minOffset: bigint;
-  maxOffset: bigint;
+export type AddOutcome = 'added' | 'late' | 'accounted' | 'limit';
+
+/** Where a lane had got to at its last commit (from the commit metadata). */
+export interface LaneResume {
+  /** The offset the lane had reached: below it, records of closed windows were accounted for. */
+  readonly horizon: bigint;
+  /** The highest event time the lane had at the horizon. */
+  readonly maxEventTime: number;
+  /** Session windows: the offset replay starts from, and the highest event time just before it. */
+  readonly from?: { readonly offset: bigint; readonly maxEventTime: number };
 }
 
-export type AddOutcome = 'added' | 'late' | 'accounted' | 'limit';
+/** What a lane's feature set needs committed to replay: where its open windows start, and its clock. */
+export interface LaneCheckpoint {
+  /** The lowest offset an open window still needs (undefined: none is open). */
+  readonly needsFrom: bigint | undefined;
+  /** Highest event time at this point (null: none seen). */
+  readonly maxEventTime: number | null;
+  /** Session windows: the offset replay must start from, and the highest event time just before it. */
+  readonly from?: readonly [string, number | null];
+}
+
+export interface LaneWindows {
+  watermark(): number;
+  openWindows(): number;
+  add(entity: string, ts: number, offset: bigint, fields: Record<string, unknown>): AddOutcome;
+  /** The lane has had no records for `idleMs` (processing time): past the idle timeout, time runs on. */
+  idle(idleMs: number): void;
+  /** Remove and return the windows the watermark has closed. */
+  close(): FeatureRow[];
+  /** Drop every open window (the lane was reassigned and will be rebuilt from its commit). */
+  discard(): void;
+  checkpoint(next: bigint): LaneCheckpoint;
+}
+
+/** Open windows of one feature set across all lanes, and its ceiling: shared, kept live. */
+export interface WindowBudget {
+  open: number;
+  readonly max: number;
+}
 
 /** Window starts a timestamp belongs to: one for tumbling windows, size/step for hopping ones. */
 export function windowStarts(ts: number, size: number, step: number): number[] {
@@ -23,49 +51,119 @@ export function windowStarts(ts: number, size: number, step: number): number[] {
   return starts.reverse();
 }
 
+const finite = (t: number) => (Number.isFinite(t) ? t : null);
+
+/**
+ * A lane's event-time clock: the highest event time seen, and while idle, the time run on since.
+ * Idle: once the lane has had no records for `idleTimeout`, its highest event time becomes the one
+ * at its last record plus the processing time since that record, so windows close as they would if
+ * events had kept arriving. The value is committed like any other, so a replay keeps it.
+ */
+function eventClock(fs: FeatureSetConfig, start: number) {
+  let max = start;
+  let atLastRecord = start;
+  return {
+    get max() {
+      return max;
+    },
+    raise(ts: number) {
+      if (ts > max) max = ts;
+    },
+    recorded() {
+      atLastRecord = max;
+    },
+    idle(idleMs: number) {
+      if (fs.idleTimeout === null || idleMs < fs.idleTimeout) return;
+      if (atLastRecord + idleMs > max) max = atLastRecord + idleMs;
+    },
+  };
+}
+
+function featureRow(
+  fs: FeatureSetConfig,
+  lane: { topic: string; partition: number },
+  w: { entity: string; aggs: Aggregator[]; count: number; maxOffset: bigint },
+  start: number,
+  end: number,
+): FeatureRow {
+  const values: Record<string, unknown> = {};
+  for (const agg of w.aggs) Object.assign(values, agg.result(end - start, w.count));
+  return {
+    featureSet: fs.name,
+    entity: w.entity,
+    windowStart: start,
+    windowEnd: end,
+    values,
+    recordCount: w.count,
+    topic: lane.topic,
+    partition: lane.partition,
+    version: w.maxOffset,
+  };
+}
+
 /**
  * One feature set's open windows for one lane, in event time. The watermark is the highest event
  * time seen minus `outOfOrderness`; a window closes when the watermark reaches its end plus
  * `allowedLateness`. A record whose windows are all closed is late. Pure: no clock, no I/O.
- *
- * Replay: `resume` restores the highest event time a lane had seen at its last commit and the offset
- * it had reached (`horizon`). Below the horizon, a record whose windows are closed was accounted
- * for before the crash (stored in a closed window, or dead-lettered as late), so it is skipped;
- * records of open windows rebuild them. Watermarks only move forward, so the same input gives the
- * same rows.
  */
 export function createLaneWindows(
   fs: FeatureSetConfig,
   lane: { topic: string; partition: number },
-  resume?: { maxEventTime: number; horizon: bigint },
-  /** Open windows of this feature set across all lanes, and its ceiling: shared, kept live. */
-  budget: { open: number; readonly max: number } = { open: 0, max: Number.POSITIVE_INFINITY },
-) {
+  resume?: LaneResume,
+  budget: WindowBudget = { open: 0, max: Number.POSITIVE_INFINITY },
+): LaneWindows {
+  return fs.window.type === 'session'
+    ? createLaneSessions(fs, lane, resume, budget)
+    : createLaneFixedWindows(fs, lane, resume, budget);
+}
+
+interface OpenWindow {
+  readonly entity: string;
+  readonly start: number;
+  readonly end: number;
+  readonly aggs: Aggregator[];
+  count: number;
+  minOffset: bigint;
+  maxOffset: bigint;
+}
+
+/**
+ * Tumbling and hopping windows: a record's windows follow from its event time alone.
+ *
+ * Replay: the lane restarts with the highest event time it had at its horizon. Below the horizon, a
+ * record whose windows are closed was accounted for before the crash (stored in a closed window, or
+ * dead-lettered as late), so it is skipped; records of open windows rebuild them.
+ */
+function createLaneFixedWindows(
+  fs: FeatureSetConfig,
+  lane: { topic: string; partition: number },
+  resume: LaneResume | undefined,
+  budget: WindowBudget,
+): LaneWindows {
   const open = new Map<string, OpenWindow>();
-  let maxEventTime = resume?.maxEventTime ?? Number.NEGATIVE_INFINITY;
+  const clock = eventClock(fs, resume?.maxEventTime ?? Number.NEGATIVE_INFINITY);
   const horizon = resume?.horizon ?? -1n;
-  const size = fs.window.size;
+  const size = fs.window.size!;
   const step = fs.window.step ?? size;
-  const watermark = () => maxEventTime - fs.outOfOrderness;
+  const readers = fs.aggregations.map((a) => (a.field === undefined ? undefined : pathReader(a.field)));
+  const watermark = () => clock.max - fs.outOfOrderness;
   const isClosed = (end: number) => end + fs.allowedLateness <= watermark();
 
   return {
     watermark,
-    maxEventTime: () => maxEventTime,
     openWindows: () => open.size,
 
-    add(entity: string, ts: number, offset: bigint, read: (path: string) => unknown): AddOutcome {
+    add(entity, ts, offset, record) {
       const starts = windowStarts(ts, size, step).filter((start) => !isClosed(start + size));
       const toOpen = starts.filter((start) => !open.has(`${entity}\u0000${start}`)).length;
       if (toOpen > 0 && budget.open + toOpen > budget.max) {
         // Refused whole (never half-counted); its event time still moves the watermark, so windows
         // keep closing and room comes back.
-        if (ts > maxEventTime) maxEventTime = ts;
+        clock.raise(ts);
+        clock.recorded();
         return 'limit';
       }
-      let added = false;
       for (const start of starts) {
-        const end = start + size;
         const key = `${entity}\u0000${start}`;
         let w = open.get(key);
         if (!w) {
@@ -73,9 +171,8 @@ export function createLaneWindows(
           w = {
             entity,
             start,
-            end,
+            end: start + size,
             aggs: fs.aggregations.map(createAggregator),
-            fields: fs.aggregations.map((a) => a.field),
             count: 0,
             minOffset: offset,
             maxOffset: offset,
@@ -85,53 +182,203 @@ export function createLaneWindows(
         w.count++;
         if (offset > w.maxOffset) w.maxOffset = offset;
         for (let i = 0; i < w.aggs.length; i++) {
-          const f = w.fields[i];
-          w.aggs[i]!.add(f === undefined ? undefined : read(f));
+          const read = readers[i];
+          w.aggs[i]!.add(read === undefined ? undefined : read(record), offset);
         }
-        added = true;
       }
-      if (ts > maxEventTime) maxEventTime = ts;
-      if (added) return 'added';
+      clock.raise(ts);
+      clock.recorded();
+      if (starts.length > 0) return 'added';
       return offset < horizon ? 'accounted' : 'late';
     },
 
-    /** Remove and return the windows the watermark has closed. */
-    close(): FeatureRow[] {
+    idle: (idleMs) => clock.idle(idleMs),
+
+    close() {
       const rows: FeatureRow[] = [];
       for (const [key, w] of open) {
         if (!isClosed(w.end)) continue;
         open.delete(key);
         budget.open--;
-        const values: Record<string, unknown> = {};
-        for (const agg of w.aggs) Object.assign(values, agg.result(size, w.count));
-        rows.push({
-          featureSet: fs.name,
-          entity: w.entity,
-          windowStart: w.start,
-          windowEnd: w.end,
-          values,
-          recordCount: w.count,
-          topic: lane.topic,
-          partition: lane.partition,
-          version: w.maxOffset,
-        });
+        rows.push(featureRow(fs, lane, w, w.start, w.end));
       }
       return rows;
     },
 
-    /** Drop every open window (the lane was reassigned and will be rebuilt from its commit). */
     discard() {
       budget.open -= open.size;
       open.clear();
     },
 
-    /** The lowest offset still needed to rebuild an open window (undefined: none open). */
-    minOpenOffset(): bigint | undefined {
+    checkpoint() {
       let min: bigint | undefined;
       for (const w of open.values()) if (min === undefined || w.minOffset < min) min = w.minOffset;
-      return min;
+      return { needsFrom: min, maxEventTime: finite(clock.max) };
     },
   };
 }
 
-export type LaneWindows = ReturnType<typeof createLaneWindows>;
+interface Session {
+  readonly entity: string;
+  start: number;
+  /** highest event time in the session: it ends at last + gap */
+  last: number;
+  readonly aggs: Aggregator[];
+  count: number;
+  minOffset: bigint;
+  maxOffset: bigint;
+  /** the lane's highest event time just before the session's first record (by offset) */
+  maxBefore: number;
+}
+
+/**
+ * Session windows: an entity's records belong to one session while each is less than `gap` (event
+ * time) from the next; a session spans [first, last + gap) and closes when the watermark reaches its
+ * end plus `allowedLateness`. A record that bridges two open sessions merges them.
+ *
+ * Replay: which session a record joins depends on the records before it, so the lane replays from
+ * the first record of its oldest open session (`from`) with the clock it had just before that
+ * record; from there it evolves exactly as it did. A session that closes in replay and would have
+ * been closed at the horizon (with the clock the lane had there) was accounted for before the
+ * crash, and is dropped unwritten: records before `from` may be missing from it. Records that
+ * belonged to such a session only ever meet its fragments, never a session open at the horizon.
+ */
+function createLaneSessions(
+  fs: FeatureSetConfig,
+  lane: { topic: string; partition: number },
+  resume: LaneResume | undefined,
+  budget: WindowBudget,
+): LaneWindows {
+  const sessions = new Map<string, Session[]>();
+  let count = 0;
+  const horizon = resume?.horizon ?? -1n;
+  const atHorizon = resume?.maxEventTime ?? Number.NEGATIVE_INFINITY;
+  const from = resume?.from ?? { offset: horizon, maxEventTime: atHorizon };
+  const clock = eventClock(fs, from.maxEventTime);
+  const gap = fs.window.gap!;
+  const lateness = fs.allowedLateness;
+  const readers = fs.aggregations.map((a) => (a.field === undefined ? undefined : pathReader(a.field)));
+  const watermark = () => clock.max - fs.outOfOrderness;
+  /** Sessions that had closed by the horizon: already written before the crash. */
+  const accountedFor = (s: Session) => s.last + gap + lateness <= atHorizon - fs.outOfOrderness;
+
+  function merge(into: Session, s: Session) {
+    if (s.start < into.start) into.start = s.start;
+    if (s.last > into.last) into.last = s.last;
+    into.count += s.count;
+    if (s.minOffset < into.minOffset) {
+      into.minOffset = s.minOffset;
+      into.maxBefore = s.maxBefore;
+    }
+    if (s.maxOffset > into.maxOffset) into.maxOffset = s.maxOffset;
+    for (let i = 0; i < into.aggs.length; i++) into.aggs[i]!.merge(s.aggs[i]!);
+  }
+
+  return {
+    watermark,
+    openWindows: () => count,
+
+    add(entity, ts, offset, record) {
+      if (offset < from.offset) return 'accounted';
+      // Past the horizon the clock is at least what it was there (it may have run on while idle).
+      if (offset >= horizon) clock.raise(atHorizon);
+      const wm = watermark();
+      let list = sessions.get(entity);
+      let target: Session | undefined;
+      if (list) {
+        for (let i = 0; i < list.length; i++) {
+          const s = list[i]!;
+          const live = s.last + gap + lateness > wm;
+          if (!live || ts >= s.last + gap || s.start >= ts + gap) continue;
+          if (!target) target = s;
+          else {
+            merge(target, s);
+            list.splice(i--, 1);
+            count--;
+            budget.open--;
+          }
+        }
+      }
+      if (!target) {
+        if (ts + gap + lateness <= wm) {
+          clock.raise(ts);
+          clock.recorded();
+          return offset < horizon ? 'accounted' : 'late';
+        }
+        if (budget.open + 1 > budget.max) {
+          clock.raise(ts);
+          clock.recorded();
+          return 'limit';
+        }
+        target = {
+          entity,
+          start: ts,
+          last: ts,
+          aggs: fs.aggregations.map(createAggregator),
+          count: 0,
+          minOffset: offset,
+          maxOffset: offset,
+          maxBefore: clock.max,
+        };
+        if (!list) sessions.set(entity, (list = []));
+        list.push(target);
+        count++;
+        budget.open++;
+      }
+      if (ts < target.start) target.start = ts;
+      if (ts > target.last) target.last = ts;
+      target.count++;
+      if (offset > target.maxOffset) target.maxOffset = offset;
+      for (let i = 0; i < target.aggs.length; i++) {
+        const read = readers[i];
+        target.aggs[i]!.add(read === undefined ? undefined : read(record), offset);
+      }
+      clock.raise(ts);
+      clock.recorded();
+      return 'added';
+    },
+
+    idle(idleMs) {
+      clock.raise(atHorizon);
+      clock.idle(idleMs);
+    },
+
+    close() {
+      const rows: FeatureRow[] = [];
+      const wm = watermark();
+      for (const [entity, list] of sessions) {
+        for (let i = 0; i < list.length; i++) {
+          const s = list[i]!;
+          // Only a closed session is complete: one still open may yet grow past the horizon.
+          if (s.last + gap + lateness > wm) continue;
+          list.splice(i--, 1);
+          count--;
+          budget.open--;
+          if (!accountedFor(s)) rows.push(featureRow(fs, lane, s, s.start, s.last + gap));
+        }
+        if (list.length === 0) sessions.delete(entity);
+      }
+      return rows;
+    },
+
+    discard() {
+      budget.open -= count;
+      count = 0;
+      sessions.clear();
+    },
+
+    checkpoint(next) {
+      let oldest: Session | undefined;
+      for (const list of sessions.values())
+        for (const s of list) if (!oldest || s.minOffset < oldest.minOffset) oldest = s;
+      const max = Math.max(clock.max, atHorizon);
+      return {
+        needsFrom: oldest?.minOffset,
+        maxEventTime: finite(max),
+        from: oldest
+          ? [oldest.minOffset.toString(), finite(oldest.maxBefore)]
+          : [next.toString(), finite(clock.max)],
+      };
+    },
+  };
+}
