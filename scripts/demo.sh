@@ -47,6 +47,9 @@ echo "== features: demo.user_1m (per user, 1-minute event-time windows), top 5 b
 q "SELECT entity AS user_id, window_start, events, revenue, event_types, last_event
    FROM demo.user_1m FINAL ORDER BY revenue DESC, user_id LIMIT 5"
 echo "   $(q -f TSV "SELECT count() FROM demo.user_1m FINAL") feature rows; windows still open at the end stay in state until later events close them"
+echo "== features: demo.user_sessions (per user, sessions ending after 3 minutes without events), the longest 5"
+q "SELECT entity AS user_id, window_start, window_end, events, revenue, first_event, last_event
+   FROM demo.user_sessions FINAL ORDER BY events DESC, user_id LIMIT 5"
 echo "== dead letters (stage, reason, raw value)"
 q "SELECT _partition, _offset, stage, reason, value FROM demo.events_dead_letters ORDER BY _offset LIMIT 5"
 if [[ "$((stored + dead))" != "$COUNT" ]]; then

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { validateConfig, type PipelineConfig } from '../src/config/index.js';
 import { counterValue, createLogger } from '../src/core/index.js';
 import { APPROX_DISTINCT_ERROR } from '../src/extraction/index.js';
-import { createPipeline } from '../src/pipeline/index.js';
+import { createPipeline, type Pipeline } from '../src/pipeline/index.js';
 import { createClickHouseClient } from '../src/storage/index.js';
 import { rows } from './support/clickhouse.js';
 import { services, uniqueName } from './support/env.js';
@@ -60,6 +60,7 @@ const FEATURES = [
     window: { type: 'tumbling', size: '10s' },
     outOfOrderness: '2s',
     allowedLateness: '3s',
+    idleTimeout: '1s',
     aggregations: [
       { name: 'events', fn: 'count' },
       { name: 'revenue', fn: 'sum', field: 'amount' },
@@ -82,9 +83,28 @@ const FEATURES = [
     window: { type: 'hopping', size: '20s', step: '5s' },
     outOfOrderness: '1s',
     allowedLateness: '0s',
+    idleTimeout: '1s',
     aggregations: [
       { name: 'events', fn: 'count' },
       { name: 'revenue', fn: 'sum', field: 'amount' },
+    ],
+  },
+  {
+    name: 'user_session',
+    entity: 'user',
+    eventTime: 'ts',
+    window: { type: 'session', gap: '2s' },
+    outOfOrderness: '2s',
+    allowedLateness: '1s',
+    idleTimeout: '1s',
+    aggregations: [
+      { name: 'events', fn: 'count' },
+      { name: 'revenue', fn: 'sum', field: 'amount' },
+      { name: 'avg_amount', fn: 'avg', field: 'amount' },
+      { name: 'items_approx', fn: 'approx_count_distinct', field: 'item' },
+      { name: 'first_item', fn: 'first', field: 'item' },
+      { name: 'last_item', fn: 'last', field: 'item' },
+      { name: 'per_second', fn: 'rate' },
     ],
   },
 ] as const;
@@ -102,7 +122,10 @@ const SPECS: Spec[] = [
   { name: 'item_hop', entity: 'item', size: 20_000, step: 5_000, ooo: 1000, lateness: 0 },
 ];
 
-/** The oracle: a plain reference computation over each partition in offset order, written apart from src/. */
+/**
+ * The oracle: a plain reference computation over each partition in offset order, written apart from
+ * src/. Every partition ends idle, so with the idle timeout every window it still holds closes too.
+ */
 function oracle(stream: Map<number, Event[]>, spec: Spec) {
   const windows = new Map<
     string,
@@ -137,8 +160,45 @@ function oracle(stream: Map<number, Event[]>, spec: Spec) {
       if (!kept) late.add(`${p}/${offset}`);
       maxTs = Math.max(maxTs, e.ts);
     });
-    for (const [key, w] of windows)
-      if (w.partition === p && w.start + spec.size + spec.lateness <= maxTs - spec.ooo) closed.set(key, w);
+    for (const [key, w] of windows) if (w.partition === p) closed.set(key, w);
+  }
+  return { closed, late };
+}
+
+const SESSION = { gap: 2000, ooo: 2000, lateness: 1000 };
+
+/** The session oracle: an entity's events less than the gap apart share a session; bridges merge. */
+function sessionOracle(stream: Map<number, Event[]>) {
+  type S = { entity: string; start: number; last: number; partition: number; offsets: number[] };
+  const closed = new Map<string, S & { events: Event[]; maxOffset: number }>();
+  const late = new Set<string>();
+  for (const [p, events] of stream) {
+    let maxTs = -Infinity;
+    const open: S[] = [];
+    events.forEach((e, offset) => {
+      const wm = maxTs - SESSION.ooo;
+      const live = open.filter((s) => s.last + SESSION.gap + SESSION.lateness > wm);
+      const touching = live.filter(
+        (s) => s.entity === e.user && e.ts < s.last + SESSION.gap && s.start < e.ts + SESSION.gap,
+      );
+      if (touching.length === 0 && e.ts + SESSION.gap + SESSION.lateness <= wm) late.add(`${p}/${offset}`);
+      else {
+        const merged: S = { entity: e.user, start: e.ts, last: e.ts, partition: p, offsets: [offset] };
+        for (const s of touching) {
+          merged.start = Math.min(merged.start, s.start);
+          merged.last = Math.max(merged.last, s.last);
+          merged.offsets.push(...s.offsets);
+          open.splice(open.indexOf(s), 1);
+        }
+        open.push(merged);
+      }
+      maxTs = Math.max(maxTs, e.ts);
+    });
+    for (const s of open) {
+      const offsets = s.offsets.sort((a, b) => a - b);
+      const key = `${s.entity}|${s.start}|${s.last + SESSION.gap}|${p}`;
+      closed.set(key, { ...s, events: offsets.map((o) => events[o]!), maxOffset: offsets.at(-1)! });
+    }
   }
   return { closed, late };
 }
@@ -177,15 +237,30 @@ function expectedValues(events: Event[], spec: Spec) {
   };
 }
 
-async function runUntilConsumed(config: PipelineConfig, records: number) {
+async function featureRowsWritten(pipeline: Pipeline): Promise<Map<string, number>> {
+  const { values } = await pipeline.telemetry.featureRows.get();
+  return new Map(values.map((v) => [String(v.labels.feature_set), v.value]));
+}
+
+async function runUntilStored(config: PipelineConfig, records: number, rows: Map<string, number>) {
   const pipeline = createPipeline(config, { logger: createLogger({ level: 'warn', destination: 2 }) });
   await pipeline.start();
   try {
-    // Windows hold commits back (open windows), so wait for consumption rather than commits.
+    // Windows hold commits back (open windows), so wait for consumption rather than commits, then
+    // for the idle timeout to close the windows every partition still holds.
     await waitFor(
       'every record consumed',
       async () => (await counterValue(pipeline.telemetry.recordsIn, 'ingestion')) >= records,
       120_000,
+      250,
+    );
+    await waitFor(
+      'every window closed by the idle timeout and written',
+      async () => {
+        const written = await featureRowsWritten(pipeline);
+        return [...rows].every(([name, n]) => (written.get(name) ?? 0) >= n);
+      },
+      60_000,
       250,
     );
   } finally {
@@ -221,7 +296,15 @@ describe('windowed features', () => {
       storage: { path: join(dir, 'chdb'), flushIntervalMs: 200 },
       http: { enabled: false },
     });
-    await runUntilConsumed(config, total);
+    const sessions = sessionOracle(stream);
+    await runUntilStored(
+      config,
+      total,
+      new Map([
+        ...SPECS.map((spec) => [spec.name, oracle(stream, spec).closed.size] as const),
+        ['user_session', sessions.closed.size],
+      ]),
+    );
 
     const client = await createClickHouseClient(config.storage, createLogger({ level: 'silent' }));
     try {
@@ -259,12 +342,13 @@ describe('windowed features', () => {
             expect(r.per_second as number).toBeCloseTo(want.per_second, 9);
           }
         }
-        // The idle partition stopped early: its last windows stay open (no idle timeout yet, see README),
-        // and only what its own watermark closed is stored.
+        // The idle partition stopped early: its own watermark never closed its last windows; the
+        // idle timeout did, and they are stored like the others.
         const idleOpen = oracleOpen(stream, spec, IDLE_PARTITION);
         expect(idleOpen).toBeGreaterThan(0);
         const storedIdle = stored.filter((r) => Number(r.source_partition) === IDLE_PARTITION).length;
         expect(storedIdle).toBe([...closed.values()].filter((w) => w.partition === IDLE_PARTITION).length);
+        expect(storedIdle).toBeGreaterThanOrEqual(idleOpen);
         const deadLate = new Set(
           dead
             .filter((d) => d.reason.startsWith(`late for feature set ${spec.name}:`))
@@ -273,6 +357,38 @@ describe('windowed features', () => {
         expect(deadLate, `${spec.name}: late records`).toEqual(late);
         expect(late.size).toBeGreaterThan(0);
       }
+
+      // Sessions, to the millisecond, against the session oracle.
+      const storedSessions = await rows<Record<string, unknown>>(
+        client,
+        'SELECT * FROM feat.user_session FINAL',
+      );
+      expect(storedSessions.length, 'user_session: rows').toBe(sessions.closed.size);
+      expect([...sessions.closed.values()].filter((s) => s.events.length >= 5).length).toBeGreaterThan(20);
+      expect(sessions.closed.size).toBeGreaterThan(200);
+      for (const r of storedSessions) {
+        const key = `${r.entity}|${r.window_start_ms}|${r.window_end_ms}|${r.source_partition}`;
+        const s = sessions.closed.get(key);
+        expect(s, `user_session: unexpected row ${key}`).toBeDefined();
+        expect(Number(r.version)).toBe(s!.maxOffset);
+        const want = expectedValues(s!.events, SPECS[0]!);
+        expect(Number(r.events)).toBe(want.events);
+        expect(r.revenue as number).toBeCloseTo(want.revenue, 6);
+        expect(r.avg_amount as number).toBeCloseTo(want.avg_amount, 6);
+        expect(Math.abs(Number(r.items_approx) - want.items)).toBeLessThanOrEqual(
+          Math.max(1, 3 * APPROX_DISTINCT_ERROR * want.items),
+        );
+        expect([r.first_item, r.last_item]).toEqual([want.first_item, want.last_item]);
+        const seconds = (Number(r.window_end_ms) - Number(r.window_start_ms)) / 1000;
+        expect(r.per_second as number).toBeCloseTo(want.events / seconds, 9);
+      }
+      const deadSessions = new Set(
+        dead
+          .filter((d) => d.reason.startsWith('late for feature set user_session:'))
+          .map((d) => `${d._partition}/${d._offset}`),
+      );
+      expect(deadSessions, 'user_session: late records').toEqual(sessions.late);
+      expect(sessions.late.size).toBeGreaterThan(0);
 
       // The merged view: one row per (entity, window) across partitions, from the partials.
       const { closed } = oracle(stream, SPECS[0]!);

@@ -129,6 +129,8 @@ export const RESERVED = new Set([
   'entity',
   'window_start',
   'window_end',
+  'window_start_ms',
+  'window_end_ms',
   'record_count',
   'source_topic',
   'source_partition',

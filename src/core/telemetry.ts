@@ -10,6 +10,7 @@ export interface Telemetry {
   readonly recordsRejected: Counter<'module'>;
   readonly recordsFiltered: Counter<'module'>;
   readonly deadLettered: Counter;
+  readonly featureRows: Counter<'feature_set'>;
   readonly retries: Counter<'module'>;
   readonly batchSeconds: Histogram<'module'>;
   /** Kafka timestamp to stored, per row (the benchmark's latency). */
@@ -49,6 +50,12 @@ export function createTelemetry(): Telemetry {
     deadLettered: new Counter({
       name: 'megaservice_dead_lettered_total',
       help: 'Records written to the dead-letter path (table, and topic when configured)',
+      registers: [registry],
+    }),
+    featureRows: new Counter({
+      name: 'megaservice_feature_rows_total',
+      help: 'Rows of closed windows written to a feature set table',
+      labelNames: ['feature_set'],
       registers: [registry],
     }),
     retries: new Counter({

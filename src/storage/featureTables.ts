@@ -5,9 +5,13 @@ import type { TableSpec } from './schema.js';
 /**
  * One table per feature set: a row per (entity, window, source partition), ReplacingMergeTree on a
  * deterministic version (the highest source offset that contributed), so a replayed window replaces
- * itself. Window bounds are DateTime (UTC seconds): window sizes are whole seconds.
+ * itself. Window bounds are DateTime (UTC seconds): window sizes are whole seconds. Sessions start
+ * and end at event times, to the millisecond, so their tables also hold the bounds in epoch
+ * milliseconds (DateTime64 is not on 18.16) and are keyed by those.
  */
 export function featureTableSpec(database: string, fs: FeatureSetConfig): TableSpec {
+  const session = fs.window.type === 'session';
+  const bounds = session ? 'window_start_ms, window_end_ms' : 'window_start, window_end';
   return {
     database,
     table: fs.name,
@@ -15,6 +19,12 @@ export function featureTableSpec(database: string, fs: FeatureSetConfig): TableS
       { name: 'entity', type: 'String' },
       { name: 'window_start', type: 'DateTime' },
       { name: 'window_end', type: 'DateTime' },
+      ...(session
+        ? [
+            { name: 'window_start_ms', type: 'UInt64' },
+            { name: 'window_end_ms', type: 'UInt64' },
+          ]
+        : []),
       ...fs.aggregations.flatMap(aggregationColumns),
       { name: 'record_count', type: 'UInt64' },
       { name: 'source_topic', type: 'String' },
@@ -22,8 +32,7 @@ export function featureTableSpec(database: string, fs: FeatureSetConfig): TableS
       { name: 'version', type: 'UInt64' },
     ],
     defaulted: ['created_at DateTime DEFAULT now()'],
-    engine:
-      'ReplacingMergeTree(version) ORDER BY (entity, window_start, window_end, source_topic, source_partition)',
+    engine: `ReplacingMergeTree(version) ORDER BY (entity, ${bounds}, source_topic, source_partition)`,
   };
 }
 
@@ -31,11 +40,12 @@ function dateTime(ms: number): string {
   return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
 }
 
-export function toFeatureInsertRow(row: FeatureRow): Record<string, unknown> {
+export function toFeatureInsertRow(row: FeatureRow, exactBounds: boolean): Record<string, unknown> {
   return {
     entity: row.entity,
     window_start: dateTime(row.windowStart),
     window_end: dateTime(row.windowEnd),
+    ...(exactBounds ? { window_start_ms: row.windowStart, window_end_ms: row.windowEnd } : {}),
     ...row.values,
     record_count: row.recordCount,
     source_topic: row.topic,

@@ -51,6 +51,9 @@ export function createClickHouseSink(
   const { logger, telemetry } = deps;
   const output = outputTableSpec(config.database, config.table, config.columns);
   const deadLetters = deadLetterTableSpec(config.database, config.table);
+  const sessionSets = new Set(
+    (config.featureSets ?? []).filter((fs) => fs.window.type === 'session').map((fs) => fs.name),
+  );
   const featureTables = new Map(
     (config.featureSets ?? []).map((fs) => [fs.name, featureTableSpec(config.database, fs)]),
   );
@@ -119,9 +122,13 @@ export function createClickHouseSink(
       for (const f of b.features ?? []) {
         let list = features.get(f.featureSet);
         if (!list) features.set(f.featureSet, (list = []));
-        list.push(toFeatureInsertRow(f));
+        list.push(toFeatureInsertRow(f, sessionSets.has(f.featureSet)));
       }
       span.update(`${b.lane.topic}\0${b.lane.partition}\0${b.firstOffset}\0${b.lastOffset}\n`);
+      // An idle tick spans no offsets, and the windows it closes depend on how long the lane was
+      // idle: the windows themselves go into the token, so two ticks never share one.
+      for (const f of b.features ?? [])
+        span.update(`${f.featureSet}\0${f.entity}\0${f.windowStart}\0${f.windowEnd}\0${f.version}\n`);
     }
     const token = span.digest('hex');
     try {
@@ -142,6 +149,7 @@ export function createClickHouseSink(
       telemetry.recordsOut.inc({ module: 'storage' }, rows.length - poisoned.length);
       telemetry.recordsRejected.inc({ module: 'storage' }, poisoned.length);
       telemetry.deadLettered.inc(dead.length);
+      for (const [name, values] of features) telemetry.featureRows.inc({ feature_set: name }, values.length);
       telemetry.batchSeconds.observe({ module: 'storage' }, (performance.now() - started) / 1000);
       const stored = Date.now();
       for (const r of rows) telemetry.eventToStoredSeconds.observe((stored - r.source.timestamp) / 1000);

@@ -25,6 +25,8 @@ function event(i: number) {
   const late = i % 211 === 100 ? -20_000 : 0;
   return {
     user: `u${(i * 31) % 40}`,
+    // bursts of 5 records; an entity comes back every 2.5 s of event time, so sessions both end and merge
+    sess: `s${Math.floor(i / 5) % 25}`,
     amount: ((i * 37) % 1000) / 10,
     ts: new Date(BASE + i * 20 + jitter + late).toISOString(),
   };
@@ -67,6 +69,8 @@ function pipelineDoc(brokers: string, clickhouseUrl: string, topic: string, data
         window: { type: 'tumbling', size: '5s' },
         outOfOrderness: '1s',
         allowedLateness: '2s',
+        // Production pauses at most about 1 s between sends: only the end of the stream is idle.
+        idleTimeout: '5s',
         aggregations: [
           { name: 'events', fn: 'count' },
           { name: 'revenue', fn: 'sum', field: 'amount' },
@@ -80,7 +84,24 @@ function pipelineDoc(brokers: string, clickhouseUrl: string, topic: string, data
         entity: 'user',
         eventTime: 'ts',
         window: { type: 'hopping', size: '10s', step: '5s' },
+        idleTimeout: '5s',
         aggregations: [{ name: 'events', fn: 'count' }],
+      },
+      {
+        name: 'sessions',
+        entity: 'sess',
+        eventTime: 'ts',
+        window: { type: 'session', gap: '3s' },
+        outOfOrderness: '1s',
+        allowedLateness: '1s',
+        idleTimeout: '5s',
+        aggregations: [
+          { name: 'events', fn: 'count' },
+          { name: 'revenue', fn: 'sum', field: 'amount' },
+          { name: 'first_amount', fn: 'first', field: 'amount' },
+          { name: 'last_amount', fn: 'last', field: 'amount' },
+          { name: 'users', fn: 'approx_count_distinct', field: 'user' },
+        ],
       },
     ],
     storage: { url: clickhouseUrl, flushIntervalMs: 300, retryMaxDelayMs: 1000 },
@@ -92,6 +113,8 @@ const FEATURE_COLUMNS = {
   user_5s:
     'entity, window_start, window_end, source_partition, events, revenue, sd_amount, max_amount, first_amount, record_count, version',
   user_hop: 'entity, window_start, window_end, source_partition, events, record_count, version',
+  sessions:
+    'entity, window_start_ms, window_end_ms, source_partition, events, revenue, first_amount, last_amount, users, record_count, version',
 };
 
 describe('feature replay after crashes', () => {
@@ -135,8 +158,17 @@ describe('feature replay after crashes', () => {
       const clean = await startPipelineProcess(cleanConfig);
       const done = async (p: PipelineProcess, db: string) => {
         // Consumed to the end once the raw events table holds every position (FINAL: replays collapse).
+        // Then the idle timeout closes every window still open, and the buffer empties.
         const [r] = await rows<{ n: string }>(client, `SELECT count() AS n FROM ${db}.events FINAL`);
-        return Number(r!.n) >= total && metricValue(await p.metrics(), 'megaservice_buffer_rows') === 0;
+        const metrics = await p.metrics();
+        const open = Object.keys(FEATURE_COLUMNS).map((fs) =>
+          metricValue(metrics, `megaservice_open_windows{feature_set="${fs}"}`),
+        );
+        return (
+          Number(r!.n) >= total &&
+          open.every((n) => n === 0) &&
+          metricValue(metrics, 'megaservice_buffer_rows') === 0
+        );
       };
       await waitFor(
         'both runs at the end of the stream',
@@ -148,11 +180,17 @@ describe('feature replay after crashes', () => {
       for (const p of [proc, clean]) expect((await p.exited).code, p.output()).toBe(0);
 
       for (const [table, columns] of Object.entries(FEATURE_COLUMNS)) {
-        const q = (db: string) =>
-          `SELECT ${columns} FROM ${db}.${table} FINAL ORDER BY entity, window_start, source_partition`;
+        const q = (db: string) => `SELECT ${columns} FROM ${db}.${table} FINAL ORDER BY ${columns}`;
         const killed = await rows(client, q(killedDb));
         const uninterrupted = await rows(client, q(cleanDb));
         expect(uninterrupted.length, `${table}: rows`).toBeGreaterThan(100);
+        if (table === 'sessions') {
+          const longer = uninterrupted.filter((r) => Number((r as { events: unknown }).events) > 2);
+          expect(
+            longer.length,
+            'sessions spanning bursts (a burst puts at most 2 records on a partition)',
+          ).toBeGreaterThan(10);
+        }
         expect(killed, `${table}: killed run vs uninterrupted run`).toEqual(uninterrupted);
       }
       const late = (db: string) =>
