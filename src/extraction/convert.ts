@@ -17,56 +17,83 @@ const INT_RANGES: Record<string, readonly [bigint, bigint]> = {
 
 const describe = describeValue;
 
-function toInteger(type: string, v: unknown): Converted {
+/** Why a value does not fit its column (a class, so the hot path allocates only on failure). */
+export class Unfit {
+  constructor(readonly reason: string) {}
+}
+
+const NUMBER_RANGES = Object.fromEntries(
+  Object.entries(INT_RANGES).map(([t, [min, max]]) => [t, [Number(min), Number(max)] as const]),
+);
+
+function toInteger(type: string, v: unknown): unknown {
+  const wide = type.endsWith('64');
+  if (typeof v === 'number' && Number.isSafeInteger(v)) {
+    const [min, max] = NUMBER_RANGES[type]!;
+    if (v >= min && v <= max) return wide ? String(v) : v;
+  }
   const [min, max] = INT_RANGES[type]!;
   let n: bigint;
   if (typeof v === 'number' && Number.isInteger(v)) n = BigInt(v);
   else if (typeof v === 'string' && /^-?\d+$/.test(v)) n = BigInt(v);
-  else return { ok: false, reason: `expected an integer (${type}), got ${describe(v)}` };
-  if (n < min || n > max) return { ok: false, reason: `${n} is out of range for ${type} [${min}, ${max}]` };
-  // 64-bit values travel as strings so no precision is lost in JSON.
-  return { ok: true, value: type.endsWith('64') ? n.toString() : Number(n) };
+  else return new Unfit(`expected an integer (${type}), got ${describe(v)}`);
+  if (n < min || n > max) return new Unfit(`${n} is out of range for ${type} [${min}, ${max}]`);
+  // 64-bit values travel as strings so no precision is lost.
+  return wide ? n.toString() : Number(n);
 }
 
 function pad(n: number, width = 2): string {
   return String(n).padStart(width, '0');
 }
 
-/** Converts one field value to the declared ClickHouse type (see README: Output columns). */
-export function convertValue(type: ScalarType, v: unknown): Converted {
+/** Records of a lane mostly share their second with the one before: format each second once. */
+let lastSeconds = Number.NaN;
+let lastText = '';
+function dateTimeText(seconds: number): string {
+  if (seconds !== lastSeconds) {
+    const d = new Date(seconds * 1000);
+    lastText = `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+    lastSeconds = seconds;
+  }
+  return lastText;
+}
+
+/** Converts one field value to the declared ClickHouse type, or says why it does not fit. */
+export function convert(type: ScalarType, v: unknown): unknown {
   switch (type) {
     case 'String':
-      return typeof v === 'string'
-        ? { ok: true, value: v }
-        : { ok: false, reason: `expected a string, got ${describe(v)}` };
+      return typeof v === 'string' ? v : new Unfit(`expected a string, got ${describe(v)}`);
     case 'Float32':
     case 'Float64':
       return typeof v === 'number' && Number.isFinite(v)
-        ? { ok: true, value: v }
-        : { ok: false, reason: `expected a finite number (${type}), got ${describe(v)}` };
+        ? v
+        : new Unfit(`expected a finite number (${type}), got ${describe(v)}`);
     case 'Bool':
-      return typeof v === 'boolean'
-        ? { ok: true, value: v ? 1 : 0 }
-        : { ok: false, reason: `expected true or false, got ${describe(v)}` };
+      return typeof v === 'boolean' ? (v ? 1 : 0) : new Unfit(`expected true or false, got ${describe(v)}`);
     case 'Date':
       return typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v) && !Number.isNaN(Date.parse(v))
-        ? { ok: true, value: v }
-        : { ok: false, reason: `expected a date as "YYYY-MM-DD", got ${describe(v)}` };
+        ? v
+        : new Unfit(`expected a date as "YYYY-MM-DD", got ${describe(v)}`);
     case 'DateTime': {
       // Epoch seconds, or an ISO-8601 string; stored as UTC seconds.
       let seconds: number;
       if (typeof v === 'number' && Number.isInteger(v)) seconds = v;
-      else if (typeof v === 'string' && !Number.isNaN(Date.parse(v)))
-        seconds = Math.floor(Date.parse(v) / 1000);
-      else
-        return { ok: false, reason: `expected epoch seconds or an ISO-8601 date-time, got ${describe(v)}` };
-      if (seconds < 0 || seconds > 4294967295)
-        return { ok: false, reason: `${describe(v)} is outside DateTime's range` };
-      const d = new Date(seconds * 1000);
-      const text = `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
-      return { ok: true, value: text };
+      else {
+        const ms = typeof v === 'string' ? Date.parse(v) : Number.NaN;
+        if (Number.isNaN(ms))
+          return new Unfit(`expected epoch seconds or an ISO-8601 date-time, got ${describe(v)}`);
+        seconds = Math.floor(ms / 1000);
+      }
+      if (seconds < 0 || seconds > 4294967295) return new Unfit(`${describe(v)} is outside DateTime's range`);
+      return dateTimeText(seconds);
     }
     default:
       return toInteger(type, v);
   }
+}
+
+/** `convert`, as a result object. */
+export function convertValue(type: ScalarType, v: unknown): Converted {
+  const r = convert(type, v);
+  return r instanceof Unfit ? { ok: false, reason: r.reason } : { ok: true, value: r };
 }

@@ -1,5 +1,5 @@
 import type { ColumnConfig, ScalarType } from '../config/index.js';
-import { convertValue } from './convert.js';
+import { convert, Unfit } from './convert.js';
 
 interface ColumnPlan {
   readonly name: string;
@@ -44,9 +44,9 @@ export function projectRecord(
         reason: `field '${c.field}': ${v === null ? 'is null' : 'is missing'} (column ${c.name} ${c.type} is not Nullable)`,
       };
     }
-    const r = convertValue(c.type, v);
-    if (!r.ok) return { reason: `field '${c.field}': ${r.reason}` };
-    values[c.name] = r.value;
+    const r = convert(c.type, v);
+    if (r instanceof Unfit) return { reason: `field '${c.field}': ${r.reason}` };
+    values[c.name] = r;
   }
   return { values };
 }

@@ -78,14 +78,18 @@ interface LaneActivity {
   busy: Promise<void> | undefined;
 }
 
-function headersToStrings(headers: IHeaders | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!headers) return out;
-  for (const [k, v] of Object.entries(headers)) {
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
+function headersToStrings(headers: IHeaders | undefined): Readonly<Record<string, string>> {
+  if (!headers) return NO_HEADERS;
+  let out: Record<string, string> | undefined;
+  for (const k in headers) {
+    const v = headers[k];
     if (v === undefined) continue;
+    out ??= {};
     out[k] = Array.isArray(v) ? v.map((x) => x.toString()).join(',') : v.toString();
   }
-  return out;
+  return out ?? NO_HEADERS;
 }
 
 /** Route kafkajs' own logging into pino. */

@@ -36,8 +36,16 @@ export function featureTableSpec(database: string, fs: FeatureSetConfig): TableS
   };
 }
 
+/** Window bounds repeat across the rows of a flush: format each once. */
+const dateTimes = new Map<number, string>();
 function dateTime(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
+  let text = dateTimes.get(ms);
+  if (text === undefined) {
+    if (dateTimes.size > 4096) dateTimes.clear();
+    text = new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
+    dateTimes.set(ms, text);
+  }
+  return text;
 }
 
 export function toFeatureInsertRow(row: FeatureRow, exactBounds: boolean): Record<string, unknown> {

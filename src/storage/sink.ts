@@ -152,7 +152,9 @@ export function createClickHouseSink(
       for (const [name, values] of features) telemetry.featureRows.inc({ feature_set: name }, values.length);
       telemetry.batchSeconds.observe({ module: 'storage' }, (performance.now() - started) / 1000);
       const stored = Date.now();
-      for (const r of rows) telemetry.eventToStoredSeconds.observe((stored - r.source.timestamp) / 1000);
+      // Every 4th row: percentiles of a sample, at a quarter of the digest's cost per row.
+      for (let i = 0; i < rows.length; i += 4)
+        telemetry.eventToStoredSeconds.observe((stored - rows[i]!.source.timestamp) / 1000);
       logger.debug(
         { batches: batches.length, stored: rows.length - poisoned.length, deadLettered: dead.length },
         'chunk stored',

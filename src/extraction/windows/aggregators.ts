@@ -9,8 +9,8 @@ import type { AggregationConfig } from '../../config/index.js';
 export interface Aggregator {
   add(value: unknown, offset: bigint): void;
   merge(other: Aggregator): void;
-  /** The output column values (the named one, and partials the merge view needs). */
-  result(windowMs: number, count: number): Record<string, unknown>;
+  /** Write the output column values (the named one, and partials the merge view needs). */
+  write(into: Record<string, unknown>, windowMs: number, count: number): void;
 }
 
 /** Exact up to this many distinct values, then a HyperLogLog sketch (1024 registers, ~3.25% error). */
@@ -24,12 +24,13 @@ function numeric(v: unknown): number | undefined {
 
 const asKey = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
 
+/** count and rate keep no state of their own (the window counts its records): one per feature set. */
 class CountOrRate implements Aggregator {
   constructor(private readonly a: AggregationConfig) {}
   add() {}
   merge() {}
-  result(windowMs: number, count: number) {
-    return { [this.a.name]: this.a.fn === 'count' ? count : count / (windowMs / 1000) };
+  write(into: Record<string, unknown>, windowMs: number, count: number) {
+    into[this.a.name] = this.a.fn === 'count' ? count : count / (windowMs / 1000);
   }
 }
 
@@ -52,15 +53,20 @@ class Moments implements Aggregator {
     this.sum += o.sum;
     this.sumsq += o.sumsq;
   }
-  result() {
+  write(into: Record<string, unknown>) {
     const { name, fn } = this.a;
-    if (fn === 'sum') return { [name]: this.sum };
+    if (fn === 'sum') {
+      into[name] = this.sum;
+      return;
+    }
     const { n, sum, sumsq } = this;
     const mean = n === 0 ? 0 : sum / n;
     // population variance, from the partials so the merge view computes the same formula
     const variance = n === 0 ? 0 : Math.max(0, sumsq / n - mean * mean);
-    const value = fn === 'avg' ? mean : fn === 'variance' ? variance : Math.sqrt(variance);
-    return { [name]: value, [`_n_${name}`]: n, [`_sum_${name}`]: sum, [`_sumsq_${name}`]: sumsq };
+    into[name] = fn === 'avg' ? mean : fn === 'variance' ? variance : Math.sqrt(variance);
+    into[`_n_${name}`] = n;
+    into[`_sum_${name}`] = sum;
+    into[`_sumsq_${name}`] = sumsq;
   }
 }
 
@@ -76,8 +82,8 @@ class Extreme implements Aggregator {
     const b = (other as Extreme).best;
     if (b !== undefined) this.add(b);
   }
-  result() {
-    return { [this.a.name]: this.best ?? null };
+  write(into: Record<string, unknown>) {
+    into[this.a.name] = this.best ?? null;
   }
 }
 
@@ -102,22 +108,35 @@ class Positional implements Aggregator {
       this.offset = o.offset;
     }
   }
-  result() {
-    return { [this.a.name]: this.offset < 0n ? null : asKey(this.value) };
+  write(into: Record<string, unknown>) {
+    into[this.a.name] = this.offset < 0n ? null : asKey(this.value);
   }
 }
 
+/** Exact distinct count: a small array while there are few values (most windows), then a Set. */
 class Distinct implements Aggregator {
-  readonly values = new Set<string>();
+  few: string[] | undefined = [];
+  many: Set<string> | undefined;
   constructor(private readonly a: AggregationConfig) {}
   add(v: unknown) {
-    if (v !== undefined && v !== null) this.values.add(asKey(v));
+    if (v !== undefined && v !== null) this.addKey(asKey(v));
+  }
+  private addKey(key: string) {
+    if (this.many) this.many.add(key);
+    else if (!this.few!.includes(key)) {
+      this.few!.push(key);
+      if (this.few!.length > 8) {
+        this.many = new Set(this.few);
+        this.few = undefined;
+      }
+    }
   }
   merge(other: Aggregator) {
-    for (const v of (other as Distinct).values) this.values.add(v);
+    const o = other as Distinct;
+    for (const k of o.many ?? o.few!) this.addKey(k);
   }
-  result() {
-    return { [this.a.name]: this.values.size };
+  write(into: Record<string, unknown>) {
+    into[this.a.name] = this.many ? this.many.size : this.few!.length;
   }
 }
 
@@ -150,9 +169,18 @@ class ApproxDistinct implements Aggregator {
       for (const k of mine) this.sketch.update(k);
     } else this.sketch = this.sketch!.merge(o.sketch!);
   }
-  result() {
-    return { [this.a.name]: this.exact ? this.exact.size : Math.round(this.sketch!.count()) };
+  write(into: Record<string, unknown>) {
+    into[this.a.name] = this.exact ? this.exact.size : Math.round(this.sketch!.count());
   }
+}
+
+/** A factory per aggregation of a feature set; stateless ones share one instance. */
+export function aggregatorFactory(a: AggregationConfig): () => Aggregator {
+  if (a.fn === 'count' || a.fn === 'rate') {
+    const shared = new CountOrRate(a);
+    return () => shared;
+  }
+  return () => createAggregator(a);
 }
 
 export function createAggregator(a: AggregationConfig): Aggregator {

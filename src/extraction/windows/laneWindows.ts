@@ -1,6 +1,6 @@
 import type { FeatureSetConfig } from '../../config/index.js';
 import { pathReader, type FeatureRow } from '../../core/index.js';
-import { createAggregator, type Aggregator } from './aggregators.js';
+import { aggregatorFactory, type Aggregator } from './aggregators.js';
 
 export type AddOutcome = 'added' | 'late' | 'accounted' | 'limit';
 
@@ -87,7 +87,7 @@ function featureRow(
   end: number,
 ): FeatureRow {
   const values: Record<string, unknown> = {};
-  for (const agg of w.aggs) Object.assign(values, agg.result(end - start, w.count));
+  for (const agg of w.aggs) agg.write(values, end - start, w.count);
   return {
     featureSet: fs.name,
     entity: w.entity,
@@ -119,16 +119,20 @@ export function createLaneWindows(
 
 interface OpenWindow {
   readonly entity: string;
-  readonly start: number;
-  readonly end: number;
   readonly aggs: Aggregator[];
   count: number;
-  minOffset: bigint;
   maxOffset: bigint;
 }
 
+/** The open windows that start at one time, by entity. Offsets only grow, so the first is the lowest. */
+interface Bucket {
+  readonly minOffset: bigint;
+  readonly windows: Map<string, OpenWindow>;
+}
+
 /**
- * Tumbling and hopping windows: a record's windows follow from its event time alone.
+ * Tumbling and hopping windows: a record's windows follow from its event time alone. Windows are
+ * kept in buckets by start, so closing visits only the buckets the watermark has passed.
  *
  * Replay: the lane restarts with the highest event time it had at its horizon. Below the horizon, a
  * record whose windows are closed was accounted for before the crash (stored in a closed window, or
@@ -140,22 +144,33 @@ function createLaneFixedWindows(
   resume: LaneResume | undefined,
   budget: WindowBudget,
 ): LaneWindows {
-  const open = new Map<string, OpenWindow>();
+  const buckets = new Map<number, Bucket>();
+  let count = 0;
   const clock = eventClock(fs, resume?.maxEventTime ?? Number.NEGATIVE_INFINITY);
   const horizon = resume?.horizon ?? -1n;
   const size = fs.window.size!;
   const step = fs.window.step ?? size;
+  const factories = fs.aggregations.map(aggregatorFactory);
   const readers = fs.aggregations.map((a) => (a.field === undefined ? undefined : pathReader(a.field)));
+  const lateness = fs.allowedLateness;
   const watermark = () => clock.max - fs.outOfOrderness;
-  const isClosed = (end: number) => end + fs.allowedLateness <= watermark();
 
   return {
     watermark,
-    openWindows: () => open.size,
+    openWindows: () => count,
 
     add(entity, ts, offset, record) {
-      const starts = windowStarts(ts, size, step).filter((start) => !isClosed(start + size));
-      const toOpen = starts.filter((start) => !open.has(`${entity}\u0000${start}`)).length;
+      const wm = watermark();
+      const last = Math.floor(ts / step) * step;
+      // The windows [start, start + size) that hold ts, newest first; closed ones take nothing,
+      // and once one is closed the older ones are too.
+      let open = 0;
+      let toOpen = 0;
+      for (let start = last; start > ts - size; start -= step) {
+        if (start + size + lateness <= wm) break;
+        open++;
+        if (!buckets.get(start)?.windows.has(entity)) toOpen++;
+      }
       if (toOpen > 0 && budget.open + toOpen > budget.max) {
         // Refused whole (never half-counted); its event time still moves the watermark, so windows
         // keep closing and room comes back.
@@ -163,32 +178,26 @@ function createLaneFixedWindows(
         clock.recorded();
         return 'limit';
       }
-      for (const start of starts) {
-        const key = `${entity}\u0000${start}`;
-        let w = open.get(key);
+      for (let i = 0, start = last; i < open; i++, start -= step) {
+        let bucket = buckets.get(start);
+        if (!bucket) buckets.set(start, (bucket = { minOffset: offset, windows: new Map() }));
+        let w = bucket.windows.get(entity);
         if (!w) {
           budget.open++;
-          w = {
-            entity,
-            start,
-            end: start + size,
-            aggs: fs.aggregations.map(createAggregator),
-            count: 0,
-            minOffset: offset,
-            maxOffset: offset,
-          };
-          open.set(key, w);
+          count++;
+          w = { entity, aggs: factories.map((f) => f()), count: 0, maxOffset: offset };
+          bucket.windows.set(entity, w);
         }
         w.count++;
         if (offset > w.maxOffset) w.maxOffset = offset;
-        for (let i = 0; i < w.aggs.length; i++) {
-          const read = readers[i];
-          w.aggs[i]!.add(read === undefined ? undefined : read(record), offset);
+        for (let a = 0; a < w.aggs.length; a++) {
+          const read = readers[a];
+          w.aggs[a]!.add(read === undefined ? undefined : read(record), offset);
         }
       }
       clock.raise(ts);
       clock.recorded();
-      if (starts.length > 0) return 'added';
+      if (open > 0) return 'added';
       return offset < horizon ? 'accounted' : 'late';
     },
 
@@ -196,23 +205,26 @@ function createLaneFixedWindows(
 
     close() {
       const rows: FeatureRow[] = [];
-      for (const [key, w] of open) {
-        if (!isClosed(w.end)) continue;
-        open.delete(key);
-        budget.open--;
-        rows.push(featureRow(fs, lane, w, w.start, w.end));
+      const wm = watermark();
+      for (const [start, bucket] of buckets) {
+        if (start + size + lateness > wm) continue;
+        buckets.delete(start);
+        count -= bucket.windows.size;
+        budget.open -= bucket.windows.size;
+        for (const w of bucket.windows.values()) rows.push(featureRow(fs, lane, w, start, start + size));
       }
       return rows;
     },
 
     discard() {
-      budget.open -= open.size;
-      open.clear();
+      budget.open -= count;
+      count = 0;
+      buckets.clear();
     },
 
     checkpoint() {
       let min: bigint | undefined;
-      for (const w of open.values()) if (min === undefined || w.minOffset < min) min = w.minOffset;
+      for (const b of buckets.values()) if (min === undefined || b.minOffset < min) min = b.minOffset;
       return { needsFrom: min, maxEventTime: finite(clock.max) };
     },
   };
@@ -257,6 +269,7 @@ function createLaneSessions(
   const clock = eventClock(fs, from.maxEventTime);
   const gap = fs.window.gap!;
   const lateness = fs.allowedLateness;
+  const factories = fs.aggregations.map(aggregatorFactory);
   const readers = fs.aggregations.map((a) => (a.field === undefined ? undefined : pathReader(a.field)));
   const watermark = () => clock.max - fs.outOfOrderness;
   /** Sessions that had closed by the horizon: already written before the crash. */
@@ -314,7 +327,7 @@ function createLaneSessions(
           entity,
           start: ts,
           last: ts,
-          aggs: fs.aggregations.map(createAggregator),
+          aggs: factories.map((f) => f()),
           count: 0,
           minOffset: offset,
           maxOffset: offset,
