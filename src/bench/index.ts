@@ -31,7 +31,9 @@ const opts = new Command('bench')
 const quick = opts.quick;
 const records = Number(opts.records ?? (quick ? 40_000 : 1_000_000));
 const repeats = Math.max(1, Number(opts.repeats));
-const stores = (opts.stores ?? (quick ? 'embedded' : 'embedded,server')).split(',') as (
+// The server first: its memory figures are then the pipeline's own, before chDB's engine loads into
+// this process for the embedded runs.
+const stores = (opts.stores ?? (quick ? 'embedded' : 'server,embedded')).split(',') as (
   'embedded' | 'server'
 )[];
 const loadSeconds = quick ? 6 : 30;
@@ -86,7 +88,7 @@ async function main() {
     settings: { records, repeats, partitions: PARTITIONS, quick, recordBytes: sizes },
     throughput: [],
     latency: [],
-    memory: { peakRssMiB: 0 },
+    memory: { peakRssMiB: 0, steady: [] },
   };
 
   for (const store of stores) {
@@ -158,6 +160,9 @@ async function main() {
     const cRate = result.throughput.find((t) => t.store === store && t.format === 'json')!.c;
     for (const load of [0.5, 0.8]) {
       const { topic, config, pipeline } = await livePipeline('live');
+      // Resident memory under steady live load (the 50% run), sampled while records flow.
+      let steady = 0;
+      const sampler = setInterval(() => (steady = Math.max(steady, process.memoryUsage().rss)), 100);
       const sent = await produceAtRate(
         svc.brokers,
         topic,
@@ -165,7 +170,8 @@ async function main() {
         loadSeconds,
         'json',
         PARTITIONS,
-      );
+      ).finally(() => clearInterval(sampler));
+      if (load === 0.5) result.memory.steady.push({ store, rssMiB: steady / 1048576 });
       await drained(pipeline, sent);
       const { p50, p99 } = await latencyPercentiles(pipeline);
       await pipeline.stop(Date.now() + 30_000);
