@@ -71,3 +71,41 @@ describe('extractFeatures state ceiling', () => {
     });
   });
 });
+
+describe('extractFeatures across a rebalance', () => {
+  it('drops the window state of every lane when a new group generation starts', async () => {
+    const c = validateConfig({
+      kafka: { brokers: ['k:1'], groupId: 'g' },
+      sources: [{ topics: ['t'] }],
+      output: { table: 'x', columns: [{ name: 'user', type: 'String' }] },
+      features: [
+        {
+          name: 'f',
+          entity: 'user',
+          eventTime: '$timestamp',
+          window: { type: 'tumbling', size: '1h' },
+          aggregations: [{ name: 'n', fn: 'count' }],
+        },
+      ],
+    });
+    const open = new Map<string, number>();
+    const onLane = (partition: number, users: string[], generation?: number): Batch<DecodedRecord> => {
+      const b = batch(users);
+      return {
+        ...b,
+        lane: { topic: 't', partition },
+        records: b.records.map((r) => ({ ...r, source: { ...r.source, partition } })),
+        ...(generation !== undefined ? { resume: { metadata: null, generation } } : {}),
+      };
+    };
+    await lastValueFrom(
+      from([
+        onLane(0, ['a', 'b'], 0),
+        onLane(1, ['c', 'd', 'e'], 0),
+        // Partition 1 was revoked: the next generation only brings partition 0 back.
+        onLane(0, ['a'], 1),
+      ]).pipe(extractFeatures(c.output.columns, c.features, open)),
+    );
+    expect(open.get('f')).toBe(1); // only partition 0's rebuilt window; partition 1's are gone
+  });
+});
