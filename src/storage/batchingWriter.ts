@@ -1,4 +1,4 @@
-import type { Batch, OutputRow } from '../core/index.js';
+import type { Ack } from '../core/index.js';
 
 export interface BatchingConfig {
   /** Flush when this many rows are waiting ... */
@@ -13,8 +13,13 @@ export interface BatchingConfig {
   readonly insertsInFlight: number;
 }
 
-interface Pending {
-  readonly batch: Batch<OutputRow>;
+/** What the writer buffers: anything acknowledged back to its lane once written. */
+export interface Buffered {
+  readonly ack: Ack;
+}
+
+interface Pending<T extends Buffered> {
+  readonly item: T;
   readonly rows: number;
   readonly bytes: number;
   readonly since: number;
@@ -28,20 +33,13 @@ export interface BufferStats {
   readonly waitingLanes: number;
 }
 
-export interface BatchingWriter {
-  /** Buffer a batch; resolves once it is accepted (there was room). Its ack resolves once stored. */
-  accept(batch: Batch<OutputRow>): Promise<void>;
+export interface BatchingWriter<T extends Buffered> {
+  /** Buffer an item of `rows` rows and `bytes` bytes; resolves once accepted (there was room). Its ack resolves once stored. */
+  accept(item: T, rows: number, bytes: number): Promise<void>;
   /** Flush everything buffered now, and resolve when nothing is buffered or in flight. */
   drain(): Promise<void>;
   stats(): BufferStats;
   close(): void;
-}
-
-function sizeOf(batch: Batch<OutputRow>): { rows: number; bytes: number } {
-  let bytes = 0;
-  for (const r of batch.records) bytes += r.source.value?.length ?? 0;
-  for (const r of batch.rejected) bytes += r.source.value?.length ?? 0;
-  return { rows: batch.records.length + batch.rejected.length, bytes };
 }
 
 /**
@@ -50,12 +48,12 @@ function sizeOf(batch: Batch<OutputRow>): { rows: number; bytes: number } {
  * full, so memory is bounded by configuration, not by the backlog. `write` resolves when a chunk is
  * stored (it retries on its own) and rejects only for errors that end the pipeline.
  */
-export function createBatchingWriter(
+export function createBatchingWriter<T extends Buffered>(
   config: BatchingConfig,
-  write: (batches: readonly Batch<OutputRow>[]) => Promise<void>,
+  write: (items: readonly T[]) => Promise<void>,
   now: () => number = Date.now,
-): BatchingWriter {
-  const queue: Pending[] = [];
+): BatchingWriter<T> {
+  const queue: Pending<T>[] = [];
   let bufferedRows = 0; // queued + in flight
   let bufferedBytes = 0;
   let queuedRows = 0;
@@ -71,13 +69,13 @@ export function createBatchingWriter(
     bufferedRows === 0 ||
     (bufferedRows + rows <= config.bufferRows && bufferedBytes + bytes <= config.bufferBytes);
 
-  function admit(p: Pending) {
+  function admit(p: Pending<T>) {
     queue.push(p);
     bufferedRows += p.rows;
     bufferedBytes += p.bytes;
     queuedRows += p.rows;
     queuedBytes += p.bytes;
-    p.batch.ack.accept();
+    p.item.ack.accept();
   }
 
   function due(): boolean {
@@ -95,7 +93,7 @@ export function createBatchingWriter(
     }, wait);
   }
 
-  function release(chunk: readonly Pending[]) {
+  function release(chunk: readonly Pending<T>[]) {
     for (const p of chunk) {
       bufferedRows -= p.rows;
       bufferedBytes -= p.bytes;
@@ -109,7 +107,7 @@ export function createBatchingWriter(
 
   function pump() {
     while (inFlight < config.insertsInFlight && due()) {
-      const chunk: Pending[] = [];
+      const chunk: Pending<T>[] = [];
       let rows = 0;
       let bytes = 0;
       while (
@@ -125,13 +123,13 @@ export function createBatchingWriter(
       queuedRows -= rows;
       queuedBytes -= bytes;
       inFlight++;
-      write(chunk.map((p) => p.batch))
+      write(chunk.map((p) => p.item))
         .then(
           () => {
-            for (const p of chunk) p.batch.ack.resolve();
+            for (const p of chunk) p.item.ack.resolve();
           },
           (err: unknown) => {
-            for (const p of chunk) p.batch.ack.reject(err);
+            for (const p of chunk) p.item.ack.reject(err);
           },
         )
         .finally(() => {
@@ -145,9 +143,8 @@ export function createBatchingWriter(
   }
 
   return {
-    accept(batch) {
-      const { rows, bytes } = sizeOf(batch);
-      const pending = (): Pending => ({ batch, rows, bytes, since: now() });
+    accept(item, rows, bytes) {
+      const pending = (): Pending<T> => ({ item, rows, bytes, since: now() });
       if (spaceWaiters.length === 0 && hasRoom(rows, bytes)) {
         admit(pending());
         pump();

@@ -37,6 +37,8 @@ export async function createClickHouseClient(
   logger: Logger,
 ): Promise<ClickHouseClient> {
   const log = { LoggerClass: clientLoggerClass(logger), level: ClickHouseLogLevel.WARN };
+  // Rows may come already encoded as JSON lines (the sink encodes when it takes a batch).
+  const json = { stringify: (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v)) };
   if (config.url) {
     return createClient({
       url: config.url,
@@ -44,6 +46,7 @@ export async function createClickHouseClient(
       password: config.password,
       request_timeout: config.requestTimeoutMs,
       log,
+      json,
     });
   }
   const path = resolve(config.path);
@@ -54,7 +57,7 @@ export async function createClickHouseClient(
   const connection = createChdbConnection({ path }) as unknown as NonNullable<
     Parameters<typeof createClient>[0]
   >['connection'];
-  return createClient({ connection, log });
+  return createClient({ connection, log, json });
 }
 
 export function describeTarget(config: ClientConfig): string {

@@ -3,12 +3,14 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { ColumnConfig, FeatureSetConfig } from '../config/index.js';
 import {
   describePosition,
+  type Ack,
   type Batch,
   type Health,
   type Lifecycle,
   type Logger,
   type OutputRow,
   type RejectedRecord,
+  type SourceRecord,
   type Telemetry,
 } from '../core/index.js';
 import { createBatchingWriter, type BatchingConfig, type BufferStats } from './batchingWriter.js';
@@ -44,6 +46,24 @@ export interface ClickHouseSink extends Lifecycle {
   onCircuit(listener: (state: CircuitName) => void): void;
 }
 
+/**
+ * A batch as the buffer holds it: rows already encoded as JSONEachRow lines, joined into one string
+ * per batch and table. Encoding when a batch is taken, not when its chunk is written, means the
+ * buffer holds a few large strings instead of an object graph per row: less for the garbage
+ * collector to copy, and less memory.
+ */
+interface EncodedBatch {
+  readonly ack: Ack;
+  /** Identifies the batch's content for the insert deduplication token. */
+  readonly span: string;
+  /** Output rows, one JSON line each, joined with newlines ('' when none). */
+  readonly rows: string;
+  readonly sources: readonly SourceRecord[];
+  readonly rejected: readonly RejectedRecord[];
+  /** Feature rows per feature set: [table name, lines joined with newlines, row count]. */
+  readonly features: readonly (readonly [string, string, number])[];
+}
+
 export function createClickHouseSink(
   config: ClickHouseSinkConfig,
   deps: { logger: Logger; telemetry: Telemetry },
@@ -67,7 +87,7 @@ export function createClickHouseSink(
   let caps: Capabilities | undefined;
   let lastWriteOk = false;
 
-  async function insert(spec: TableSpec, values: Record<string, unknown>[], token: string | undefined) {
+  async function insert(spec: TableSpec, values: readonly unknown[], token: string | undefined) {
     await resilience.policy.execute(
       ({ signal }) =>
         client!.insert({
@@ -87,52 +107,84 @@ export function createClickHouseSink(
    * Insert rows; when ClickHouse rejects them as bad data, split in halves until the bad rows are
    * isolated, store the rest, and return the bad rows as rejected with ClickHouse's reason.
    */
-  async function insertIsolatingPoison(rows: readonly OutputRow[], token: string): Promise<RejectedRecord[]> {
-    if (rows.length === 0) return [];
+  async function insertIsolatingPoison(
+    blocks: readonly string[],
+    sources: readonly SourceRecord[],
+    token: string,
+  ): Promise<RejectedRecord[]> {
+    if (sources.length === 0) return [];
     try {
-      await insert(output, rows.map(toInsertRow), token);
+      await insert(output, blocks, token);
       return [];
     } catch (err) {
       const e = classifyClickHouseError(err);
       if (e.kind !== 'poison') throw e;
-      if (rows.length === 1) {
+      if (sources.length === 1) {
         logger.warn(
-          { position: describePosition(rows[0]!.source), reason: e.message },
+          { position: describePosition(sources[0]!), reason: e.message },
           'row rejected by ClickHouse',
         );
-        return [{ source: rows[0]!.source, stage: 'storage', reason: e.message }];
+        return [{ source: sources[0]!, stage: 'storage', reason: e.message }];
       }
-      const mid = rows.length >>> 1;
+      // One line per row (JSON lines never hold a raw newline), then halves.
+      const lines = blocks.length === sources.length ? blocks : blocks.join('\n').split('\n');
+      const mid = lines.length >>> 1;
       return [
-        ...(await insertIsolatingPoison(rows.slice(0, mid), `${token}/a`)),
-        ...(await insertIsolatingPoison(rows.slice(mid), `${token}/b`)),
+        ...(await insertIsolatingPoison(lines.slice(0, mid), sources.slice(0, mid), `${token}/a`)),
+        ...(await insertIsolatingPoison(lines.slice(mid), sources.slice(mid), `${token}/b`)),
       ];
     }
   }
 
-  async function write(batches: readonly Batch<OutputRow>[]): Promise<void> {
+  function encode(batch: Batch<OutputRow>): EncodedBatch {
+    const lines = new Array<string>(batch.records.length);
+    const sources = new Array<SourceRecord>(batch.records.length);
+    for (let i = 0; i < batch.records.length; i++) {
+      const r = batch.records[i]!;
+      lines[i] = JSON.stringify(toInsertRow(r));
+      sources[i] = r.source;
+    }
+    const byTable = new Map<string, string[]>();
+    for (const f of batch.features ?? []) {
+      let list = byTable.get(f.featureSet);
+      if (!list) byTable.set(f.featureSet, (list = []));
+      list.push(JSON.stringify(toFeatureInsertRow(f, sessionSets.has(f.featureSet))));
+    }
+    return {
+      ack: batch.ack,
+      span: `${batch.lane.topic}\0${batch.lane.partition}\0${batch.firstOffset}\0${batch.lastOffset}\n`,
+      rows: lines.join('\n'),
+      sources,
+      rejected: batch.rejected,
+      features: [...byTable].map(([name, list]) => [name, list.join('\n'), list.length] as const),
+    };
+  }
+
+  async function write(batches: readonly EncodedBatch[]): Promise<void> {
     const started = performance.now();
-    const rows: OutputRow[] = [];
+    const blocks: string[] = [];
+    const sources: SourceRecord[] = [];
     const rejected: RejectedRecord[] = [];
-    const features = new Map<string, Record<string, unknown>[]>();
+    const features = new Map<string, { blocks: string[]; rows: number }>();
     const span = createHash('sha1');
     for (const b of batches) {
-      for (const r of b.records) rows.push(r);
+      if (b.rows !== '') blocks.push(b.rows);
+      for (const s of b.sources) sources.push(s);
       for (const r of b.rejected) rejected.push(r);
-      for (const f of b.features ?? []) {
-        let list = features.get(f.featureSet);
-        if (!list) features.set(f.featureSet, (list = []));
-        list.push(toFeatureInsertRow(f, sessionSets.has(f.featureSet)));
+      for (const [name, text, n] of b.features) {
+        let f = features.get(name);
+        if (!f) features.set(name, (f = { blocks: [], rows: 0 }));
+        f.blocks.push(text);
+        f.rows += n;
+        // An idle tick spans no offsets, and the windows it closes depend on how long the lane was
+        // idle: the feature rows themselves go into the token, so two ticks never share one.
+        span.update(name).update(text);
       }
-      span.update(`${b.lane.topic}\0${b.lane.partition}\0${b.firstOffset}\0${b.lastOffset}\n`);
-      // An idle tick spans no offsets, and the windows it closes depend on how long the lane was
-      // idle: the windows themselves go into the token, so two ticks never share one.
-      for (const f of b.features ?? [])
-        span.update(`${f.featureSet}\0${f.entity}\0${f.windowStart}\0${f.windowEnd}\0${f.version}\n`);
+      span.update(b.span);
     }
     const token = span.digest('hex');
     try {
-      const poisoned = await insertIsolatingPoison(rows, token);
+      const poisoned = await insertIsolatingPoison(blocks, sources, token);
       const dead = poisoned.length === 0 ? rejected : [...rejected, ...poisoned];
       if (dead.length > 0) {
         await Promise.all([
@@ -142,21 +194,21 @@ export function createClickHouseSink(
       }
       // Feature tables are independent of each other: insert them side by side.
       await Promise.all(
-        [...features].map(([name, values]) => insert(featureTables.get(name)!, values, `${token}/f/${name}`)),
+        [...features].map(([name, f]) => insert(featureTables.get(name)!, f.blocks, `${token}/f/${name}`)),
       );
       lastWriteOk = true;
-      telemetry.recordsIn.inc({ module: 'storage' }, rows.length);
-      telemetry.recordsOut.inc({ module: 'storage' }, rows.length - poisoned.length);
+      telemetry.recordsIn.inc({ module: 'storage' }, sources.length);
+      telemetry.recordsOut.inc({ module: 'storage' }, sources.length - poisoned.length);
       telemetry.recordsRejected.inc({ module: 'storage' }, poisoned.length);
       telemetry.deadLettered.inc(dead.length);
-      for (const [name, values] of features) telemetry.featureRows.inc({ feature_set: name }, values.length);
+      for (const [name, f] of features) telemetry.featureRows.inc({ feature_set: name }, f.rows);
       telemetry.batchSeconds.observe({ module: 'storage' }, (performance.now() - started) / 1000);
       const stored = Date.now();
       // Every 4th row: percentiles of a sample, at a quarter of the digest's cost per row.
-      for (let i = 0; i < rows.length; i += 4)
-        telemetry.eventToStoredSeconds.observe((stored - rows[i]!.source.timestamp) / 1000);
+      for (let i = 0; i < sources.length; i += 4)
+        telemetry.eventToStoredSeconds.observe((stored - sources[i]!.timestamp) / 1000);
       logger.debug(
-        { batches: batches.length, stored: rows.length - poisoned.length, deadLettered: dead.length },
+        { batches: batches.length, stored: sources.length - poisoned.length, deadLettered: dead.length },
         'chunk stored',
       );
     } catch (err) {
@@ -171,7 +223,12 @@ export function createClickHouseSink(
   });
 
   return {
-    accept: (batch) => writer.accept(batch),
+    accept(batch) {
+      let bytes = 0;
+      for (const r of batch.records) bytes += r.source.value?.length ?? 0;
+      for (const r of batch.rejected) bytes += r.source.value?.length ?? 0;
+      return writer.accept(encode(batch), batch.records.length + batch.rejected.length, bytes);
+    },
     drain: () => writer.drain(),
     capabilities: () => caps,
     buffer: () => writer.stats(),
