@@ -48,18 +48,15 @@ function dateTime(ms: number): string {
   return text;
 }
 
-export function toFeatureInsertRow(row: FeatureRow, exactBounds: boolean): Record<string, unknown> {
-  return {
-    entity: row.entity,
-    window_start: dateTime(row.windowStart),
-    window_end: dateTime(row.windowEnd),
-    ...(exactBounds ? { window_start_ms: row.windowStart, window_end_ms: row.windowEnd } : {}),
-    ...row.values,
-    record_count: row.recordCount,
-    source_topic: row.topic,
-    source_partition: row.partition,
-    version: row.version.toString(),
-  };
+/** A feature row as one JSONEachRow line (the aggregates joined in as stringified). */
+export function toFeatureInsertLine(row: FeatureRow, exactBounds: boolean): string {
+  const bounds = exactBounds ? `,"window_start_ms":${row.windowStart},"window_end_ms":${row.windowEnd}` : '';
+  const values = JSON.stringify(row.values);
+  return (
+    `{"entity":${JSON.stringify(row.entity)},"window_start":"${dateTime(row.windowStart)}","window_end":"${dateTime(row.windowEnd)}"${bounds}` +
+    `${values === '{}' ? '' : `,${values.slice(1, -1)}`},"record_count":${row.recordCount}` +
+    `,"source_topic":${JSON.stringify(row.topic)},"source_partition":${row.partition},"version":"${row.version}"}`
+  );
 }
 
 /**

@@ -18,9 +18,9 @@ import { detectCapabilities, type Capabilities } from './capabilities.js';
 import { classifyClickHouseError, clickhouseCode } from './classify.js';
 import { createClickHouseClient, describeTarget, type ClientConfig } from './client.js';
 import { createDeadLetterTopic, type DeadLetterTopicConfig } from './deadLetterTopic.js';
-import { featureTableSpec, mergedViewSql, toFeatureInsertRow } from './featureTables.js';
+import { featureTableSpec, mergedViewSql, toFeatureInsertLine } from './featureTables.js';
 import { createResilience, type CircuitName, type ResilienceConfig } from './resilience.js';
-import { toDeadLetterRow, toInsertRow } from './rows.js';
+import { toDeadLetterRow, toInsertLine } from './rows.js';
 import { bootstrapTable, deadLetterTableSpec, outputTableSpec, type TableSpec } from './schema.js';
 
 export interface ClickHouseSinkConfig {
@@ -141,14 +141,14 @@ export function createClickHouseSink(
     const sources = new Array<SourceRecord>(batch.records.length);
     for (let i = 0; i < batch.records.length; i++) {
       const r = batch.records[i]!;
-      lines[i] = JSON.stringify(toInsertRow(r));
+      lines[i] = toInsertLine(r);
       sources[i] = r.source;
     }
     const byTable = new Map<string, string[]>();
     for (const f of batch.features ?? []) {
       let list = byTable.get(f.featureSet);
       if (!list) byTable.set(f.featureSet, (list = []));
-      list.push(JSON.stringify(toFeatureInsertRow(f, sessionSets.has(f.featureSet))));
+      list.push(toFeatureInsertLine(f, sessionSets.has(f.featureSet)));
     }
     return {
       ack: batch.ack,
