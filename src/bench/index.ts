@@ -39,6 +39,18 @@ const stores = (opts.stores ?? (quick ? 'embedded' : 'server,embedded')).split('
 const loadSeconds = quick ? 6 : 30;
 const stallSeconds = quick ? 8 : 60;
 
+/**
+ * Between scenarios, collect the garbage the last one left (`npm run bench` passes --expose-gc), so
+ * one scenario's leftovers do not count in the next one's resident memory.
+ */
+async function settle(): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return;
+  gc();
+  await new Promise((r) => setTimeout(r, 500));
+  gc();
+}
+
 let peakRss = 0;
 const sampleRss = () => (peakRss = Math.max(peakRss, process.memoryUsage().rss));
 
@@ -142,6 +154,7 @@ async function main() {
 
     /** A fresh topic and a running pipeline on it (JSON), for the live-traffic measurements. */
     const livePipeline = async (kind: string) => {
+      await settle();
       const topic = `bench_${kind}_${uid()}`;
       await createLiveTopic(svc.brokers, topic, PARTITIONS);
       const config = benchConfig({
