@@ -107,6 +107,8 @@ export function extractFeatures(
 ): OperatorFunction<Batch<DecodedRecord>, Batch<OutputRow>> {
   const columnPlan = planColumns(columns);
   const keyPlans = featureSets.map(keyPlan);
+  // Feature sets that read the same event time share one parse per record.
+  const sameTimeAs = featureSets.map((fs) => featureSets.findIndex((f) => f.eventTime === fs.eventTime));
   const lanes = new Map<string, LaneState>();
   const budgets = featureSets.map((fs) => ({ open: 0, max: fs.maxOpenWindows }));
   let generation = -1;
@@ -149,7 +151,8 @@ export function extractFeatures(
       }
       for (let i = 0; i < keyPlans.length; i++) {
         const entity = entityOf(keyPlans[i]!, record);
-        const ts = eventTimeOf(keyPlans[i]!, record);
+        const first = sameTimeAs[i]!;
+        const ts = first < i ? times[first]! : eventTimeOf(keyPlans[i]!, record);
         if (typeof entity !== 'string' || typeof ts !== 'number') {
           const reason = typeof entity !== 'string' ? entity.reason : (ts as { reason: string }).reason;
           rejected.push({ source: record.source, stage: 'extraction', reason });
