@@ -52,7 +52,13 @@ async function settle(): Promise<void> {
 }
 
 let peakRss = 0;
-const sampleRss = () => (peakRss = Math.max(peakRss, process.memoryUsage().rss));
+/** The highest resident memory sampled while C ran at full speed, for the current store. */
+let cPeakRss = 0;
+const sampleRss = () => {
+  const rss = process.memoryUsage().rss;
+  peakRss = Math.max(peakRss, rss);
+  cPeakRss = Math.max(cPeakRss, rss);
+};
 
 async function services(): Promise<{ brokers: string; clickhouseUrl: string; where: string }> {
   if (process.env.KAFKA_BROKERS && process.env.CLICKHOUSE_URL) {
@@ -100,10 +106,11 @@ async function main() {
     settings: { records, repeats, partitions: PARTITIONS, quick, recordBytes: sizes },
     throughput: [],
     latency: [],
-    memory: { peakRssMiB: 0, steady: [] },
+    memory: { peakRssMiB: 0, steady: [], catchUpPeak: [] },
   };
 
   for (const store of stores) {
+    cPeakRss = 0;
     const storage = store === 'embedded' ? { path: chdbPath } : { url: svc.clickhouseUrl };
     const client = await createClickHouseClient(
       {
@@ -168,6 +175,8 @@ async function main() {
       });
       return { topic, config, pipeline: await startPipeline(config) };
     };
+
+    result.memory.catchUpPeak.push({ store, rssMiB: cPeakRss / 1048576 });
 
     // Latency from event to stored at 50% and 80% of C's rate (JSON).
     const cRate = result.throughput.find((t) => t.store === store && t.format === 'json')!.c;
