@@ -109,3 +109,34 @@ describe('extractFeatures across a rebalance', () => {
     expect(open.get('f')).toBe(1); // only partition 0's rebuilt window; partition 1's are gone
   });
 });
+
+describe('extractFeatures told of a new generation', () => {
+  it('frees every lane at once, without waiting for a batch (the process may have no partition left)', async () => {
+    const c = validateConfig({
+      kafka: { brokers: ['k:1'], groupId: 'g' },
+      sources: [{ topics: ['t'] }],
+      output: { table: 'x', columns: [{ name: 'user', type: 'String' }] },
+      features: [
+        {
+          name: 'f',
+          entity: 'user',
+          eventTime: '$timestamp',
+          window: { type: 'tumbling', size: '1h' },
+          aggregations: [{ name: 'n', fn: 'count' }],
+        },
+      ],
+    });
+    const open = new Map<string, number>();
+    let tell: ((generation: number) => void) | undefined;
+    await lastValueFrom(
+      from([{ ...batch(['a', 'b', 'c']), resume: { metadata: null, generation: 1 } }]).pipe(
+        extractFeatures(c.output.columns, c.features, open, (l) => (tell = l)),
+      ),
+    );
+    expect(open.get('f')).toBe(3);
+    tell!(1); // the generation it already knows: nothing happens
+    expect(open.get('f')).toBe(3);
+    tell!(2);
+    expect(open.get('f')).toBe(0);
+  });
+});

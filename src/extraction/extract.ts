@@ -104,6 +104,11 @@ export function extractFeatures(
   featureSets: readonly FeatureSetConfig[] = [],
   /** Open windows per feature set, kept up to date for the state-size metric. */
   openWindows: Map<string, number> = new Map(),
+  /**
+   * Registers to hear of new group generations, so lanes a rebalance took away free their windows
+   * even when this process gets no batch afterwards (it may have no partitions left).
+   */
+  onGeneration?: (listener: (generation: number) => void) => void,
 ): OperatorFunction<Batch<DecodedRecord>, Batch<OutputRow>> {
   const columnPlan = planColumns(columns);
   const keyPlans = featureSets.map(keyPlan);
@@ -115,14 +120,21 @@ export function extractFeatures(
   const entities: string[] = new Array<string>(featureSets.length);
   const times: number[] = new Array<number>(featureSets.length);
 
+  /**
+   * A new group generation: every lane this process keeps starts again from its commit, and the
+   * lanes it lost must not hold their windows (memory, and the open-window budget).
+   */
+  function newGeneration(g: number) {
+    if (g <= generation) return;
+    generation = g;
+    for (const state of lanes.values()) for (const w of state.windows) w.discard();
+    lanes.clear();
+    featureSets.forEach((fs, i) => openWindows.set(fs.name, budgets[i]!.open));
+  }
+  onGeneration?.(newGeneration);
+
   function laneState(batch: Batch<DecodedRecord>): LaneState {
-    if (batch.resume && batch.resume.generation > generation) {
-      // A new group generation: every lane this process keeps starts again from its commit, and the
-      // lanes it lost must not hold their windows (memory, and the open-window budget).
-      generation = batch.resume.generation;
-      for (const state of lanes.values()) for (const w of state.windows) w.discard();
-      lanes.clear();
-    }
+    if (batch.resume) newGeneration(batch.resume.generation);
     const id = laneId(batch.lane);
     let state = lanes.get(id);
     if (!state || batch.resume) {

@@ -54,6 +54,11 @@ export interface KafkaSource extends Lifecycle {
   /** Stop or restart fetching (e.g. while the store's circuit is open); in-flight batches go on. */
   pause(): void;
   resume(): void;
+  /**
+   * Told of each new group generation (after a rebalance): every lane it keeps starts again from its
+   * commit, and lanes it lost get no more batches.
+   */
+  onGeneration(listener: (generation: number) => void): void;
   /** Stop handing out batches, and wait until every batch handed out is done and its offset committed. */
   drain(flushStorage: () => Promise<void>): Promise<void>;
 }
@@ -113,6 +118,7 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
   let generation = 0;
   let paused = false;
   let ticker: NodeJS.Timeout | undefined;
+  const generationListeners: ((generation: number) => void)[] = [];
   let consumer: Consumer | undefined;
   let admin: Admin | undefined;
   let running = false;
@@ -329,6 +335,10 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
       return out;
     },
 
+    onGeneration(listener) {
+      generationListeners.push(listener);
+    },
+
     pause() {
       paused = true;
       const topics = [...new Set([...assigned].map((l) => l.slice(0, l.lastIndexOf('/'))))];
@@ -372,6 +382,7 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
         lanes = new Map();
         activity = new Map();
         generation++;
+        for (const l of generationListeners) l(generation);
         logger.info({ assigned: [...assigned] }, 'partitions assigned');
       });
       consumer.on(consumer.events.CRASH, (e) => {

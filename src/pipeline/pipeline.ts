@@ -104,7 +104,9 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
           guarded(decodeRecords(stages.decoderFor), 'ingestion', telemetry),
           guarded(transform(stages.transformFor), 'transformation', telemetry),
           guarded(
-            extractFeatures(config.output.columns, config.features, openWindows),
+            extractFeatures(config.output.columns, config.features, openWindows, (l) =>
+              source.onGeneration(l),
+            ),
             'extraction',
             telemetry,
           ),
