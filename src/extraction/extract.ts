@@ -154,7 +154,8 @@ export function extractFeatures(
   return map((batch) => {
     const rows: OutputRow[] = [];
     const rejected: RejectedRecord[] = [];
-    const state = featureSets.length > 0 ? laneState(batch).windows : [];
+    const held = featureSets.length > 0 ? laneState(batch) : undefined;
+    const state = held?.windows ?? [];
     next: for (const record of batch.records) {
       const r = projectRecord(columnPlan, record.fields);
       if (!('values' in r)) {
@@ -202,7 +203,7 @@ export function extractFeatures(
     for (const lane of state) for (const row of lane.close()) features.push(row);
     featureSets.forEach((fs, i) => openWindows.set(fs.name, budgets[i]!.open));
     const next = BigInt(batch.lastOffset) + 1n;
-    const horizon = lanes.get(laneId(batch.lane))!.horizon;
+    const horizon = held!.horizon;
     let commit = next;
     const point: ResumePoint = { v: 1, h: (next > horizon ? next : horizon).toString(), t: {} };
     featureSets.forEach((fs, i) => {

@@ -1,9 +1,10 @@
 import type { ColumnConfig, ScalarType } from '../config/index.js';
+import { pathReader } from '../core/index.js';
 import { convert, Unfit } from './convert.js';
 
 interface ColumnPlan {
   readonly name: string;
-  readonly path: readonly string[];
+  readonly read: (fields: Record<string, unknown>) => unknown;
   readonly field: string;
   readonly type: ScalarType;
   readonly nullable: boolean;
@@ -14,17 +15,8 @@ function plan(columns: readonly ColumnConfig[]): ColumnPlan[] {
     const nullable = c.type.startsWith('Nullable(');
     const type = (nullable ? c.type.slice('Nullable('.length, -1) : c.type) as ScalarType;
     const field = c.field ?? c.name;
-    return { name: c.name, field, path: field.split('.'), type, nullable };
+    return { name: c.name, field, read: pathReader(field), type, nullable };
   });
-}
-
-function lookup(fields: Record<string, unknown>, path: readonly string[]): unknown {
-  let v: unknown = fields;
-  for (const p of path) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<string, unknown>)[p];
-  }
-  return v;
 }
 
 /** Build one row, or the reason (naming the field) why the record does not fit the columns. */
@@ -34,7 +26,7 @@ export function projectRecord(
 ): { values: Record<string, unknown> } | { reason: string } {
   const values: Record<string, unknown> = {};
   for (const c of columns) {
-    const v = lookup(fields, c.path);
+    const v = c.read(fields);
     if (v === undefined || v === null) {
       if (c.nullable) {
         values[c.name] = null;

@@ -69,12 +69,29 @@ function eventClock(fs: FeatureSetConfig, start: number) {
     raise(ts: number) {
       if (ts > max) max = ts;
     },
-    recorded() {
+    /** A record's event time (counted or not: it moves the clock either way). */
+    record(ts: number) {
+      if (ts > max) max = ts;
       atLastRecord = max;
     },
     idle(idleMs: number) {
       if (fs.idleTimeout === null || idleMs < fs.idleTimeout) return;
       if (atLastRecord + idleMs > max) max = atLastRecord + idleMs;
+    },
+  };
+}
+
+/** A feature set's aggregations: new state for a window, and a record added to it. */
+function aggregation(fs: FeatureSetConfig) {
+  const factories = fs.aggregations.map(aggregatorFactory);
+  const readers = fs.aggregations.map((a) => (a.field === undefined ? undefined : pathReader(a.field)));
+  return {
+    create: (): Aggregator[] => factories.map((f) => f()),
+    add(aggs: Aggregator[], record: Record<string, unknown>, offset: bigint) {
+      for (let i = 0; i < aggs.length; i++) {
+        const read = readers[i];
+        aggs[i]!.add(read === undefined ? undefined : read(record), offset);
+      }
     },
   };
 }
@@ -150,8 +167,7 @@ function createLaneFixedWindows(
   const horizon = resume?.horizon ?? -1n;
   const size = fs.window.size!;
   const step = fs.window.step ?? size;
-  const factories = fs.aggregations.map(aggregatorFactory);
-  const readers = fs.aggregations.map((a) => (a.field === undefined ? undefined : pathReader(a.field)));
+  const aggs = aggregation(fs);
   const lateness = fs.allowedLateness;
   const watermark = () => clock.max - fs.outOfOrderness;
 
@@ -174,8 +190,7 @@ function createLaneFixedWindows(
       if (toOpen > 0 && budget.open + toOpen > budget.max) {
         // Refused whole (never half-counted); its event time still moves the watermark, so windows
         // keep closing and room comes back.
-        clock.raise(ts);
-        clock.recorded();
+        clock.record(ts);
         return 'limit';
       }
       for (let i = 0, start = last; i < open; i++, start -= step) {
@@ -185,18 +200,14 @@ function createLaneFixedWindows(
         if (!w) {
           budget.open++;
           count++;
-          w = { entity, aggs: factories.map((f) => f()), count: 0, maxOffset: offset };
+          w = { entity, aggs: aggs.create(), count: 0, maxOffset: offset };
           bucket.windows.set(entity, w);
         }
         w.count++;
         if (offset > w.maxOffset) w.maxOffset = offset;
-        for (let a = 0; a < w.aggs.length; a++) {
-          const read = readers[a];
-          w.aggs[a]!.add(read === undefined ? undefined : read(record), offset);
-        }
+        aggs.add(w.aggs, record, offset);
       }
-      clock.raise(ts);
-      clock.recorded();
+      clock.record(ts);
       if (open > 0) return 'added';
       return offset < horizon ? 'accounted' : 'late';
     },
@@ -269,8 +280,7 @@ function createLaneSessions(
   const clock = eventClock(fs, from.maxEventTime);
   const gap = fs.window.gap!;
   const lateness = fs.allowedLateness;
-  const factories = fs.aggregations.map(aggregatorFactory);
-  const readers = fs.aggregations.map((a) => (a.field === undefined ? undefined : pathReader(a.field)));
+  const aggs = aggregation(fs);
   const watermark = () => clock.max - fs.outOfOrderness;
   /** Sessions that had closed by the horizon: already written before the crash. */
   const accountedFor = (s: Session) => s.last + gap + lateness <= atHorizon - fs.outOfOrderness;
@@ -314,20 +324,18 @@ function createLaneSessions(
       }
       if (!target) {
         if (ts + gap + lateness <= wm) {
-          clock.raise(ts);
-          clock.recorded();
+          clock.record(ts);
           return offset < horizon ? 'accounted' : 'late';
         }
         if (budget.open + 1 > budget.max) {
-          clock.raise(ts);
-          clock.recorded();
+          clock.record(ts);
           return 'limit';
         }
         target = {
           entity,
           start: ts,
           last: ts,
-          aggs: factories.map((f) => f()),
+          aggs: aggs.create(),
           count: 0,
           minOffset: offset,
           maxOffset: offset,
@@ -342,12 +350,8 @@ function createLaneSessions(
       if (ts > target.last) target.last = ts;
       target.count++;
       if (offset > target.maxOffset) target.maxOffset = offset;
-      for (let i = 0; i < target.aggs.length; i++) {
-        const read = readers[i];
-        target.aggs[i]!.add(read === undefined ? undefined : read(record), offset);
-      }
-      clock.raise(ts);
-      clock.recorded();
+      aggs.add(target.aggs, record, offset);
+      clock.record(ts);
       return 'added';
     },
 
