@@ -191,18 +191,7 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
         caughtUp: BigInt(batch.highWatermark) <= nextOffset,
         lastRecordAt: Date.now(),
       });
-      const entry = commits.add(BigInt(last) + 1n);
-      const { ack, accepted, done, commit } = createAck();
-      done.then(
-        () => entry.done(commit()),
-        (err: unknown) => {
-          logger.error(
-            { lane: id, err: errorMessage(err) },
-            'a stored batch failed: nothing after it is committed',
-          );
-          deps.onFatal(err);
-        },
-      );
+      const { ack, accepted } = handOut(id, commits, nextOffset);
       // Keep the group membership alive while this lane waits for room in storage's buffer.
       const beat = setInterval(() => heartbeat().catch(() => undefined), HEARTBEAT_EVERY_MS);
       try {
@@ -236,11 +225,31 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
         act.busy = undefined;
       }
       resolveOffset(last); // the lane fetches on; the commit waits for `done`
-      handedOut.set(id, BigInt(last) + 1n);
+      handedOut.set(id, nextOffset);
       await heartbeat();
     } finally {
       activeEachBatch--;
     }
+  }
+
+  /**
+   * A batch (or tick) of a lane goes out: its commit waits in the lane's order until it is stored,
+   * and a failure after storage took it stops the pipeline (nothing after it can be committed).
+   */
+  function handOut(id: string, commits: LaneCommits, next: bigint) {
+    const entry = commits.add(next);
+    const { ack, accepted, done, commit } = createAck();
+    done.then(
+      () => entry.done(commit()),
+      (err: unknown) => {
+        logger.error(
+          { lane: id, err: errorMessage(err) },
+          'a stored batch failed: nothing after it is committed',
+        );
+        deps.onFatal(err);
+      },
+    );
+    return { ack, accepted };
   }
 
   /** Hand an empty batch to every caught-up lane that has had no records for a tick's time. */
@@ -254,15 +263,7 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
       act.lastTickAt = now;
       const slash = id.lastIndexOf('/');
       const lane = { topic: id.slice(0, slash), partition: Number(id.slice(slash + 1)) };
-      const entry = commits.add(act.next);
-      const { ack, accepted, done, commit } = createAck();
-      done.then(
-        () => entry.done(commit()),
-        (err: unknown) => {
-          logger.error({ lane: id, err: errorMessage(err) }, 'an idle tick failed after storage took it');
-          deps.onFatal(err);
-        },
-      );
+      const { ack, accepted } = handOut(id, commits, act.next);
       activeEachBatch++;
       act.busy = accepted.then(
         () => undefined,
