@@ -4,7 +4,8 @@ import { validateConfig } from '../config/index.js';
 import { createAck, type Batch, type DecodedRecord } from '../core/index.js';
 import { extractFeatures } from './extract.js';
 
-function config(onLimit: 'fail' | 'dead-letter') {
+/** One feature set: per user, hourly windows on the Kafka timestamp, counting. */
+function config(over: Record<string, unknown> = {}) {
   return validateConfig({
     kafka: { brokers: ['k:1'], groupId: 'g' },
     sources: [{ topics: ['t'] }],
@@ -16,8 +17,7 @@ function config(onLimit: 'fail' | 'dead-letter') {
         eventTime: '$timestamp',
         window: { type: 'tumbling', size: '1h' },
         aggregations: [{ name: 'n', fn: 'count' }],
-        maxOpenWindows: 2,
-        onLimit,
+        ...over,
       },
     ],
   });
@@ -48,7 +48,7 @@ function batch(users: string[]): Batch<DecodedRecord> {
 
 describe('extractFeatures state ceiling', () => {
   it('dead-letters records that would open a window past the ceiling, with the reason', async () => {
-    const c = config('dead-letter');
+    const c = config({ maxOpenWindows: 2, onLimit: 'dead-letter' });
     const open = new Map<string, number>();
     const out = await lastValueFrom(
       from([batch(['a', 'b', 'c', 'a'])]).pipe(extractFeatures(c.output.columns, c.features, open)),
@@ -61,7 +61,7 @@ describe('extractFeatures state ceiling', () => {
   });
 
   it('fails with an error naming the feature set and what to change', async () => {
-    const c = config('fail');
+    const c = config({ maxOpenWindows: 2, onLimit: 'fail' });
     await expect(
       lastValueFrom(from([batch(['a', 'b', 'c'])]).pipe(extractFeatures(c.output.columns, c.features))),
     ).rejects.toMatchObject({
@@ -74,20 +74,7 @@ describe('extractFeatures state ceiling', () => {
 
 describe('extractFeatures across a rebalance', () => {
   it('drops the window state of every lane when a new group generation starts', async () => {
-    const c = validateConfig({
-      kafka: { brokers: ['k:1'], groupId: 'g' },
-      sources: [{ topics: ['t'] }],
-      output: { table: 'x', columns: [{ name: 'user', type: 'String' }] },
-      features: [
-        {
-          name: 'f',
-          entity: 'user',
-          eventTime: '$timestamp',
-          window: { type: 'tumbling', size: '1h' },
-          aggregations: [{ name: 'n', fn: 'count' }],
-        },
-      ],
-    });
+    const c = config();
     const open = new Map<string, number>();
     const onLane = (partition: number, users: string[], generation?: number): Batch<DecodedRecord> => {
       const b = batch(users);
@@ -112,20 +99,7 @@ describe('extractFeatures across a rebalance', () => {
 
 describe('extractFeatures told of a new generation', () => {
   it('frees every lane at once, without waiting for a batch (the process may have no partition left)', async () => {
-    const c = validateConfig({
-      kafka: { brokers: ['k:1'], groupId: 'g' },
-      sources: [{ topics: ['t'] }],
-      output: { table: 'x', columns: [{ name: 'user', type: 'String' }] },
-      features: [
-        {
-          name: 'f',
-          entity: 'user',
-          eventTime: '$timestamp',
-          window: { type: 'tumbling', size: '1h' },
-          aggregations: [{ name: 'n', fn: 'count' }],
-        },
-      ],
-    });
+    const c = config();
     const open = new Map<string, number>();
     let tell: ((generation: number) => void) | undefined;
     await lastValueFrom(
