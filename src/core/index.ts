@@ -7,3 +7,4 @@ export * from './guard.js';
 export * from './telemetry.js';
 export * from './describe.js';
 export * from './paths.js';
+export * from './dateTime.js';

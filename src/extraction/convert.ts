@@ -1,4 +1,4 @@
-import { describeValue } from '../core/index.js';
+import { dateTimeText, describeValue } from '../core/index.js';
 import type { ScalarType } from '../config/index.js';
 
 /** A value ready for a JSONEachRow insert, or the reason it does not fit the column. */
@@ -40,22 +40,6 @@ function toInteger(type: string, v: unknown): unknown {
   if (n < min || n > max) return new Unfit(`${n} is out of range for ${type} [${min}, ${max}]`);
   // 64-bit values travel as strings so no precision is lost.
   return wide ? n.toString() : Number(n);
-}
-
-function pad(n: number, width = 2): string {
-  return String(n).padStart(width, '0');
-}
-
-/** Records of a lane mostly share their second with the one before: format each second once. */
-let lastSeconds = Number.NaN;
-let lastText = '';
-function dateTimeText(seconds: number): string {
-  if (seconds !== lastSeconds) {
-    const d = new Date(seconds * 1000);
-    lastText = `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
-    lastSeconds = seconds;
-  }
-  return lastText;
 }
 
 /** Converts one field value to the declared ClickHouse type, or says why it does not fit. */

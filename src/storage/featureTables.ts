@@ -1,5 +1,5 @@
 import { aggregationColumns, type FeatureSetConfig } from '../config/index.js';
-import type { FeatureRow } from '../core/index.js';
+import { dateTimeText, type FeatureRow } from '../core/index.js';
 import type { TableSpec } from './schema.js';
 
 /**
@@ -36,17 +36,7 @@ export function featureTableSpec(database: string, fs: FeatureSetConfig): TableS
   };
 }
 
-/** Window bounds repeat across the rows of a flush: format each once. */
-const dateTimes = new Map<number, string>();
-function dateTime(ms: number): string {
-  let text = dateTimes.get(ms);
-  if (text === undefined) {
-    if (dateTimes.size > 4096) dateTimes.clear();
-    text = new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
-    dateTimes.set(ms, text);
-  }
-  return text;
-}
+const dateTime = (ms: number) => dateTimeText(Math.floor(ms / 1000));
 
 /** A feature row as one JSONEachRow line (the aggregates joined in as stringified). */
 export function toFeatureInsertLine(row: FeatureRow, exactBounds: boolean): string {

@@ -1,0 +1,15 @@
+/**
+ * ClickHouse DateTime text ('YYYY-MM-DD hh:mm:ss', UTC) for epoch seconds. Records of a lane mostly
+ * share their second, and window bounds repeat across a flush: each second is formatted once.
+ */
+const texts = new Map<number, string>();
+
+export function dateTimeText(seconds: number): string {
+  let text = texts.get(seconds);
+  if (text === undefined) {
+    if (texts.size > 4096) texts.clear();
+    text = new Date(seconds * 1000).toISOString().slice(0, 19).replace('T', ' ');
+    texts.set(seconds, text);
+  }
+  return text;
+}
