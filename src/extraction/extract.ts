@@ -224,6 +224,3 @@ export function extractFeatures(
     };
   }
 }
-
-/** Open windows across all lanes (the state-size metric). */
-export type { LaneWindows };

@@ -183,7 +183,7 @@ export function aggregatorFactory(a: AggregationConfig): () => Aggregator {
   return () => createAggregator(a);
 }
 
-export function createAggregator(a: AggregationConfig): Aggregator {
+function createAggregator(a: AggregationConfig): Aggregator {
   switch (a.fn) {
     case 'count':
     case 'rate':
