@@ -1,6 +1,6 @@
 import { catchError, EMPTY, map, mergeMap, of, type OperatorFunction } from 'rxjs';
 import type { Batch } from './batch.js';
-import type { ModuleName, Telemetry } from './telemetry.js';
+import type { ModuleName, StageMeter } from './telemetry.js';
 
 /**
  * Runs a stage per batch so that a stage throwing on one batch fails that batch alone: its ack is
@@ -11,7 +11,7 @@ import type { ModuleName, Telemetry } from './telemetry.js';
 export function guarded<A, B>(
   stage: OperatorFunction<Batch<A>, Batch<B>>,
   module: ModuleName,
-  telemetry: Telemetry,
+  telemetry: StageMeter,
 ): OperatorFunction<Batch<A>, Batch<B>> {
   return mergeMap((batch: Batch<A>) => {
     const started = performance.now();

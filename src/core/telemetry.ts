@@ -17,6 +17,18 @@ export interface Telemetry {
   readonly eventToStoredSeconds: Summary;
 }
 
+/** The part of Telemetry a stage's guard counts into (a worker thread records it to send home). */
+export interface StageMeter {
+  readonly recordsIn: ModuleCount;
+  readonly recordsOut: ModuleCount;
+  readonly recordsRejected: ModuleCount;
+  readonly recordsFiltered: ModuleCount;
+  readonly batchSeconds: { observe(labels: { module: ModuleName }, seconds: number): void };
+}
+interface ModuleCount {
+  inc(labels: { module: ModuleName }, value: number): void;
+}
+
 export function createTelemetry(): Telemetry {
   const registry = new Registry();
   // process_resident_memory_bytes, event-loop lag, GC: what the memory bound is checked against.

@@ -6,3 +6,5 @@ export { classifyClickHouseError, clickhouseCode } from './classify.js';
 export { createTableSql, outputTableSpec, deadLetterTableSpec, SOURCE_COLUMNS } from './schema.js';
 export type { Capabilities } from './capabilities.js';
 export { DLQ_HEADERS } from './deadLetterTopic.js';
+export { batchEncoder, batchSpan } from './encode.js';
+export type { EncodedBatch } from './encode.js';

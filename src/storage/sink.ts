@@ -3,7 +3,6 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { ColumnConfig, FeatureSetConfig } from '../config/index.js';
 import {
   describePosition,
-  type Ack,
   type Batch,
   type Health,
   type Lifecycle,
@@ -18,9 +17,10 @@ import { detectCapabilities, type Capabilities } from './capabilities.js';
 import { classifyClickHouseError, clickhouseCode } from './classify.js';
 import { createClickHouseClient, describeTarget, type ClientConfig } from './client.js';
 import { createDeadLetterTopic, type DeadLetterTopicConfig } from './deadLetterTopic.js';
-import { featureTableSpec, mergedViewSql, toFeatureInsertLine } from './featureTables.js';
+import { batchEncoder, type EncodedBatch } from './encode.js';
+import { featureTableSpec, mergedViewSql } from './featureTables.js';
 import { createResilience, type CircuitName, type ResilienceConfig } from './resilience.js';
-import { toDeadLetterRow, toInsertLine } from './rows.js';
+import { toDeadLetterRow } from './rows.js';
 import { bootstrapTable, deadLetterTableSpec, outputTableSpec, type TableSpec } from './schema.js';
 
 export interface ClickHouseSinkConfig {
@@ -38,30 +38,14 @@ export interface ClickHouseSinkConfig {
 export interface ClickHouseSink extends Lifecycle {
   /** Take a batch into the bounded buffer (waits while it is full); its ack resolves once stored. */
   accept(batch: Batch<OutputRow>): Promise<void>;
+  /** The same for a batch already encoded (by `batchEncoder`, e.g. in a worker thread). */
+  acceptEncoded(batch: EncodedBatch): Promise<void>;
   /** Flush all buffered batches and wait until they are stored. */
   drain(): Promise<void>;
   capabilities(): Capabilities | undefined;
   buffer(): BufferStats;
   circuit(): CircuitName;
   onCircuit(listener: (state: CircuitName) => void): void;
-}
-
-/**
- * A batch as the buffer holds it: rows already encoded as JSONEachRow lines, joined into one string
- * per batch and table. Encoding when a batch is taken, not when its chunk is written, means the
- * buffer holds a few large strings instead of an object graph per row: less for the garbage
- * collector to copy, and less memory.
- */
-interface EncodedBatch {
-  readonly ack: Ack;
-  /** Identifies the batch's content for the insert deduplication token. */
-  readonly span: string;
-  /** Output rows, one JSON line each, joined with newlines ('' when none). */
-  readonly rows: string;
-  readonly sources: readonly SourceRecord[];
-  readonly rejected: readonly RejectedRecord[];
-  /** Feature rows per feature set: [table name, lines joined with newlines, row count]. */
-  readonly features: readonly (readonly [string, string, number])[];
 }
 
 export function createClickHouseSink(
@@ -71,9 +55,7 @@ export function createClickHouseSink(
   const { logger, telemetry } = deps;
   const output = outputTableSpec(config.database, config.table, config.columns);
   const deadLetters = deadLetterTableSpec(config.database, config.table);
-  const sessionSets = new Set(
-    (config.featureSets ?? []).filter((fs) => fs.window.type === 'session').map((fs) => fs.name),
-  );
+  const encode = batchEncoder(config.featureSets ?? []);
   const featureTables = new Map(
     (config.featureSets ?? []).map((fs) => [fs.name, featureTableSpec(config.database, fs)]),
   );
@@ -136,30 +118,6 @@ export function createClickHouseSink(
     }
   }
 
-  function encode(batch: Batch<OutputRow>): EncodedBatch {
-    const lines = new Array<string>(batch.records.length);
-    const sources = new Array<SourceRecord>(batch.records.length);
-    for (let i = 0; i < batch.records.length; i++) {
-      const r = batch.records[i]!;
-      lines[i] = toInsertLine(r);
-      sources[i] = r.source;
-    }
-    const byTable = new Map<string, string[]>();
-    for (const f of batch.features ?? []) {
-      let list = byTable.get(f.featureSet);
-      if (!list) byTable.set(f.featureSet, (list = []));
-      list.push(toFeatureInsertLine(f, sessionSets.has(f.featureSet)));
-    }
-    return {
-      ack: batch.ack,
-      span: `${batch.lane.topic}\0${batch.lane.partition}\0${batch.firstOffset}\0${batch.lastOffset}\n`,
-      rows: lines.join('\n'),
-      sources,
-      rejected: batch.rejected,
-      features: [...byTable].map(([name, list]) => [name, list.join('\n'), list.length] as const),
-    };
-  }
-
   async function write(batches: readonly EncodedBatch[]): Promise<void> {
     const started = performance.now();
     const blocks: string[] = [];
@@ -218,17 +176,20 @@ export function createClickHouseSink(
   }
 
   const writer = createBatchingWriter(config.batching, write);
+
+  function acceptEncoded(batch: EncodedBatch): Promise<void> {
+    let bytes = 0;
+    for (const s of batch.sources) bytes += s.value?.length ?? 0;
+    for (const r of batch.rejected) bytes += r.source.value?.length ?? 0;
+    return writer.accept(batch, batch.sources.length + batch.rejected.length, bytes);
+  }
   resilience.onCircuit((s) => {
     if (s !== 'closed') lastWriteOk = false;
   });
 
   return {
-    accept(batch) {
-      let bytes = 0;
-      for (const r of batch.records) bytes += r.source.value?.length ?? 0;
-      for (const r of batch.rejected) bytes += r.source.value?.length ?? 0;
-      return writer.accept(encode(batch), batch.records.length + batch.rejected.length, bytes);
-    },
+    accept: (batch) => acceptEncoded(encode(batch)),
+    acceptEncoded,
     drain: () => writer.drain(),
     capabilities: () => caps,
     buffer: () => writer.stats(),
