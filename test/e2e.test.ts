@@ -51,15 +51,17 @@ function generate(): { byPartition: Map<number, Message[]>; expected: Map<string
   return { byPartition, expected };
 }
 
+// Each target also runs one way of threading: records on the main thread, or on two worker threads.
 const targets = [
-  { name: 'the embedded store (chDB)', storage: () => ({ path: chdbDir }) },
+  { name: 'the embedded store (chDB), workers: 0', storage: () => ({ path: chdbDir }), workers: 0 },
   {
-    name: 'the ClickHouse server',
+    name: 'the ClickHouse server, workers: 2',
     storage: () => ({ url: env.clickhouseUrl }),
+    workers: 2,
   },
 ];
 
-describe.each(targets)('$name', ({ storage }) => {
+describe.each(targets)('$name', ({ storage, workers }) => {
   it('stores exactly the 10,000 produced records, values included', async () => {
     const brokers = env.kafkaBrokers!;
     const topic = uniqueName('e2e');
@@ -86,6 +88,7 @@ describe.each(targets)('$name', ({ storage }) => {
         ],
       },
       storage: storage(),
+      workers,
       log: { level: 'warn' },
     });
     const pipeline = createPipeline(config, { logger: createLogger({ level: 'warn', destination: 2 }) });

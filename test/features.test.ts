@@ -269,8 +269,10 @@ async function runUntilStored(config: PipelineConfig, records: number, rows: Map
   return pipeline;
 }
 
-describe('windowed features', () => {
+// On the main thread, and on two worker threads that share the lanes (the default on more cores).
+describe.each([{ workers: 0 }, { workers: 2 }])('windowed features, workers: $workers', ({ workers }) => {
   it('stores every feature row an independent computation gives, and dead-letters late records', async () => {
+    const db = `feat_w${workers}`;
     const brokers = env.kafkaBrokers!;
     const topic = uniqueName('features');
     await createTopic(brokers, topic, PARTITIONS);
@@ -291,7 +293,8 @@ describe('windowed features', () => {
     const config = validateConfig({
       kafka: { brokers: [brokers], groupId: uniqueName('g'), partitionsConsumedConcurrently: PARTITIONS },
       sources: [{ topics: [topic] }],
-      output: { database: 'feat', table: 'events', columns: [{ name: 'user', type: 'String' }] },
+      workers,
+      output: { database: db, table: 'events', columns: [{ name: 'user', type: 'String' }] },
       features: FEATURES,
       storage: { path: join(dir, 'chdb'), flushIntervalMs: 200 },
       http: { enabled: false },
@@ -310,13 +313,13 @@ describe('windowed features', () => {
     try {
       const dead = await rows<{ _partition: number; _offset: unknown; reason: string }>(
         client,
-        'SELECT _partition, _offset, reason FROM feat.events_dead_letters',
+        `SELECT _partition, _offset, reason FROM ${db}.events_dead_letters`,
       );
       for (const spec of SPECS) {
         const { closed, late } = oracle(stream, spec);
         const stored = await rows<Record<string, unknown>>(
           client,
-          `SELECT *, toUnixTimestamp(window_start) * 1000 AS start_ms FROM feat.${spec.name} FINAL`,
+          `SELECT *, toUnixTimestamp(window_start) * 1000 AS start_ms FROM ${db}.${spec.name} FINAL`,
         );
         expect(stored.length, `${spec.name}: rows`).toBe(closed.size);
         expect(closed.size).toBeGreaterThan(50);
@@ -361,7 +364,7 @@ describe('windowed features', () => {
       // Sessions, to the millisecond, against the session oracle.
       const storedSessions = await rows<Record<string, unknown>>(
         client,
-        'SELECT * FROM feat.user_session FINAL',
+        `SELECT * FROM ${db}.user_session FINAL`,
       );
       expect(storedSessions.length, 'user_session: rows').toBe(sessions.closed.size);
       expect([...sessions.closed.values()].filter((s) => s.events.length >= 5).length).toBeGreaterThan(20);
@@ -397,7 +400,7 @@ describe('windowed features', () => {
         merged.set(`${w.entity}|${w.start}`, [...(merged.get(`${w.entity}|${w.start}`) ?? []), ...w.events]);
       const view = await rows<Record<string, unknown>>(
         client,
-        'SELECT entity, toUnixTimestamp(window_start) * 1000 AS start_ms, events, revenue, avg_amount, var_amount, min_amount, max_amount FROM feat.user_10s_merged',
+        `SELECT entity, toUnixTimestamp(window_start) * 1000 AS start_ms, events, revenue, avg_amount, var_amount, min_amount, max_amount FROM ${db}.user_10s_merged`,
       );
       expect(view.length).toBe(merged.size);
       let spread = 0;

@@ -49,6 +49,9 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
   override('CLICKHOUSE_USER', 'storage.username', 'ClickHouse user'),
   override('CLICKHOUSE_PASSWORD', 'storage.password', 'ClickHouse password'),
   override('CHDB_PATH', 'storage.path', 'data directory of the embedded engine'),
+  override('WORKERS', 'workers', 'worker threads for the per-record work: auto or a number', (v) =>
+    /^\d+$/.test(v) ? Number(v) : v,
+  ),
   override('LOG_LEVEL', 'log.level', 'pino log level'),
   override('HTTP_PORT', 'http.port', 'port of /metrics and /health/*', (v) =>
     /^\d+$/.test(v) ? Number(v) : v,

@@ -53,6 +53,16 @@ describe('validateConfig', () => {
     ]);
   });
 
+  it('takes workers as auto or a whole number, from the file or WORKERS', () => {
+    expect(validateConfig(minimal()).workers).toBe('auto');
+    expect(validateConfig({ ...minimal(), workers: 0 }).workers).toBe(0);
+    expect(validateConfig(minimal(), { WORKERS: '3' }).workers).toBe(3);
+    for (const workers of ['many', -1, 1.5, 33])
+      expect(issuesOf(() => validateConfig({ ...minimal(), workers }))).toEqual([
+        "workers: must be 'auto' or a whole number from 0 to 32",
+      ]);
+  });
+
   it('names a missing required key', () => {
     const { kafka, ...rest } = minimal();
     const doc = { ...rest, kafka: { brokers: kafka.brokers } };

@@ -122,6 +122,8 @@ const storageSchema = z
   })
   .strict();
 
+const WORKERS = "must be 'auto' or a whole number from 0 to 32";
+
 export const pipelineSchema = z
   .object({
     kafka: kafkaSchema,
@@ -135,6 +137,15 @@ export const pipelineSchema = z
       .strict()
       .default({}),
     storage: storageSchema.default(storageSchema.parse({})),
+    /**
+     * Worker threads for the per-record work (decode, transform, extract, encode rows); 0 runs it on
+     * the main thread. `auto`: one per core beyond the first, at most 4.
+     */
+    workers: z
+      .union([z.literal('auto'), z.number().int(WORKERS).min(0, WORKERS).max(32, WORKERS)], {
+        error: WORKERS,
+      })
+      .default('auto'),
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -16,6 +16,7 @@ import { createKafkaSource, decodeRecords, type KafkaSource } from '../ingestion
 import { createClickHouseSink, type ClickHouseSink } from '../storage/index.js';
 import { transform } from '../transformation/index.js';
 import { registerGauges } from './gauges.js';
+import { createLaneWorkers, resolveWorkers, type LaneWorkers } from './laneWorkers.js';
 import { prepareStages } from './prepare.js';
 
 export interface Pipeline extends Lifecycle {
@@ -83,6 +84,8 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
   let subscription: Subscription | undefined;
   const openWindows = new Map<string, number>();
   registerGauges(telemetry.registry, { source, sink, openWindows });
+  const threads = resolveWorkers(config.workers);
+  let workers: LaneWorkers | undefined;
 
   return {
     source,
@@ -99,21 +102,44 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
       );
       // A lane hands over a batch and waits until storage accepted it, so the chain holds at most
       // partitionsConsumedConcurrently batches besides storage's buffer, whose size is configured.
-      subscription = source.batches$
-        .pipe(
-          guarded(decodeRecords(stages.decoderFor), 'ingestion', telemetry),
-          guarded(transform(stages.transformFor), 'transformation', telemetry),
-          guarded(
-            extractFeatures(config.output.columns, config.features, openWindows, (l) =>
-              source.onGeneration(l),
+      if (threads > 0) {
+        workers = createLaneWorkers(config, threads, {
+          telemetry,
+          logger: logger.child({ module: 'pipeline' }),
+          openWindows,
+          onFatal,
+        });
+        await workers.start();
+        const w = workers;
+        source.onGeneration((g) => w.generation(g));
+        // The same chain, with its per-record part on the lane's worker thread.
+        subscription = source.batches$
+          .pipe(
+            mergeMap((batch) =>
+              w
+                .process(batch)
+                .then((encoded) => sink.acceptEncoded(encoded))
+                .catch((err: unknown) => batch.ack.reject(err)),
             ),
-            'extraction',
-            telemetry,
-          ),
-          // Storage takes the batch into its bounded buffer; the lane waits for that (backpressure).
-          mergeMap((batch) => sink.accept(batch).catch((err: unknown) => batch.ack.reject(err))),
-        )
-        .subscribe({ error: onFatal });
+          )
+          .subscribe({ error: onFatal });
+      } else {
+        subscription = source.batches$
+          .pipe(
+            guarded(decodeRecords(stages.decoderFor), 'ingestion', telemetry),
+            guarded(transform(stages.transformFor), 'transformation', telemetry),
+            guarded(
+              extractFeatures(config.output.columns, config.features, openWindows, (l) =>
+                source.onGeneration(l),
+              ),
+              'extraction',
+              telemetry,
+            ),
+            // Storage takes the batch into its bounded buffer; the lane waits for that (backpressure).
+            mergeMap((batch) => sink.accept(batch).catch((err: unknown) => batch.ack.reject(err))),
+          )
+          .subscribe({ error: onFatal });
+      }
       await source.start();
     },
 
@@ -128,6 +154,7 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
         await source.stop(deadline);
       } finally {
         subscription?.unsubscribe();
+        await workers?.stop();
         await sink.stop(deadline);
       }
     },

@@ -1,0 +1,145 @@
+/**
+ * A worker thread that runs the per-record part of the chain for the lanes it is given: ingestion's
+ * decoding, transformation, extraction (with the lanes' window state) and storage's row encoding.
+ * The main thread keeps Kafka, ClickHouse, acknowledgements and commits. See laneWorkers.ts.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { Subject } from 'rxjs';
+import type { PipelineConfig } from '../config/index.js';
+import {
+  errorMessage,
+  guarded,
+  type Ack,
+  type Batch,
+  type ModuleName,
+  type SourceRecord,
+  type StageMeter,
+} from '../core/index.js';
+import { extractFeatures } from '../extraction/index.js';
+import { decodeRecords } from '../ingestion/index.js';
+import { batchEncoder } from '../storage/index.js';
+import { transform } from '../transformation/index.js';
+import { prepareStages } from './prepare.js';
+import { unpackRecords, type WireBatch, type WireRecord, type WireResult } from './wire.js';
+import type { FromWorker, ToWorker } from './laneWorkers.js';
+
+const port = parentPort!;
+const config = (workerData as { config: PipelineConfig }).config;
+const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+
+/** Counts and timings since the last message home; the main thread adds them to its metrics. */
+const counts = new Map<string, number>();
+let seconds: [ModuleName, number][] = [];
+const counter = (metric: string) => ({
+  inc(labels: { module: ModuleName }, value: number) {
+    const key = `${metric}\0${labels.module}`;
+    counts.set(key, (counts.get(key) ?? 0) + value);
+  },
+});
+const meter: StageMeter = {
+  recordsIn: counter('recordsIn'),
+  recordsOut: counter('recordsOut'),
+  recordsRejected: counter('recordsRejected'),
+  recordsFiltered: counter('recordsFiltered'),
+  batchSeconds: { observe: (labels, s) => void seconds.push([labels.module, s]) },
+};
+function takeMetrics() {
+  const out = { counts: [...counts], seconds };
+  counts.clear();
+  seconds = [];
+  return out;
+}
+
+const openWindows = new Map<string, number>();
+let onGeneration: ((generation: number) => void) | undefined;
+
+/** The batch's acknowledgement here only records what extraction asks for, to be replayed at home. */
+interface WorkerAck extends Ack {
+  readonly id: number;
+  readonly commits: [string, string][];
+}
+
+try {
+  const stages = await prepareStages(config);
+  const encode = batchEncoder(config.features);
+  const input = new Subject<Batch<SourceRecord>>();
+  input
+    .pipe(
+      guarded(decodeRecords(stages.decoderFor), 'ingestion', meter),
+      guarded(transform(stages.transformFor), 'transformation', meter),
+      guarded(
+        extractFeatures(config.output.columns, config.features, openWindows, (l) => (onGeneration = l)),
+        'extraction',
+        meter,
+      ),
+    )
+    .subscribe({
+      next(batch) {
+        const ack = batch.ack as WorkerAck;
+        let result: WireResult;
+        try {
+          const e = encode(batch);
+          const rowSources = new Int32Array(e.sources.length);
+          for (let i = 0; i < e.sources.length; i++) rowSources[i] = (e.sources[i] as WireRecord).index;
+          result = {
+            rows: e.rows,
+            rowSources,
+            rejected: e.rejected.map((r) => [(r.source as WireRecord).index, r.stage, r.reason] as const),
+            features: e.features,
+            commits: ack.commits,
+          };
+        } catch (err) {
+          ack.reject(err);
+          return;
+        }
+        post({ t: 'done', id: ack.id, result, metrics: takeMetrics(), openWindows: [...openWindows] }, [
+          result.rowSources.buffer as ArrayBuffer,
+        ]);
+      },
+      error: (err: unknown) => post({ t: 'fatal', message: errorMessage(err) }),
+    });
+
+  port.on('message', (m: ToWorker) => {
+    if (m.t === 'generation') {
+      onGeneration?.(m.generation);
+      return;
+    }
+    const wire: WireBatch = m.batch;
+    const ack: WorkerAck = {
+      id: m.id,
+      commits: [],
+      commitAt(offset, metadata) {
+        this.commits.push([offset.toString(), metadata]);
+      },
+      accept() {},
+      resolve() {},
+      reject(err) {
+        const e = err as { kind?: unknown; code?: unknown };
+        post({
+          t: 'failed',
+          id: m.id,
+          error: {
+            message: errorMessage(err),
+            kind: typeof e?.kind === 'string' ? e.kind : undefined,
+            code: typeof e?.code === 'string' ? e.code : undefined,
+          },
+          metrics: takeMetrics(),
+        });
+      },
+    };
+    input.next({
+      lane: wire.lane,
+      ack,
+      firstOffset: wire.firstOffset,
+      lastOffset: wire.lastOffset,
+      records: unpackRecords(wire),
+      rejected: [],
+      filtered: 0,
+      ...(wire.resume ? { resume: wire.resume } : {}),
+      ...(wire.idleMs !== undefined ? { idleMs: wire.idleMs } : {}),
+    });
+  });
+  post({ t: 'ready' });
+} catch (err) {
+  post({ t: 'fatal', message: errorMessage(err) });
+}
