@@ -84,6 +84,12 @@ export interface Batch<T> {
   readonly rejected: readonly RejectedRecord[];
   /** Records a filter step dropped on purpose (counted in metrics, never silent). */
   readonly filtered: number;
+  /**
+   * The batch's number in its lane for this group generation (ticks included), from 0. A lane may
+   * have two batches in the chain; a stage that keeps lane state refuses one whose predecessor it
+   * did not process (that one failed), so it never builds on a gap.
+   */
+  readonly seq?: number;
   /** Feature rows of windows this batch closed. */
   readonly features?: readonly FeatureRow[];
   /**
@@ -113,6 +119,7 @@ export function withRecords<T, U>(
     records,
     rejected: rejected.length === 0 ? batch.rejected : [...batch.rejected, ...rejected],
     filtered: batch.filtered + filtered,
+    ...(batch.seq !== undefined ? { seq: batch.seq } : {}),
     ...(batch.features ? { features: batch.features } : {}),
     ...(batch.resume ? { resume: batch.resume } : {}),
     ...(batch.idleMs !== undefined ? { idleMs: batch.idleMs } : {}),

@@ -114,3 +114,33 @@ describe('extractFeatures told of a new generation', () => {
     expect(open.get('f')).toBe(0);
   });
 });
+
+describe('extractFeatures lane order', () => {
+  const numbered = (users: string[], seq: number, first: number): Batch<DecodedRecord> => {
+    const b = batch(users);
+    const records = b.records.map((r, i) => ({ ...r, source: { ...r.source, offset: String(first + i) } }));
+    return {
+      ...b,
+      records,
+      firstOffset: String(first),
+      lastOffset: String(first + users.length - 1),
+      seq,
+    };
+  };
+
+  it('processes numbered batches in sequence, and refuses one whose predecessor never came', () => {
+    const c = config();
+    const extract = extractFeatures(c.output.columns, c.features);
+    const seen: number[] = [];
+    const errors: unknown[] = [];
+    from([numbered(['a'], 0, 0), numbered(['b'], 1, 1), numbered(['c'], 3, 3)])
+      .pipe(extract)
+      .subscribe({ next: (b) => seen.push(b.seq!), error: (e: unknown) => errors.push(e) });
+    expect(seen).toEqual([0, 1]);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ kind: 'fatal', code: 'LANE_GAP' });
+    expect((errors[0] as Error).message).toBe(
+      'lane t/0: batch 3 arrived after a failed batch 2; not processed',
+    );
+  });
+});

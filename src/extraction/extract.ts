@@ -89,6 +89,8 @@ interface LaneState {
   readonly windows: LaneWindows[];
   /** the offset the lane had reached before this process took it over */
   readonly horizon: bigint;
+  /** the `seq` the lane's next batch must have (undefined: batches are not numbered) */
+  nextSeq: number | undefined;
 }
 
 const iso = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms));
@@ -145,8 +147,18 @@ export function extractFeatures(
           createLaneWindows(fs, batch.lane, laneResume(point, fs), budgets[i]),
         ),
         horizon: point ? BigInt(point.h) : -1n,
+        nextSeq: batch.seq,
       };
       lanes.set(id, state);
+    }
+    if (state.nextSeq !== undefined && batch.seq !== undefined && batch.seq !== state.nextSeq) {
+      // An earlier batch of this lane failed on its way here: building on the gap would write wrong
+      // windows. (Its failure stops the pipeline; a restart replays from the commit.)
+      throw new PipelineError(
+        'fatal',
+        'LANE_GAP',
+        `lane ${id}: batch ${batch.seq} arrived after a failed batch ${state.nextSeq}; not processed`,
+      );
     }
     return state;
   }
@@ -213,6 +225,7 @@ export function extractFeatures(
       if (cp.from) (point.s ??= {})[fs.name] = cp.from;
     });
     batch.ack.commitAt(commit, JSON.stringify(point));
+    if (batch.seq !== undefined) held!.nextSeq = batch.seq + 1;
     return { ...withRecords(batch, rows, rejected), features };
   });
 

@@ -5,6 +5,7 @@ import type { SourceConfig } from '../config/index.js';
 import {
   ConfigError,
   errorMessage,
+  laneId,
   withRecords,
   type Batch,
   type DecodedRecord,
@@ -53,25 +54,45 @@ export async function prepareDecoder(source: SourceConfig, index: number, baseDi
 /**
  * Ingestion stage: Kafka messages to decoded records, with the decoder of the batch's source;
  * undecodable ones are rejected with the reason. Registry I/O happens once per batch, before the loop.
+ * A lane's batches leave in the order they came, even when one waits for the registry and the next
+ * does not (a lane may have two batches in the chain).
  */
 export function decodeRecords(
   decoderFor: (topic: string) => Decoder | undefined,
 ): OperatorFunction<Batch<SourceRecord>, Batch<DecodedRecord>> {
-  return mergeMap(async (batch) => {
-    const records: DecodedRecord[] = [];
-    const rejected: RejectedRecord[] = [];
-    const decoder = decoderFor(batch.lane.topic);
-    if (!decoder) {
-      const reason = `topic ${batch.lane.topic} matches no configured source`;
-      for (const source of batch.records) rejected.push({ source, stage: 'ingestion', reason });
-      return withRecords(batch, records, rejected);
-    }
-    await decoder.prepare(batch.records);
-    for (const source of batch.records) {
-      const result = decoder.decode(source);
-      if ('fields' in result) records.push({ source, fields: result.fields });
-      else rejected.push({ source, stage: 'ingestion', reason: result.reason });
-    }
-    return withRecords(batch, records, rejected);
+  const tails = new Map<string, Promise<unknown>>();
+  return mergeMap((batch) => {
+    const id = laneId(batch.lane);
+    const before = tails.get(id);
+    const decoded = decode(batch, decoderFor);
+    decoded.catch(() => undefined); // handled below, possibly after the lane's earlier batch
+    const inOrder = before ? before.then(() => decoded) : decoded;
+    const tail = inOrder.catch(() => undefined);
+    tails.set(id, tail);
+    void tail.then(() => {
+      if (tails.get(id) === tail) tails.delete(id);
+    });
+    return inOrder;
   });
+}
+
+async function decode(
+  batch: Batch<SourceRecord>,
+  decoderFor: (topic: string) => Decoder | undefined,
+): Promise<Batch<DecodedRecord>> {
+  const records: DecodedRecord[] = [];
+  const rejected: RejectedRecord[] = [];
+  const decoder = decoderFor(batch.lane.topic);
+  if (!decoder) {
+    const reason = `topic ${batch.lane.topic} matches no configured source`;
+    for (const source of batch.records) rejected.push({ source, stage: 'ingestion', reason });
+    return withRecords(batch, records, rejected);
+  }
+  await decoder.prepare(batch.records);
+  for (const source of batch.records) {
+    const result = decoder.decode(source);
+    if ('fields' in result) records.push({ source, fields: result.fields });
+    else rejected.push({ source, stage: 'ingestion', reason: result.reason });
+  }
+  return withRecords(batch, records, rejected);
 }

@@ -79,8 +79,12 @@ interface LaneActivity {
   caughtUp: boolean;
   lastRecordAt: number;
   lastTickAt: number;
-  /** a batch of this lane is between the source and storage: nothing else may overtake it */
+  /** settles once storage took every batch of this lane handed out so far (ticks wait for it) */
   busy: Promise<void> | undefined;
+  /** resolves once storage took the lane's batches handed out so far, or rejects with a failure */
+  accepted: Promise<void> | undefined;
+  /** number of the next batch or tick of this lane in this generation */
+  seq: number;
 }
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
@@ -124,6 +128,8 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
   let running = false;
   let stopping = false;
   let activeEachBatch = 0;
+  /** Batches and ticks handed out that storage has not taken yet. */
+  let inChain = 0;
   const commitChains = new Map<string, Promise<void>>();
   /** Next offset of each lane not yet taken by storage. */
   const handedOut = new Map<string, bigint>();
@@ -181,51 +187,61 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
       if (!act)
         activity.set(
           id,
-          (act = { next: 0n, caughtUp: false, lastRecordAt: 0, lastTickAt: 0, busy: undefined }),
+          (act = {
+            next: 0n,
+            caughtUp: false,
+            lastRecordAt: 0,
+            lastTickAt: 0,
+            busy: undefined,
+            accepted: undefined,
+            seq: 0,
+          }),
         );
-      // A tick of this lane may still be on its way to storage: batches keep their lane's order.
-      while (act.busy) await act.busy;
+      // The lane's previous batch (or tick) may still be on its way to storage. This one goes out
+      // behind it (the chain keeps a lane's order), so that the lane's next fetch overlaps the
+      // processing of this one; the lane then waits until storage took the previous one. A lane
+      // thus has at most two batches between the source and storage.
+      const previous = act.accepted;
       const nextOffset = BigInt(last) + 1n;
       Object.assign(act, {
         next: nextOffset,
         caughtUp: BigInt(batch.highWatermark) <= nextOffset,
         lastRecordAt: Date.now(),
       });
-      const { ack, accepted } = handOut(id, commits, nextOffset);
+      const { ack, accepted, seq } = handOut(id, act, commits, nextOffset);
+      subject.next({
+        lane,
+        ack,
+        firstOffset: batch.firstOffset() ?? records[0]!.offset,
+        lastOffset: last,
+        records,
+        rejected: [],
+        filtered: 0,
+        seq,
+        ...(resume ? { resume } : {}),
+      });
+      void accepted.then(
+        () => {
+          if ((handedOut.get(id) ?? -1n) < nextOffset) handedOut.set(id, nextOffset);
+        },
+        () => undefined,
+      );
       // Keep the group membership alive while this lane waits for room in storage's buffer.
       const beat = setInterval(() => heartbeat().catch(() => undefined), HEARTBEAT_EVERY_MS);
       try {
-        subject.next({
-          lane,
-          ack,
-          firstOffset: batch.firstOffset() ?? records[0]!.offset,
-          lastOffset: last,
-          records,
-          rejected: [],
-          filtered: 0,
-          ...(resume ? { resume } : {}),
-        });
-        act.busy = accepted.then(
-          () => undefined,
-          () => undefined,
-        );
-        await accepted;
+        await previous;
       } catch (err) {
-        // Fatal (e.g. a state limit set to fail): the pipeline stops; nothing of this batch is committed.
+        // Fatal (e.g. a state limit set to fail): the pipeline stops; nothing of that batch or later
+        // ones is committed. Otherwise it failed before storage took it (e.g. the schema registry is
+        // unreachable): its acknowledgement failed, which stops the pipeline too (see handOut), and
+        // a restart fetches it again from the last commit.
         if (isKind(err, 'fatal')) deps.onFatal(err);
-        // Otherwise it failed before storage took it (e.g. the schema registry is unreachable): nothing
-        // of this batch is committed, and kafkajs fetches it again.
-        logger.warn(
-          { lane: id, err: errorMessage(err) },
-          'batch failed before storage; it will be fetched again',
-        );
+        logger.warn({ lane: id, err: errorMessage(err) }, 'batch failed before storage');
         throw err;
       } finally {
         clearInterval(beat);
-        act.busy = undefined;
       }
       resolveOffset(last); // the lane fetches on; the commit waits for `done`
-      handedOut.set(id, nextOffset);
       await heartbeat();
     } finally {
       activeEachBatch--;
@@ -236,7 +252,7 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
    * A batch (or tick) of a lane goes out: its commit waits in the lane's order until it is stored,
    * and a failure after storage took it stops the pipeline (nothing after it can be committed).
    */
-  function handOut(id: string, commits: LaneCommits, next: bigint) {
+  function handOut(id: string, act: LaneActivity, commits: LaneCommits, next: bigint) {
     const entry = commits.add(next);
     const { ack, accepted, done, commit } = createAck();
     done.then(
@@ -249,7 +265,23 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
         deps.onFatal(err);
       },
     );
-    return { ack, accepted };
+    // Until storage takes it, the batch is in the chain: drain waits for it, and ticks wait behind it.
+    inChain++;
+    const settled = accepted.then(
+      () => undefined,
+      () => undefined,
+    );
+    const busy = act.busy ? Promise.all([act.busy, settled]).then(() => undefined) : settled;
+    act.busy = busy;
+    act.accepted = act.accepted ? act.accepted.then(() => accepted) : accepted;
+    const mine = act.accepted;
+    mine.catch(() => undefined); // observed by the lane's next batch, if one comes
+    void settled.then(() => {
+      inChain--;
+      if (act.busy === busy) act.busy = undefined;
+      if (act.accepted === mine) act.accepted = undefined;
+    });
+    return { ack, accepted, seq: act.seq++ };
   }
 
   /** Hand an empty batch to every caught-up lane that has had no records for a tick's time. */
@@ -263,17 +295,10 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
       act.lastTickAt = now;
       const slash = id.lastIndexOf('/');
       const lane = { topic: id.slice(0, slash), partition: Number(id.slice(slash + 1)) };
-      const { ack, accepted } = handOut(id, commits, act.next);
-      activeEachBatch++;
-      act.busy = accepted.then(
-        () => undefined,
-        (err: unknown) =>
-          logger.warn({ lane: id, err: errorMessage(err) }, 'an idle tick failed before storage'),
+      const { ack, accepted, seq } = handOut(id, act, commits, act.next);
+      accepted.catch((err: unknown) =>
+        logger.warn({ lane: id, err: errorMessage(err) }, 'an idle tick failed before storage'),
       );
-      void act.busy.finally(() => {
-        act.busy = undefined;
-        activeEachBatch--;
-      });
       const at = (act.next - 1n).toString();
       subject.next({
         lane,
@@ -283,6 +308,7 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
         records: [],
         rejected: [],
         filtered: 0,
+        seq,
         idleMs: now - act.lastRecordAt,
       });
     }
@@ -355,8 +381,9 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
     async drain(flushStorage) {
       stopping = true;
       this.pause();
-      // Lanes inside eachBatch finish once storage accepts their batch; flushing makes room.
-      while (activeEachBatch > 0) {
+      // Lanes inside eachBatch, and batches in the chain, finish once storage takes them; flushing
+      // makes room.
+      while (activeEachBatch > 0 || inChain > 0) {
         await Promise.race([flushStorage(), new Promise((r) => setTimeout(r, 50))]);
       }
       await flushStorage();

@@ -137,6 +137,7 @@ try {
       filtered: 0,
       ...(wire.resume ? { resume: wire.resume } : {}),
       ...(wire.idleMs !== undefined ? { idleMs: wire.idleMs } : {}),
+      ...(wire.seq !== undefined ? { seq: wire.seq } : {}),
     });
   });
   post({ t: 'ready' });

@@ -11,6 +11,7 @@ export interface WireBatch {
   readonly lastOffset: string;
   readonly resume?: Batch<SourceRecord>['resume'];
   readonly idleMs?: number;
+  readonly seq?: number;
   /** Offsets, comma-separated (as kafkajs gives them: strings, possibly beyond 2^53). */
   readonly offsets: string;
   readonly timestamps: Float64Array;
@@ -75,6 +76,7 @@ export function packBatch(batch: Batch<SourceRecord>): { wire: WireBatch; transf
       lastOffset: batch.lastOffset,
       ...(batch.resume ? { resume: batch.resume } : {}),
       ...(batch.idleMs !== undefined ? { idleMs: batch.idleMs } : {}),
+      ...(batch.seq !== undefined ? { seq: batch.seq } : {}),
       offsets: offsets.join(','),
       timestamps,
       bytes,
