@@ -23,6 +23,14 @@ const TYPES = ['view', 'click', 'add_to_cart', 'purchase', 'search'];
 const COUNTRIES = ['NO', 'SE', 'DK', 'FI', 'DE', 'NL', 'FR', 'ES'];
 const DEVICES = ['ios', 'android', 'web-desktop', 'web-mobile'];
 
+/**
+ * Event time advances 0.1 ms a record: a pre-filled topic is the backlog of a stream of 10,000
+ * events/s, so 50,000 users have about 12 events a minute each and a per-user 1-minute window
+ * aggregates several records. (At 10 ms a record, as before, almost every window held one record,
+ * and the per-user feature set wrote a feature row per record.)
+ */
+export const EVENT_SPACING_MS = 0.1;
+
 export function benchEvent(i: number, baseMs: number) {
   return {
     event_id: `evt-${i.toString().padStart(9, '0')}`,
@@ -34,7 +42,7 @@ export function benchEvent(i: number, baseMs: number) {
     url: `/shop/category-${i % 40}/item-${(i * 17) % 5000}`,
     amount: ((i * 37) % 100_000) / 100,
     quantity: (i % 9) + 1,
-    ts: new Date(baseMs + i * 10).toISOString(),
+    ts: new Date(baseMs + i * EVENT_SPACING_MS).toISOString(),
   };
 }
 
@@ -64,7 +72,7 @@ export async function prefill(
   const producer = k.producer();
   await producer.connect();
   let bytes = 0;
-  const base = Date.now() - count * 10;
+  const base = Date.now() - count * EVENT_SPACING_MS;
   try {
     for (let start = 0; start < count; start += 10_000) {
       const messages = [];

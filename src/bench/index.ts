@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Command } from 'commander';
 import { createLogger } from '../core/index.js';
+import { resolveWorkers } from '../pipeline/index.js';
 import { createClickHouseClient, createTableSql, outputTableSpec } from '../storage/index.js';
 import { bareConsumer, bareInserts } from './baselines.js';
 import { prefill } from './data.js';
@@ -25,10 +26,19 @@ const opts = new Command('bench')
   .option('--repeats <n>', 'alternating repeats of A, B, C (median reported)', '3')
   .option('--stores <list>', 'embedded,server')
   .option('--out <dir>', 'where results go', join(ROOT, 'bench/results'))
+  .option('--workers <n>', "C's worker threads: auto or a number (0: the main thread only)", 'auto')
   .parse(process.argv)
-  .opts<{ quick: boolean; records?: string; repeats: string; stores?: string; out: string }>();
+  .opts<{
+    quick: boolean;
+    records?: string;
+    repeats: string;
+    stores?: string;
+    out: string;
+    workers: string;
+  }>();
 
 const quick = opts.quick;
+const workers = opts.workers === 'auto' ? 'auto' : Number(opts.workers);
 const records = Number(opts.records ?? (quick ? 40_000 : 1_000_000));
 const repeats = Math.max(1, Number(opts.repeats));
 // The server first: its memory figures are then the pipeline's own, before chDB's engine loads into
@@ -103,6 +113,7 @@ async function main() {
       node: process.version,
       services: svc.where,
     },
+    workers: resolveWorkers(workers),
     settings: { records, repeats, partitions: PARTITIONS, quick, recordBytes: sizes },
     throughput: [],
     latency: [],
@@ -129,6 +140,7 @@ async function main() {
       const a: number[] = [];
       const b: number[] = [];
       const c: number[] = [];
+      let featureRows = 0;
       for (let r = 0; r < repeats; r++) {
         a.push(await bareConsumer(svc.brokers, topics[format], records, PARTITIONS));
         b.push(await bareInserts(client, `${bDb}.events`, records, 20_000));
@@ -140,8 +152,11 @@ async function main() {
           store: storage,
           schemaDir: dir,
           partitions: PARTITIONS,
+          workers,
         });
-        c.push(await fullPipeline(config, records, sampleRss));
+        const run = await fullPipeline(config, records, sampleRss);
+        c.push(run.rate);
+        featureRows = run.featureRows;
         log(
           `${store} ${format} repeat ${r + 1}: A ${a[r]!.toFixed(0)}/s, B ${b[r]!.toFixed(0)}/s, C ${c[r]!.toFixed(0)}/s`,
         );
@@ -156,6 +171,7 @@ async function main() {
         c: median(c),
         cOverA: median(ratiosCA),
         cOverB: median(ratiosCB),
+        featureRowsPerRecord: featureRows / records,
       });
     }
 
@@ -172,6 +188,7 @@ async function main() {
         store: storage,
         schemaDir: dir,
         partitions: PARTITIONS,
+        workers,
       });
       return { topic, config, pipeline: await startPipeline(config) };
     };

@@ -24,6 +24,7 @@ export function benchConfig(opts: {
   store: { url: string } | { path: string };
   schemaDir: string;
   partitions: number;
+  workers?: number | 'auto';
 }): PipelineConfig {
   const schemaFile = join(opts.schemaDir, 'bench.avsc');
   writeFileSync(schemaFile, JSON.stringify(SCHEMA));
@@ -66,6 +67,7 @@ export function benchConfig(opts: {
         },
       ],
       storage: { ...opts.store },
+      workers: opts.workers ?? 'auto',
       http: { enabled: false },
       log: { level: 'warn' },
     },
@@ -92,12 +94,15 @@ export async function drained(pipeline: Pipeline, count: number, timeoutMs = 600
   }
 }
 
-/** C's throughput over a pre-filled topic: records per second from start to all stored. */
+/**
+ * C's throughput over a pre-filled topic: records per second from start to all stored, and the
+ * feature rows it wrote (windows still open at the end hold theirs).
+ */
 export async function fullPipeline(
   config: PipelineConfig,
   count: number,
   sampleRss: () => void,
-): Promise<number> {
+): Promise<{ rate: number; featureRows: number }> {
   const pipeline = await startPipeline(config);
   const sampler = setInterval(sampleRss, 100);
   try {
@@ -105,7 +110,9 @@ export async function fullPipeline(
     while (pipeline.source.assigned().length === 0) await new Promise((r) => setTimeout(r, 1));
     const started = performance.now();
     await drained(pipeline, count);
-    return count / ((performance.now() - started) / 1000);
+    const rate = count / ((performance.now() - started) / 1000);
+    const { values } = await pipeline.telemetry.featureRows.get();
+    return { rate, featureRows: values.reduce((n, v) => n + v.value, 0) };
   } finally {
     clearInterval(sampler);
     await pipeline.stop(Date.now() + 30_000);

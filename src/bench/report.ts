@@ -4,6 +4,8 @@ import { join } from 'node:path';
 export interface BenchResult {
   when: string;
   machine: { cpu: string; cores: number; node: string; services: string };
+  /** C's worker threads (resolved from `--workers`). */
+  workers: number;
   settings: {
     records: number;
     repeats: number;
@@ -19,6 +21,8 @@ export interface BenchResult {
     c: number;
     cOverA: number;
     cOverB: number;
+    /** Feature rows C wrote per record (the last repeat). */
+    featureRowsPerRecord: number;
   }[];
   latency: {
     store: string;
@@ -53,13 +57,13 @@ export function writeReport(r: BenchResult, out: string): string {
     `Machine: ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}. Services: ${r.machine.services}.`,
     `${n(r.settings.records)} records per topic (JSON ${n(r.settings.recordBytes.json ?? 0)} B, Avro ${n(r.settings.recordBytes.avro ?? 0)} B each), ${r.settings.partitions} partitions, median of ${r.settings.repeats} alternating repeats.`,
     '',
-    'A: bare kafkajs eachBatch counting records. B: bare @clickhouse/client JSONEachRow inserts of the same rows, 20,000 a batch. C: the full pipeline with two windowed feature sets.',
+    `A: bare kafkajs eachBatch counting records. B: bare @clickhouse/client JSONEachRow inserts of the same rows, 20,000 a batch. C: the full pipeline with two windowed feature sets, ${r.workers === 0 ? 'on the main thread only' : `with ${r.workers} worker thread${r.workers === 1 ? '' : 's'}`}; feature rows are those C wrote per record.`,
     '',
-    '| store | format | A records/s | B rows/s | C records/s | C/A | C/B | target C/A |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| store | format | A records/s | B rows/s | C records/s | C/A | C/B | target C/A | feature rows/record |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |',
     ...r.throughput.map((t) => {
       const target = TARGETS[t.format as 'json' | 'avro'];
-      return `| ${t.store} | ${t.format} | ${n(t.a)} | ${n(t.b)} | ${n(t.c)} | ${n(t.cOverA, 2)} | ${n(t.cOverB, 2)} | ≥ ${target}: ${check(t.cOverA >= target)} |`;
+      return `| ${t.store} | ${t.format} | ${n(t.a)} | ${n(t.b)} | ${n(t.c)} | ${n(t.cOverA, 2)} | ${n(t.cOverB, 2)} | ≥ ${target}: ${check(t.cOverA >= target)} | ${n(t.featureRowsPerRecord ?? NaN, 3)} |`;
     }),
     '',
     '| store | load | rate/s | p50 event→stored | p99 event→stored | target p99 ≤ flush + 500 ms |',

@@ -1,3 +1,4 @@
 export { createPipeline } from './pipeline.js';
 export type { Pipeline, PipelineDeps } from './pipeline.js';
 export { prepareStages } from './prepare.js';
+export { resolveWorkers } from './laneWorkers.js';
