@@ -31,7 +31,8 @@ const DEVICES = ['ios', 'android', 'web-desktop', 'web-mobile'];
  */
 export const EVENT_SPACING_MS = 0.1;
 
-export function benchEvent(i: number, baseMs: number) {
+/** The i-th benchmark event; its event time is `baseMs + i * spacingMs`. */
+export function benchEvent(i: number, baseMs: number, spacingMs = EVENT_SPACING_MS) {
   return {
     event_id: `evt-${i.toString().padStart(9, '0')}`,
     user_id: `user-${(i * 7919) % 50_000}`,
@@ -42,7 +43,7 @@ export function benchEvent(i: number, baseMs: number) {
     url: `/shop/category-${i % 40}/item-${(i * 17) % 5000}`,
     amount: ((i * 37) % 100_000) / 100,
     quantity: (i % 9) + 1,
-    ts: new Date(baseMs + i * EVENT_SPACING_MS).toISOString(),
+    ts: new Date(baseMs + i * spacingMs).toISOString(),
   };
 }
 

@@ -19,7 +19,7 @@ export async function produceAtRate(
     for (let tick = 0; tick < seconds * 10; tick++) {
       const messages = [];
       for (let k = 0; k < slice; k++, i++) {
-        const e = benchEvent(i, Date.now());
+        const e = benchEvent(i, Date.now(), 0); // live: the event happens now
         messages.push({
           partition: i % partitions,
           value: format === 'json' ? Buffer.from(JSON.stringify(e)) : avroType.toBuffer(e),

@@ -139,7 +139,7 @@ export const pipelineSchema = z
     storage: storageSchema.default(storageSchema.parse({})),
     /**
      * Worker threads for the per-record work (decode, transform, extract, encode rows); 0 runs it on
-     * the main thread. `auto`: one per core, at most 4 (none on one core).
+     * the main thread. `auto`: one per core beyond the first, at most 4.
      */
     workers: z
       .union([z.literal('auto'), z.number().int(WORKERS).min(0, WORKERS).max(32, WORKERS)], {

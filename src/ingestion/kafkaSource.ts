@@ -79,10 +79,11 @@ interface LaneActivity {
   caughtUp: boolean;
   lastRecordAt: number;
   lastTickAt: number;
-  /** settles once storage took every batch of this lane handed out so far (ticks wait for it) */
-  busy: Promise<void> | undefined;
-  /** resolves once storage took the lane's batches handed out so far, or rejects with a failure */
-  accepted: Promise<void> | undefined;
+  /**
+   * Resolves once storage took every batch (and tick) of this lane handed out so far, or rejects with
+   * the first that failed; undefined once it settled. A tick waits for it.
+   */
+  pending: Promise<void> | undefined;
   /** number of the next batch or tick of this lane in this generation */
   seq: number;
 }
@@ -192,8 +193,7 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
             caughtUp: false,
             lastRecordAt: 0,
             lastTickAt: 0,
-            busy: undefined,
-            accepted: undefined,
+            pending: undefined,
             seq: 0,
           }),
         );
@@ -201,7 +201,7 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
       // behind it (the chain keeps a lane's order), so that the lane's next fetch overlaps the
       // processing of this one; the lane then waits until storage took the previous one. A lane
       // thus has at most two batches between the source and storage.
-      const previous = act.accepted;
+      const previous = act.pending;
       const nextOffset = BigInt(last) + 1n;
       Object.assign(act, {
         next: nextOffset,
@@ -267,20 +267,17 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
     );
     // Until storage takes it, the batch is in the chain: drain waits for it, and ticks wait behind it.
     inChain++;
-    const settled = accepted.then(
-      () => undefined,
-      () => undefined,
+    void accepted.then(
+      () => inChain--,
+      () => inChain--,
     );
-    const busy = act.busy ? Promise.all([act.busy, settled]).then(() => undefined) : settled;
-    act.busy = busy;
-    act.accepted = act.accepted ? act.accepted.then(() => accepted) : accepted;
-    const mine = act.accepted;
-    mine.catch(() => undefined); // observed by the lane's next batch, if one comes
-    void settled.then(() => {
-      inChain--;
-      if (act.busy === busy) act.busy = undefined;
-      if (act.accepted === mine) act.accepted = undefined;
-    });
+    const chain = act.pending ? act.pending.then(() => accepted) : accepted;
+    chain.catch(() => undefined); // observed by the lane's next batch, if one comes
+    act.pending = chain;
+    const clear = () => {
+      if (act.pending === chain) act.pending = undefined;
+    };
+    void chain.then(clear, clear);
     return { ack, accepted, seq: act.seq++ };
   }
 
@@ -290,7 +287,7 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
     const now = Date.now();
     for (const [id, act] of activity) {
       const commits = lanes.get(id);
-      if (!commits || act.busy || !act.caughtUp) continue;
+      if (!commits || act.pending || !act.caughtUp) continue;
       if (now - act.lastRecordAt < every || now - act.lastTickAt < every) continue;
       act.lastTickAt = now;
       const slash = id.lastIndexOf('/');

@@ -170,6 +170,9 @@ function createLaneFixedWindows(
   const aggs = aggregation(fs);
   const lateness = fs.allowedLateness;
   const watermark = () => clock.max - fs.outOfOrderness;
+  // What the first pass over a record's windows found, for the second (no second lookups).
+  const inBucket: (Bucket | undefined)[] = [];
+  const found: (OpenWindow | undefined)[] = [];
 
   return {
     watermark,
@@ -184,8 +187,12 @@ function createLaneFixedWindows(
       let toOpen = 0;
       for (let start = last; start > ts - size; start -= step) {
         if (start + size + lateness <= wm) break;
+        const bucket = buckets.get(start);
+        const w = bucket?.windows.get(entity);
+        inBucket[open] = bucket;
+        found[open] = w;
         open++;
-        if (!buckets.get(start)?.windows.has(entity)) toOpen++;
+        if (!w) toOpen++;
       }
       if (toOpen > 0 && budget.open + toOpen > budget.max) {
         // Refused whole (never half-counted); its event time still moves the watermark, so windows
@@ -194,15 +201,17 @@ function createLaneFixedWindows(
         return 'limit';
       }
       for (let i = 0, start = last; i < open; i++, start -= step) {
-        let bucket = buckets.get(start);
-        if (!bucket) buckets.set(start, (bucket = { minOffset: offset, windows: new Map() }));
-        let w = bucket.windows.get(entity);
+        let w = found[i];
         if (!w) {
+          let bucket = inBucket[i];
+          if (!bucket) buckets.set(start, (bucket = { minOffset: offset, windows: new Map() }));
           budget.open++;
           count++;
           w = { entity, aggs: aggs.create(), count: 0, maxOffset: offset };
           bucket.windows.set(entity, w);
         }
+        found[i] = undefined;
+        inBucket[i] = undefined;
         w.count++;
         if (offset > w.maxOffset) w.maxOffset = offset;
         aggs.add(w.aggs, record, offset);
