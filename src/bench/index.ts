@@ -112,6 +112,7 @@ async function main() {
       cores: cpus().length,
       node: process.version,
       services: svc.where,
+      ...(process.env.MALLOC_ARENA_MAX ? { mallocArenaMax: process.env.MALLOC_ARENA_MAX } : {}),
     },
     workers: resolveWorkers(workers),
     settings: { records, repeats, partitions: PARTITIONS, quick, recordBytes: sizes },
