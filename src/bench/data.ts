@@ -73,7 +73,9 @@ export async function prefill(
   const producer = k.producer();
   await producer.connect();
   let bytes = 0;
-  const base = Date.now() - count * EVENT_SPACING_MS;
+  // From a minute boundary, so the same count closes the same windows whenever it runs (the number of
+  // feature rows C writes would otherwise depend on where the span falls against the clock).
+  const base = Math.floor((Date.now() - count * EVENT_SPACING_MS) / 60_000) * 60_000;
   try {
     for (let start = 0; start < count; start += 10_000) {
       const messages = [];
