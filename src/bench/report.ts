@@ -66,6 +66,8 @@ export function writeReport(r: BenchResult, out: string): string {
       return `| ${t.store} | ${t.format} | ${n(t.a)} | ${n(t.b)} | ${n(t.c)} | ${n(t.cOverA, 2)} | ${n(t.cOverB, 2)} | ≥ ${target}: ${check(t.cOverA >= target)} | ${n(t.featureRowsPerRecord ?? NaN, 3)} |`;
     }),
     '',
+    'Latency and steady memory are measured after a warm-up of a few seconds at the same rate.',
+    '',
     '| store | load | rate/s | p50 event→stored | p99 event→stored | target p99 ≤ flush + 500 ms |',
     '| --- | ---: | ---: | ---: | ---: | --- |',
     ...r.latency.map(
