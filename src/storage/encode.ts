@@ -1,7 +1,7 @@
 import type { FeatureSetConfig } from '../config/index.js';
 import type { Ack, Batch, OutputRow, RejectedRecord, SourceRecord } from '../core/index.js';
 import { toFeatureInsertLine } from './featureTables.js';
-import { toInsertLine } from './rows.js';
+import { insertLinePrefix, toInsertLine } from './rows.js';
 
 /**
  * A batch as storage's buffer holds it: rows already encoded as JSONEachRow lines, joined into one
@@ -32,9 +32,10 @@ export function batchEncoder(featureSets: readonly FeatureSetConfig[]) {
   return (batch: Batch<OutputRow>): EncodedBatch => {
     const lines = new Array<string>(batch.records.length);
     const sources = new Array<SourceRecord>(batch.records.length);
+    const prefix = insertLinePrefix(batch.lane);
     for (let i = 0; i < batch.records.length; i++) {
       const r = batch.records[i]!;
-      lines[i] = toInsertLine(r);
+      lines[i] = toInsertLine(r, prefix);
       sources[i] = r.source;
     }
     const byTable = new Map<string, string[]>();
