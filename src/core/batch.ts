@@ -14,6 +14,9 @@ export interface SourcePosition extends Lane {
   readonly offset: string;
 }
 
+/** The headers of every record that has none (one shared object: cheap to test for). */
+export const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
 /** A raw Kafka message as ingestion received it. */
 export interface SourceRecord extends SourcePosition {
   readonly key: Buffer | null;

@@ -14,6 +14,7 @@ import {
   errorMessage,
   isKind,
   laneId,
+  NO_HEADERS,
   type Batch,
   type Health,
   type Lifecycle,
@@ -87,8 +88,6 @@ interface LaneActivity {
   /** number of the next batch or tick of this lane in this generation */
   seq: number;
 }
-
-const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 function headersToStrings(headers: IHeaders | undefined): Readonly<Record<string, string>> {
   if (!headers) return NO_HEADERS;

@@ -1,4 +1,4 @@
-import type { Batch, Lane, SourceRecord, Stage } from '../core/index.js';
+import { NO_HEADERS, type Batch, type Lane, type SourceRecord, type Stage } from '../core/index.js';
 
 /**
  * A lane batch as it crosses to a worker thread. kafkajs gives each key and value as a view into its
@@ -19,7 +19,7 @@ export interface WireBatch {
   readonly bytes: Uint8Array;
   /** End of each key and value in `bytes`; -1 for null (its start is then the previous end). */
   readonly ends: Int32Array;
-  /** Headers of the records that have any: [record index, headers]. */
+  /** Headers of the records that have any (not NO_HEADERS): [record index, headers]. */
   readonly headers: readonly (readonly [number, Readonly<Record<string, string>>])[];
 }
 
@@ -64,10 +64,7 @@ export function packBatch(batch: Batch<SourceRecord>): { wire: WireBatch; transf
     }
     timestamps[i] = r.timestamp;
     offsets[i] = r.offset;
-    for (const _ in r.headers) {
-      headers.push([i, r.headers]);
-      break;
-    }
+    if (r.headers !== NO_HEADERS) headers.push([i, r.headers]);
   }
   return {
     wire: {
@@ -86,8 +83,6 @@ export function packBatch(batch: Batch<SourceRecord>): { wire: WireBatch; transf
     transfer: [bytes.buffer as ArrayBuffer, ends.buffer as ArrayBuffer, timestamps.buffer as ArrayBuffer],
   };
 }
-
-const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 /** The records of a wire batch; keys and values are views into its one buffer. */
 export function unpackRecords(wire: WireBatch): WireRecord[] {
