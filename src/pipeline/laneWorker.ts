@@ -8,18 +8,14 @@ import { Subject } from 'rxjs';
 import type { PipelineConfig } from '../config/index.js';
 import {
   errorMessage,
-  guarded,
   type Ack,
   type Batch,
   type ModuleName,
   type SourceRecord,
   type StageMeter,
 } from '../core/index.js';
-import { extractFeatures } from '../extraction/index.js';
-import { decodeRecords } from '../ingestion/index.js';
 import { batchEncoder } from '../storage/index.js';
-import { transform } from '../transformation/index.js';
-import { prepareStages } from './prepare.js';
+import { prepareStages, recordStages } from './prepare.js';
 import { unpackRecords, type WireBatch, type WireRecord, type WireResult } from './wire.js';
 import type { FromWorker, ToWorker } from './laneWorkers.js';
 
@@ -63,41 +59,31 @@ try {
   const stages = await prepareStages(config);
   const encode = batchEncoder(config.features);
   const input = new Subject<Batch<SourceRecord>>();
-  input
-    .pipe(
-      guarded(decodeRecords(stages.decoderFor), 'ingestion', meter),
-      guarded(transform(stages.transformFor), 'transformation', meter),
-      guarded(
-        extractFeatures(config.output.columns, config.features, openWindows, (l) => (onGeneration = l)),
-        'extraction',
-        meter,
-      ),
-    )
-    .subscribe({
-      next(batch) {
-        const ack = batch.ack as WorkerAck;
-        let result: WireResult;
-        try {
-          const e = encode(batch);
-          const rowSources = new Int32Array(e.sources.length);
-          for (let i = 0; i < e.sources.length; i++) rowSources[i] = (e.sources[i] as WireRecord).index;
-          result = {
-            rows: e.rows,
-            rowSources,
-            rejected: e.rejected.map((r) => [(r.source as WireRecord).index, r.stage, r.reason] as const),
-            features: e.features,
-            commits: ack.commits,
-          };
-        } catch (err) {
-          ack.reject(err);
-          return;
-        }
-        post({ t: 'done', id: ack.id, result, metrics: takeMetrics(), openWindows: [...openWindows] }, [
-          result.rowSources.buffer as ArrayBuffer,
-        ]);
-      },
-      error: (err: unknown) => post({ t: 'fatal', message: errorMessage(err) }),
-    });
+  input.pipe(recordStages(config, stages, meter, openWindows, (l) => (onGeneration = l))).subscribe({
+    next(batch) {
+      const ack = batch.ack as WorkerAck;
+      let result: WireResult;
+      try {
+        const e = encode(batch);
+        const rowSources = new Int32Array(e.sources.length);
+        for (let i = 0; i < e.sources.length; i++) rowSources[i] = (e.sources[i] as WireRecord).index;
+        result = {
+          rows: e.rows,
+          rowSources,
+          rejected: e.rejected.map((r) => [(r.source as WireRecord).index, r.stage, r.reason] as const),
+          features: e.features,
+          commits: ack.commits,
+        };
+      } catch (err) {
+        ack.reject(err);
+        return;
+      }
+      post({ t: 'done', id: ack.id, result, metrics: takeMetrics(), openWindows: [...openWindows] }, [
+        result.rowSources.buffer as ArrayBuffer,
+      ]);
+    },
+    error: (err: unknown) => post({ t: 'fatal', message: errorMessage(err) }),
+  });
 
   port.on('message', (m: ToWorker) => {
     if (m.t === 'generation') {

@@ -4,20 +4,17 @@ import type { PipelineConfig } from '../config/index.js';
 import {
   createTelemetry,
   errorMessage,
-  guarded,
   beforeDeadline,
   type Health,
   type Lifecycle,
   type Logger,
   type Telemetry,
 } from '../core/index.js';
-import { extractFeatures } from '../extraction/index.js';
-import { createKafkaSource, decodeRecords, type KafkaSource } from '../ingestion/index.js';
+import { createKafkaSource, type KafkaSource } from '../ingestion/index.js';
 import { createClickHouseSink, type ClickHouseSink } from '../storage/index.js';
-import { transform } from '../transformation/index.js';
 import { registerGauges } from './gauges.js';
 import { createLaneWorkers, resolveWorkers, type LaneWorkers } from './laneWorkers.js';
-import { prepareStages } from './prepare.js';
+import { prepareStages, recordStages } from './prepare.js';
 
 export interface Pipeline extends Lifecycle {
   readonly source: KafkaSource;
@@ -126,15 +123,7 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
       } else {
         subscription = source.batches$
           .pipe(
-            guarded(decodeRecords(stages.decoderFor), 'ingestion', telemetry),
-            guarded(transform(stages.transformFor), 'transformation', telemetry),
-            guarded(
-              extractFeatures(config.output.columns, config.features, openWindows, (l) =>
-                source.onGeneration(l),
-              ),
-              'extraction',
-              telemetry,
-            ),
+            recordStages(config, stages, telemetry, openWindows, (l) => source.onGeneration(l)),
             // Storage takes the batch into its bounded buffer; the lane waits for that (backpressure).
             mergeMap((batch) => sink.accept(batch).catch((err: unknown) => batch.ack.reject(err))),
           )

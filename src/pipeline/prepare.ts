@@ -1,7 +1,16 @@
+import type { OperatorFunction } from 'rxjs';
 import { sourceRouter, type PipelineConfig } from '../config/index.js';
-import { ConfigError } from '../core/index.js';
-import { prepareDecoder, type Decoder } from '../ingestion/index.js';
-import { prepareTransform, type CompiledTransform } from '../transformation/index.js';
+import {
+  ConfigError,
+  guarded,
+  type Batch,
+  type OutputRow,
+  type SourceRecord,
+  type StageMeter,
+} from '../core/index.js';
+import { extractFeatures } from '../extraction/index.js';
+import { decodeRecords, prepareDecoder, type Decoder } from '../ingestion/index.js';
+import { prepareTransform, transform, type CompiledTransform } from '../transformation/index.js';
 
 /** What each source needs at run time, built before anything connects. */
 export interface PreparedStages {
@@ -36,4 +45,25 @@ export async function prepareStages(config: PipelineConfig): Promise<PreparedSta
     decoderFor: (topic) => decoders[route(topic) ?? -1],
     transformFor: (topic) => transforms[route(topic) ?? -1],
   };
+}
+
+/**
+ * The per-record part of the chain, each stage guarded and counted: decode, transform, extract.
+ * The main thread runs it with `workers: 0`, each worker thread otherwise.
+ */
+export function recordStages(
+  config: PipelineConfig,
+  stages: PreparedStages,
+  meter: StageMeter,
+  openWindows: Map<string, number>,
+  onGeneration: (listener: (generation: number) => void) => void,
+): OperatorFunction<Batch<SourceRecord>, Batch<OutputRow>> {
+  const decode = guarded(decodeRecords(stages.decoderFor), 'ingestion', meter);
+  const steps = guarded(transform(stages.transformFor), 'transformation', meter);
+  const extract = guarded(
+    extractFeatures(config.output.columns, config.features, openWindows, onGeneration),
+    'extraction',
+    meter,
+  );
+  return (batches) => batches.pipe(decode, steps, extract);
 }
