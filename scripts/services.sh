@@ -6,6 +6,8 @@
 #   scripts/services.sh up     [kafka|clickhouse|registry|all]   start what is not running, wait until it answers
 #   scripts/services.sh down   [kafka|clickhouse|registry|all]   stop only what `up` started (pid files)
 #   scripts/services.sh status [kafka|clickhouse|registry|all]
+#   scripts/services.sh reset  [kafka|clickhouse|registry|all]   stop, then delete the data (topics, tables);
+#                                                                keeps the downloaded jars
 #   scripts/services.sh env                                      print the environment the tests and the CLI read
 #
 # Ports: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), CLICKHOUSE_HTTP_PORT (8123),
@@ -237,6 +239,22 @@ case "$cmd" in
     want registry && status_of registry "$REGISTRY_DIR/registry.pid"
     :
     ;;
+  reset)
+    # Benchmarks and tests leave topics and tables behind; on a small machine a broker with many GB
+    # of logs and a server with thousands of tables spend CPU on their own housekeeping.
+    want registry && stop_pid registry "$REGISTRY_DIR/registry.pid" # in-memory: stopping is the reset
+    if want clickhouse; then
+      stop_pid clickhouse "$CH_DIR/clickhouse.pid"
+      rm -rf "${CH_DIR:?}"/{data,tmp,log,user_files,format_schemas}
+      log "clickhouse data deleted"
+    fi
+    if want kafka; then
+      stop_pid kafka "$KAFKA_DIR/kafka.pid"
+      rm -rf "${KAFKA_DIR:?}/data"
+      log "kafka data deleted (jars kept in $KAFKA_DIR/libs)"
+    fi
+    :
+    ;;
   env) print_env ;;
-  *) die "unknown command '$cmd' (allowed: up, down, status, env)" ;;
+  *) die "unknown command '$cmd' (allowed: up, down, status, reset, env)" ;;
 esac

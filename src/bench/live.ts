@@ -1,3 +1,4 @@
+import { histogramBuckets, histogramQuantile } from '../core/index.js';
 import type { Pipeline } from '../pipeline/index.js';
 import { avroType, benchEvent, kafka } from './data.js';
 
@@ -36,9 +37,8 @@ export async function produceAtRate(
 }
 
 export async function latencyPercentiles(pipeline: Pipeline): Promise<{ p50: number; p99: number }> {
-  const { values } = await pipeline.telemetry.eventToStoredSeconds.get();
-  const q = (p: number) => values.find((v) => v.labels.quantile === p)?.value ?? NaN;
-  return { p50: q(0.5) * 1000, p99: q(0.99) * 1000 };
+  const buckets = await histogramBuckets(pipeline.telemetry.eventToStoredSeconds);
+  return { p50: histogramQuantile(0.5, buckets) * 1000, p99: histogramQuantile(0.99, buckets) * 1000 };
 }
 
 export async function createLiveTopic(brokers: string, topic: string, partitions: number): Promise<void> {

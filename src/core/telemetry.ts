@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Histogram, Registry, Summary } from 'prom-client';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
 export type ModuleName = 'ingestion' | 'transformation' | 'extraction' | 'storage';
 
@@ -13,8 +13,8 @@ export interface Telemetry {
   readonly featureRows: Counter<'feature_set'>;
   readonly retries: Counter<'module'>;
   readonly batchSeconds: Histogram<'module'>;
-  /** Kafka timestamp to stored, per row (the benchmark's latency). */
-  readonly eventToStoredSeconds: Summary;
+  /** Kafka timestamp to stored, every 4th row (the benchmark's latency). */
+  readonly eventToStoredSeconds: Histogram;
 }
 
 /** The part of Telemetry a stage's guard counts into (a worker thread records it to send home). */
@@ -27,6 +27,42 @@ export interface StageMeter {
 }
 interface ModuleCount {
   inc(labels: { module: ModuleName }, value: number): void;
+}
+
+/** 50-250 ms wide up to 3 s, around the default flush interval (1 s) and its +500 ms latency target. */
+export const EVENT_TO_STORED_BUCKETS = [
+  0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.1, 1.2, 1.3, 1.4, 1.5, 1.75, 2, 2.5, 3,
+  4, 5, 7.5, 10, 15, 30, 60, 120, 300,
+];
+
+/**
+ * The q-quantile of a histogram, as Prometheus' histogram_quantile computes it: linear within the
+ * bucket it falls in (so it is exact only at bucket bounds). NaN when empty.
+ */
+export function histogramQuantile(q: number, buckets: readonly { le: number; count: number }[]): number {
+  const sorted = [...buckets].sort((a, b) => a.le - b.le);
+  const total = sorted.at(-1)?.count ?? 0;
+  if (total === 0) return Number.NaN;
+  const rank = q * total;
+  let lower = 0;
+  let below = 0;
+  for (const b of sorted) {
+    if (b.count >= rank) {
+      if (!Number.isFinite(b.le)) return lower; // past the last bound: its value, as Prometheus does
+      return lower + ((b.le - lower) * (rank - below)) / (b.count - below);
+    }
+    lower = b.le;
+    below = b.count;
+  }
+  return lower;
+}
+
+/** The cumulative buckets of an unlabelled histogram, for histogramQuantile. */
+export async function histogramBuckets(h: Histogram): Promise<{ le: number; count: number }[]> {
+  const { values } = await h.get();
+  return values
+    .filter((v) => v.metricName?.endsWith('_bucket'))
+    .map((v) => ({ le: v.labels.le === '+Inf' ? Infinity : Number(v.labels.le), count: v.value }));
 }
 
 export function createTelemetry(): Telemetry {
@@ -76,12 +112,12 @@ export function createTelemetry(): Telemetry {
       labelNames: ['module'],
       registers: [registry],
     }),
-    eventToStoredSeconds: new Summary({
+    // A histogram, not a summary: replicas in a consumer group add up (histogram_quantile over the
+    // sum), and an observation costs 0.3 µs against 2.9 µs for prom-client's summary (five t-digests).
+    eventToStoredSeconds: new Histogram({
       name: 'megaservice_event_to_stored_seconds',
-      help: 'From the Kafka timestamp of a record to its row being stored (every 4th row, last 10 minutes)',
-      percentiles: [0.5, 0.9, 0.99],
-      maxAgeSeconds: 600,
-      ageBuckets: 5,
+      help: 'From the Kafka timestamp of a record to its row being stored (every 4th row)',
+      buckets: EVENT_TO_STORED_BUCKETS,
       registers: [registry],
     }),
     batchSeconds: new Histogram({
