@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -9,7 +9,7 @@ import { createLogger } from '../core/index.js';
 import { resolveWorkers } from '../pipeline/index.js';
 import { createClickHouseClient, createTableSql, outputTableSpec } from '../storage/index.js';
 import { bareConsumer, bareInserts } from './baselines.js';
-import { prefill } from './data.js';
+import { kafka, prefill } from './data.js';
 import { createLiveTopic, latencyPercentiles, produceAtRate } from './live.js';
 import { benchConfig, drained, fullPipeline, OUTPUT_COLUMNS, startPipeline } from './pipelineRun.js';
 import { writeReport, type BenchResult } from './report.js';
@@ -91,9 +91,54 @@ async function services(): Promise<{ brokers: string; clickhouseUrl: string; whe
   };
 }
 
+/**
+ * What a run created on the services: deleted at the end. Left behind, a few runs leave the broker
+ * gigabytes of logs and the server hundreds of tables, and both then spend the shared cores on their
+ * own housekeeping (C ran at half speed against a broker with 25 GB and a server with 1,900 tables).
+ */
+const created = { topics: [] as string[], databases: [] as string[] };
+
+async function cleanUp(brokers: string, clickhouseUrl: string, dir: string): Promise<void> {
+  const admin = kafka(brokers).admin();
+  try {
+    await admin.connect();
+    if (created.topics.length > 0) await admin.deleteTopics({ topics: created.topics });
+  } finally {
+    await admin.disconnect();
+  }
+  if (created.databases.length > 0) {
+    const client = await createClickHouseClient(
+      {
+        url: clickhouseUrl,
+        path: join(dir, 'chdb'),
+        username: 'default',
+        password: '',
+        requestTimeoutMs: 60_000,
+      },
+      createLogger({ level: 'silent' }),
+    );
+    try {
+      for (const db of created.databases) await client.command({ query: `DROP DATABASE IF EXISTS ${db}` });
+    } finally {
+      await client.close();
+    }
+  }
+  rmSync(dir, { recursive: true, force: true }); // the embedded store's data
+}
+
 async function main() {
   const svc = await services();
   const dir = mkdtempSync(join(tmpdir(), 'bench-'));
+  try {
+    await measure(svc, dir);
+  } finally {
+    await cleanUp(svc.brokers, svc.clickhouseUrl, dir).catch((err: unknown) =>
+      process.stderr.write(`[bench] clean-up failed (topics and tables may be left): ${String(err)}\n`),
+    );
+  }
+}
+
+async function measure(svc: { brokers: string; clickhouseUrl: string; where: string }, dir: string) {
   const chdbPath = join(dir, 'chdb'); // chDB binds one data directory per process: one for every run
   const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
   log(
@@ -101,6 +146,7 @@ async function main() {
   );
 
   const topics = { json: `bench_json_${uid()}`, avro: `bench_avro_${uid()}` };
+  created.topics.push(topics.json, topics.avro);
   const sizes = {
     json: (await prefill(svc.brokers, topics.json, records, PARTITIONS, 'json')).bytes / records,
     avro: (await prefill(svc.brokers, topics.avro, records, PARTITIONS, 'avro')).bytes / records,
@@ -137,6 +183,8 @@ async function main() {
       createLogger({ level: 'silent' }),
     );
     const bDb = `bench_b_${uid()}`;
+    const server = store === 'server';
+    if (server) created.databases.push(bDb);
     await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${bDb}` });
     await client.command({ query: createTableSql(outputTableSpec(bDb, 'events', OUTPUT_COLUMNS)) });
     for (const format of ['json', 'avro'] as const) {
@@ -147,11 +195,13 @@ async function main() {
       for (let r = 0; r < repeats; r++) {
         a.push(await bareConsumer(svc.brokers, topics[format], records, PARTITIONS));
         b.push(await bareInserts(client, `${bDb}.events`, records, 20_000));
+        const database = `bench_c_${uid()}`;
+        if (server) created.databases.push(database);
         const config = benchConfig({
           brokers: svc.brokers,
           topic: topics[format],
           format,
-          database: `bench_c_${uid()}`,
+          database,
           store: storage,
           schemaDir: dir,
           partitions: PARTITIONS,
@@ -182,12 +232,15 @@ async function main() {
     const livePipeline = async (kind: string) => {
       await settle();
       const topic = `bench_${kind}_${uid()}`;
+      created.topics.push(topic);
       await createLiveTopic(svc.brokers, topic, PARTITIONS);
+      const database = `bench_${kind}_${uid()}`;
+      if (server) created.databases.push(database);
       const config = benchConfig({
         brokers: svc.brokers,
         topic,
         format: 'json',
-        database: `bench_${kind}_${uid()}`,
+        database,
         store: storage,
         schemaDir: dir,
         partitions: PARTITIONS,
@@ -240,7 +293,7 @@ async function main() {
     }
 
     // Resident memory while ClickHouse stalls (server only: the embedded engine cannot be stopped).
-    if (store === 'server') {
+    if (server) {
       const { topic, pipeline } = await livePipeline('stall');
       const rate = Math.round(cRate * 0.5);
       const producing = produceAtRate(svc.brokers, topic, rate, stallSeconds + 10, 'json', PARTITIONS);
