@@ -96,6 +96,7 @@ describe('megaservice run', () => {
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     expect(metrics).toContain('megaservice_records_in_total{module="ingestion"} 3000');
     expect(metrics).toContain('megaservice_records_out_total{module="storage"} 3000');
+    expect(metrics).toMatch(/^process_resident_memory_bytes \d+/m); // the process registry, served beside
 
     const started = Date.now();
     proc.child.kill('SIGTERM');

@@ -1,5 +1,5 @@
 import { loadConfig } from '../config/index.js';
-import { createLogger, errorMessage } from '../core/index.js';
+import { createLogger, errorMessage, servedRegistry } from '../core/index.js';
 import { createObservabilityServer } from '../observability/index.js';
 import { createPipeline } from '../pipeline/index.js';
 
@@ -48,7 +48,7 @@ export async function run(opts: RunOptions): Promise<number> {
   });
   const http = config.http.enabled
     ? createObservabilityServer(config.http, {
-        registry: pipeline.telemetry.registry,
+        registry: servedRegistry(pipeline.telemetry),
         health: () => pipeline.health(),
         logger: logger.child({ module: 'http' }),
       })

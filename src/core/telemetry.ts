@@ -57,6 +57,27 @@ export function histogramQuantile(q: number, buckets: readonly { le: number; cou
   return lower;
 }
 
+let processMetrics: Registry | undefined;
+
+/**
+ * prom-client's process metrics (process_resident_memory_bytes, event-loop lag, GC), what the memory
+ * bound is checked against: one registry per process, as they describe the process. Registered per
+ * pipeline, each left a GC observer and an event-loop monitor running after the pipeline stopped,
+ * and they held its registry, and through the gauges' callbacks the whole pipeline, in memory.
+ */
+export function processRegistry(): Registry {
+  if (!processMetrics) {
+    processMetrics = new Registry();
+    collectDefaultMetrics({ register: processMetrics });
+  }
+  return processMetrics;
+}
+
+/** What /metrics serves for a pipeline: the process's metrics and the pipeline's. */
+export function servedRegistry(telemetry: Telemetry): Registry {
+  return Registry.merge([processRegistry(), telemetry.registry]);
+}
+
 /** The cumulative buckets of an unlabelled histogram, for histogramQuantile. */
 export async function histogramBuckets(h: Histogram): Promise<{ le: number; count: number }[]> {
   const { values } = await h.get();
@@ -67,8 +88,6 @@ export async function histogramBuckets(h: Histogram): Promise<{ le: number; coun
 
 export function createTelemetry(): Telemetry {
   const registry = new Registry();
-  // process_resident_memory_bytes, event-loop lag, GC: what the memory bound is checked against.
-  collectDefaultMetrics({ register: registry });
   return {
     registry,
     recordsIn: new Counter({
