@@ -2,4 +2,4 @@ export { extractFeatures } from './extract.js';
 export { projectRecord, planColumns } from './project.js';
 export { convertValue } from './convert.js';
 export { windowStarts, createLaneWindows } from './windows/laneWindows.js';
-export { APPROX_DISTINCT_ERROR } from './windows/aggregators.js';
+export { APPROX_DISTINCT_ERROR } from './windows/states.js';

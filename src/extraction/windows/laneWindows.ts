@@ -1,6 +1,6 @@
 import type { FeatureSetConfig } from '../../config/index.js';
-import { pathReader, type FeatureRow } from '../../core/index.js';
-import { aggregatorFactory, type Aggregator } from './aggregators.js';
+import type { FeatureRow } from '../../core/index.js';
+import { createWindowStates, type WindowStates } from './states.js';
 
 export type AddOutcome = 'added' | 'late' | 'accounted' | 'limit';
 
@@ -81,41 +81,29 @@ function eventClock(fs: FeatureSetConfig, start: number) {
   };
 }
 
-/** A feature set's aggregations: new state for a window, and a record added to it. */
-function aggregation(fs: FeatureSetConfig) {
-  const factories = fs.aggregations.map(aggregatorFactory);
-  const readers = fs.aggregations.map((a) => (a.field === undefined ? undefined : pathReader(a.field)));
-  return {
-    create: (): Aggregator[] => factories.map((f) => f()),
-    add(aggs: Aggregator[], record: Record<string, unknown>, offset: bigint) {
-      for (let i = 0; i < aggs.length; i++) {
-        const read = readers[i];
-        aggs[i]!.add(read === undefined ? undefined : read(record), offset);
-      }
-    },
-  };
-}
-
+/** A closed window's row; its slot is freed. */
 function featureRow(
   fs: FeatureSetConfig,
   lane: { topic: string; partition: number },
-  w: { entity: string; aggs: Aggregator[]; count: number; maxOffset: bigint },
+  states: WindowStates,
+  entity: string,
+  slot: number,
   start: number,
   end: number,
 ): FeatureRow {
-  const values: Record<string, unknown> = {};
-  for (const agg of w.aggs) agg.write(values, end - start, w.count);
-  return {
+  const row: FeatureRow = {
     featureSet: fs.name,
-    entity: w.entity,
+    entity,
     windowStart: start,
     windowEnd: end,
-    values,
-    recordCount: w.count,
+    values: states.values(slot, end - start),
+    recordCount: states.count(slot),
     topic: lane.topic,
     partition: lane.partition,
-    version: w.maxOffset,
+    version: states.maxOffset(slot),
   };
+  states.free(slot);
+  return row;
 }
 
 /**
@@ -134,17 +122,13 @@ export function createLaneWindows(
     : createLaneFixedWindows(fs, lane, resume, budget);
 }
 
-interface OpenWindow {
-  readonly entity: string;
-  readonly aggs: Aggregator[];
-  count: number;
-  maxOffset: bigint;
-}
-
-/** The open windows that start at one time, by entity. Offsets only grow, so the first is the lowest. */
+/**
+ * The open windows that start at one time: each entity's slot in the lane's window states. Offsets
+ * only grow, so the first is the lowest.
+ */
 interface Bucket {
   readonly minOffset: bigint;
-  readonly windows: Map<string, OpenWindow>;
+  readonly windows: Map<string, number>;
 }
 
 /**
@@ -167,12 +151,12 @@ function createLaneFixedWindows(
   const horizon = resume?.horizon ?? -1n;
   const size = fs.window.size!;
   const step = fs.window.step ?? size;
-  const aggs = aggregation(fs);
+  const states = createWindowStates(fs);
   const lateness = fs.allowedLateness;
   const watermark = () => clock.max - fs.outOfOrderness;
-  // What the first pass over a record's windows found, for the second (no second lookups).
+  // What the first pass over a record's windows found, for the second (no second lookups; -1: none).
   const inBucket: (Bucket | undefined)[] = [];
-  const found: (OpenWindow | undefined)[] = [];
+  const found: number[] = [];
 
   return {
     watermark,
@@ -188,11 +172,11 @@ function createLaneFixedWindows(
       for (let start = last; start > ts - size; start -= step) {
         if (start + size + lateness <= wm) break;
         const bucket = buckets.get(start);
-        const w = bucket?.windows.get(entity);
+        const w = bucket?.windows.get(entity) ?? -1;
         inBucket[open] = bucket;
         found[open] = w;
         open++;
-        if (!w) toOpen++;
+        if (w < 0) toOpen++;
       }
       if (toOpen > 0 && budget.open + toOpen > budget.max) {
         // Refused whole (never half-counted); its event time still moves the watermark, so windows
@@ -201,20 +185,17 @@ function createLaneFixedWindows(
         return 'limit';
       }
       for (let i = 0, start = last; i < open; i++, start -= step) {
-        let w = found[i];
-        if (!w) {
+        let w = found[i]!;
+        if (w < 0) {
           let bucket = inBucket[i];
           if (!bucket) buckets.set(start, (bucket = { minOffset: offset, windows: new Map() }));
           budget.open++;
           count++;
-          w = { entity, aggs: aggs.create(), count: 0, maxOffset: offset };
+          w = states.alloc();
           bucket.windows.set(entity, w);
         }
-        found[i] = undefined;
         inBucket[i] = undefined;
-        w.count++;
-        if (offset > w.maxOffset) w.maxOffset = offset;
-        aggs.add(w.aggs, record, offset);
+        states.add(w, record, offset);
       }
       clock.record(ts);
       if (open > 0) return 'added';
@@ -231,7 +212,8 @@ function createLaneFixedWindows(
         buckets.delete(start);
         count -= bucket.windows.size;
         budget.open -= bucket.windows.size;
-        for (const w of bucket.windows.values()) rows.push(featureRow(fs, lane, w, start, start + size));
+        for (const [entity, w] of bucket.windows)
+          rows.push(featureRow(fs, lane, states, entity, w, start, start + size));
       }
       return rows;
     },
@@ -239,6 +221,7 @@ function createLaneFixedWindows(
     discard() {
       budget.open -= count;
       count = 0;
+      for (const bucket of buckets.values()) for (const w of bucket.windows.values()) states.free(w);
       buckets.clear();
     },
 
@@ -255,10 +238,9 @@ interface Session {
   start: number;
   /** highest event time in the session: it ends at last + gap */
   last: number;
-  readonly aggs: Aggregator[];
-  count: number;
+  /** its slot in the lane's window states (count, highest offset, aggregations) */
+  readonly slot: number;
   minOffset: bigint;
-  maxOffset: bigint;
   /** the lane's highest event time just before the session's first record (by offset) */
   maxBefore: number;
 }
@@ -289,7 +271,7 @@ function createLaneSessions(
   const clock = eventClock(fs, from.maxEventTime);
   const gap = fs.window.gap!;
   const lateness = fs.allowedLateness;
-  const aggs = aggregation(fs);
+  const states = createWindowStates(fs);
   const watermark = () => clock.max - fs.outOfOrderness;
   /** Sessions that had closed by the horizon: already written before the crash. */
   const accountedFor = (s: Session) => s.last + gap + lateness <= atHorizon - fs.outOfOrderness;
@@ -297,13 +279,12 @@ function createLaneSessions(
   function merge(into: Session, s: Session) {
     if (s.start < into.start) into.start = s.start;
     if (s.last > into.last) into.last = s.last;
-    into.count += s.count;
     if (s.minOffset < into.minOffset) {
       into.minOffset = s.minOffset;
       into.maxBefore = s.maxBefore;
     }
-    if (s.maxOffset > into.maxOffset) into.maxOffset = s.maxOffset;
-    for (let i = 0; i < into.aggs.length; i++) into.aggs[i]!.merge(s.aggs[i]!);
+    states.merge(into.slot, s.slot);
+    states.free(s.slot);
   }
 
   return {
@@ -344,10 +325,8 @@ function createLaneSessions(
           entity,
           start: ts,
           last: ts,
-          aggs: aggs.create(),
-          count: 0,
+          slot: states.alloc(),
           minOffset: offset,
-          maxOffset: offset,
           maxBefore: clock.max,
         };
         if (!list) sessions.set(entity, (list = []));
@@ -357,9 +336,7 @@ function createLaneSessions(
       }
       if (ts < target.start) target.start = ts;
       if (ts > target.last) target.last = ts;
-      target.count++;
-      if (offset > target.maxOffset) target.maxOffset = offset;
-      aggs.add(target.aggs, record, offset);
+      states.add(target.slot, record, offset);
       clock.record(ts);
       return 'added';
     },
@@ -380,7 +357,9 @@ function createLaneSessions(
           list.splice(i--, 1);
           count--;
           budget.open--;
-          if (!accountedFor(s)) rows.push(featureRow(fs, lane, s, s.start, s.last + gap));
+          if (!accountedFor(s))
+            rows.push(featureRow(fs, lane, states, entity, s.slot, s.start, s.last + gap));
+          else states.free(s.slot);
         }
         if (list.length === 0) sessions.delete(entity);
       }
@@ -390,6 +369,7 @@ function createLaneSessions(
     discard() {
       budget.open -= count;
       count = 0;
+      for (const list of sessions.values()) for (const s of list) states.free(s.slot);
       sessions.clear();
     },
 
