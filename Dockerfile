@@ -13,6 +13,10 @@ ENV NODE_ENV=production
 # glibc gives each thread its own malloc arena and keeps what they free: with worker threads the
 # resident memory grew by a third (the README's Threads section). Two arenas are enough here.
 ENV MALLOC_ARENA_MAX=2
+# glibc raises its mmap threshold to the size of each large block freed, so later fetch responses
+# and batch buffers (about 1 MiB) come from the arenas and stay resident. A fixed 128 KiB keeps them
+# mmapped and returned when freed: after two catch-ups, 135 MiB resident instead of 223.
+ENV MALLOC_MMAP_THRESHOLD_=131072
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist

@@ -161,6 +161,9 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
       node: process.version,
       services: svc.where,
       ...(process.env.MALLOC_ARENA_MAX ? { mallocArenaMax: process.env.MALLOC_ARENA_MAX } : {}),
+      ...(process.env.MALLOC_MMAP_THRESHOLD_
+        ? { mallocMmapThreshold: process.env.MALLOC_MMAP_THRESHOLD_ }
+        : {}),
     },
     workers: resolveWorkers(workers),
     settings: { records, repeats, partitions: PARTITIONS, quick, recordBytes: sizes },
