@@ -70,6 +70,8 @@ function countColumn(a: AggregationConfig): Column {
 /** sum, avg, variance, stddev: from n, sum and sum of squares, which merge by addition. */
 function momentsColumn(a: AggregationConfig): Column {
   let m = new Float64Array(0); // [n, sum, sumsq] per slot
+  // The partials' names, built once: a template per window cost a string build and a lookup each.
+  const [nKey, sumKey, sumsqKey] = [`_n_${a.name}`, `_sum_${a.name}`, `_sumsq_${a.name}`];
   return {
     grow(capacity) {
       m = grown(m, capacity * 3, (n) => new Float64Array(n));
@@ -89,7 +91,9 @@ function momentsColumn(a: AggregationConfig): Column {
     },
     write(slot, into) {
       const i = slot * 3;
-      const [n, sum, sumsq] = [m[i]!, m[i + 1]!, m[i + 2]!];
+      const n = m[i]!;
+      const sum = m[i + 1]!;
+      const sumsq = m[i + 2]!;
       if (a.fn === 'sum') {
         into[a.name] = sum;
         return;
@@ -98,9 +102,9 @@ function momentsColumn(a: AggregationConfig): Column {
       // population variance, from the partials so the merge view computes the same formula
       const variance = n === 0 ? 0 : Math.max(0, sumsq / n - mean * mean);
       into[a.name] = a.fn === 'avg' ? mean : a.fn === 'variance' ? variance : Math.sqrt(variance);
-      into[`_n_${a.name}`] = n;
-      into[`_sum_${a.name}`] = sum;
-      into[`_sumsq_${a.name}`] = sumsq;
+      into[nKey] = n;
+      into[sumKey] = sum;
+      into[sumsqKey] = sumsq;
     },
   };
 }
