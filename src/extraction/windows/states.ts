@@ -151,7 +151,7 @@ function positionalColumn(a: AggregationConfig): Column {
     },
     add(slot, v, offset) {
       if (v === undefined || v === null) return;
-      if (offsets[slot]! >= 0n && first) return;
+      if (first && offsets[slot]! >= 0n) return; // reads (allocates a BigInt) only for first
       values[slot] = v;
       offsets[slot] = offset;
     },
@@ -170,84 +170,90 @@ function positionalColumn(a: AggregationConfig): Column {
   };
 }
 
-/**
- * Exact distinct count. Most windows see one or a few values: one is kept as the string itself, a
- * few in an array, more in a Set.
- */
-function distinctColumn(a: AggregationConfig): Column {
-  const sets: (string | string[] | Set<string> | undefined)[] = [];
-  const addKey = (slot: number, key: string) => {
-    const s = sets[slot];
-    if (s === undefined) sets[slot] = key;
-    else if (typeof s === 'string') {
-      if (s !== key) sets[slot] = [s, key];
-    } else if (Array.isArray(s)) {
-      if (s.includes(key)) return;
-      s.push(key);
-      if (s.length > FEW_DISTINCT) sets[slot] = new Set(s);
-    } else s.add(key);
-  };
-  const keys = (s: string | string[] | Set<string> | undefined): Iterable<string> =>
-    s === undefined ? [] : typeof s === 'string' ? [s] : s;
-  return {
-    grow() {},
-    clear(slot) {
-      sets[slot] = undefined;
-    },
-    add(slot, v) {
-      if (v !== undefined && v !== null) addKey(slot, asKey(v));
-    },
-    merge(into, from) {
-      for (const k of keys(sets[from])) addKey(into, k);
-    },
-    write(slot, into) {
-      const s = sets[slot];
-      into[a.name] = s === undefined ? 0 : typeof s === 'string' ? 1 : Array.isArray(s) ? s.length : s.size;
-    },
-  };
+/** How a distinct count's per-slot state grows by a key, folds in another slot's, and counts. */
+interface KeySet<S> {
+  add(s: S | undefined, key: string): S;
+  merge(into: S | undefined, from: S): S;
+  size(s: S): number;
 }
 
-type Hll = InstanceType<typeof bf.HyperLogLog>;
-
-/** Exact while small, then a seeded HyperLogLog: the same values give the same estimate on every run. */
-function approxDistinctColumn(a: AggregationConfig): Column {
-  const states: (Set<string> | Hll | undefined)[] = [];
-  const addKey = (slot: number, key: string) => {
-    let s = states[slot];
-    if (s === undefined) states[slot] = s = new Set<string>();
-    if (s instanceof Set) {
-      s.add(key);
-      if (s.size <= EXACT_DISTINCT_LIMIT) return;
-      const sketch = new bf.HyperLogLog(HLL_REGISTERS);
-      for (const k of s) sketch.update(k);
-      states[slot] = sketch;
-    } else s.update(key);
-  };
+/** A column whose per-slot state is a JS value built from the values' keys (undefined: none yet). */
+function keyColumn<S>(a: AggregationConfig, set: KeySet<S>): Column {
+  const states: (S | undefined)[] = [];
   return {
     grow() {},
     clear(slot) {
       states[slot] = undefined;
     },
     add(slot, v) {
-      if (v !== undefined && v !== null) addKey(slot, asKey(v));
+      if (v !== undefined && v !== null) states[slot] = set.add(states[slot], asKey(v));
     },
     merge(into, from) {
       const o = states[from];
-      const mine = states[into];
-      if (o === undefined) return;
-      if (o instanceof Set) for (const k of o) addKey(into, k);
-      else if (mine === undefined || mine instanceof Set) {
-        states[into] = o;
-        states[from] = undefined;
-        for (const k of mine ?? []) o.update(k);
-      } else states[into] = mine.merge(o);
+      if (o !== undefined) states[into] = set.merge(states[into], o);
     },
     write(slot, into) {
       const s = states[slot];
-      into[a.name] = s === undefined ? 0 : s instanceof Set ? s.size : Math.round(s.count());
+      into[a.name] = s === undefined ? 0 : set.size(s);
     },
   };
 }
+
+type Few = string | string[] | Set<string>;
+
+/**
+ * Exact distinct count. Most windows see one or a few values: one is kept as the string itself, a
+ * few in an array, more in a Set.
+ */
+const exactKeys: KeySet<Few> = {
+  add(s, key) {
+    if (s === undefined) return key;
+    if (typeof s === 'string') return s === key ? s : [s, key];
+    if (Array.isArray(s)) {
+      if (s.includes(key)) return s;
+      s.push(key);
+      return s.length > FEW_DISTINCT ? new Set(s) : s;
+    }
+    return s.add(key);
+  },
+  merge(into, from) {
+    let s = into;
+    for (const k of typeof from === 'string' ? [from] : from) s = exactKeys.add(s, k);
+    return s!;
+  },
+  size: (s) => (typeof s === 'string' ? 1 : Array.isArray(s) ? s.length : s.size),
+};
+
+type Hll = InstanceType<typeof bf.HyperLogLog>;
+
+/** Exact while small, then a seeded HyperLogLog: the same values give the same estimate on every run. */
+const approxKeys: KeySet<Set<string> | Hll> = {
+  add(s = new Set<string>(), key) {
+    if (!(s instanceof Set)) {
+      s.update(key);
+      return s;
+    }
+    s.add(key);
+    if (s.size <= EXACT_DISTINCT_LIMIT) return s;
+    const sketch = new bf.HyperLogLog(HLL_REGISTERS);
+    for (const k of s) sketch.update(k);
+    return sketch;
+  },
+  merge(into, from) {
+    if (from instanceof Set) {
+      let s = into;
+      for (const k of from) s = approxKeys.add(s, k);
+      return s!;
+    }
+    if (into === undefined || into instanceof Set) {
+      // The other slot's sketch takes this one's few values (that slot is freed after a merge).
+      for (const k of into ?? []) from.update(k);
+      return from;
+    }
+    return into.merge(from);
+  },
+  size: (s) => (s instanceof Set ? s.size : Math.round(s.count())),
+};
 
 function column(a: AggregationConfig): Column {
   switch (a.fn) {
@@ -266,9 +272,9 @@ function column(a: AggregationConfig): Column {
     case 'last':
       return positionalColumn(a);
     case 'count_distinct':
-      return distinctColumn(a);
+      return keyColumn(a, exactKeys);
     case 'approx_count_distinct':
-      return approxDistinctColumn(a);
+      return keyColumn(a, approxKeys);
   }
 }
 
@@ -281,30 +287,35 @@ export function createWindowStates(fs: FeatureSetConfig): WindowStates {
   let used = 0; // slots ever handed out; below it, free ones are on `spare`
   const spare: number[] = [];
 
+  /** Empty state: for a fresh slot, and on free (so a freed slot releases its values now). */
+  const reset = (slot: number) => {
+    counts[slot] = 0;
+    maxOffsets[slot] = -1n;
+    for (const c of columns) c.clear(slot);
+  };
+
   return {
     alloc() {
-      let slot = spare.pop();
-      if (slot === undefined) {
-        slot = used++;
-        if (slot >= capacity) {
-          capacity = Math.max(64, capacity * 2);
-          counts = grown(counts, capacity, (n) => new Float64Array(n));
-          maxOffsets = grown(maxOffsets, capacity, (n) => new BigInt64Array(n));
-          for (const c of columns) c.grow(capacity);
-        }
+      const reused = spare.pop();
+      if (reused !== undefined) return reused; // reset when it was freed
+      const slot = used++;
+      if (slot >= capacity) {
+        capacity = Math.max(64, capacity * 2);
+        counts = grown(counts, capacity, (n) => new Float64Array(n));
+        maxOffsets = grown(maxOffsets, capacity, (n) => new BigInt64Array(n));
+        for (const c of columns) c.grow(capacity);
       }
-      counts[slot] = 0;
-      maxOffsets[slot] = -1n;
-      for (const c of columns) c.clear(slot);
+      reset(slot);
       return slot;
     },
     free(slot) {
-      for (const c of columns) c.clear(slot); // release the values it held now, not at its reuse
+      reset(slot);
       spare.push(slot);
     },
     add(slot, record, offset) {
       counts[slot]!++;
-      if (offset > maxOffsets[slot]!) maxOffsets[slot] = offset;
+      // Offsets arrive in the lane's order, so this one is the highest (no read: a read allocates).
+      maxOffsets[slot] = offset;
       for (let i = 0; i < columns.length; i++) {
         const read = readers[i];
         columns[i]!.add(slot, read === undefined ? undefined : read(record), offset);
