@@ -98,6 +98,14 @@ async function services(): Promise<{ brokers: string; clickhouseUrl: string; whe
  */
 const created = { topics: [] as string[], databases: [] as string[] };
 
+/** A ClickHouse client for the benchmark's own statements: the server at `url`, else chDB at `chdbPath`. */
+function benchClient(url: string | undefined, chdbPath: string) {
+  return createClickHouseClient(
+    { url, path: chdbPath, username: 'default', password: '', requestTimeoutMs: 60_000 },
+    createLogger({ level: 'silent' }),
+  );
+}
+
 async function cleanUp(brokers: string, clickhouseUrl: string, dir: string): Promise<void> {
   const admin = kafka(brokers).admin();
   try {
@@ -107,16 +115,7 @@ async function cleanUp(brokers: string, clickhouseUrl: string, dir: string): Pro
     await admin.disconnect();
   }
   if (created.databases.length > 0) {
-    const client = await createClickHouseClient(
-      {
-        url: clickhouseUrl,
-        path: join(dir, 'chdb'),
-        username: 'default',
-        password: '',
-        requestTimeoutMs: 60_000,
-      },
-      createLogger({ level: 'silent' }),
-    );
+    const client = await benchClient(clickhouseUrl, join(dir, 'chdb'));
     try {
       for (const db of created.databases) await client.command({ query: `DROP DATABASE IF EXISTS ${db}` });
     } finally {
@@ -175,16 +174,7 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
   for (const store of stores) {
     cPeakRss = 0;
     const storage = store === 'embedded' ? { path: chdbPath } : { url: svc.clickhouseUrl };
-    const client = await createClickHouseClient(
-      {
-        url: 'url' in storage ? storage.url : undefined,
-        path: chdbPath,
-        username: 'default',
-        password: '',
-        requestTimeoutMs: 60_000,
-      },
-      createLogger({ level: 'silent' }),
-    );
+    const client = await benchClient('url' in storage ? storage.url : undefined, chdbPath);
     const bDb = `bench_b_${uid()}`;
     const server = store === 'server';
     if (server) created.databases.push(bDb);

@@ -30,7 +30,7 @@ interface ModuleCount {
 }
 
 /** 50-250 ms wide up to 3 s, around the default flush interval (1 s) and its +500 ms latency target. */
-export const EVENT_TO_STORED_BUCKETS = [
+const EVENT_TO_STORED_BUCKETS = [
   0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.1, 1.2, 1.3, 1.4, 1.5, 1.75, 2, 2.5, 3,
   4, 5, 7.5, 10, 15, 30, 60, 120, 300,
 ];
