@@ -62,6 +62,8 @@ interface ResumePoint {
   t: Record<string, number | null>;
   /** session feature sets: the offset replay starts from, and the highest event time just before it */
   s?: Record<string, readonly [string, number | null]>;
+  /** fixed-window feature sets: buckets closed but not all written, [start, offset closed at] */
+  c?: Record<string, readonly (readonly [number, string])[]>;
 }
 
 function parseResume(metadata: string | null | undefined): ResumePoint | undefined {
@@ -78,10 +80,12 @@ function laneResume(point: ResumePoint | undefined, fs: FeatureSetConfig): LaneR
   if (!point) return undefined;
   const t = point.t[fs.name] ?? Number.NEGATIVE_INFINITY;
   const from = point.s?.[fs.name];
+  const closing = point.c?.[fs.name];
   return {
     horizon: BigInt(point.h),
     maxEventTime: t,
     ...(from ? { from: { offset: BigInt(from[0]), maxEventTime: from[1] ?? Number.NEGATIVE_INFINITY } } : {}),
+    ...(closing ? { closing: closing.map(([start, at]) => [start, BigInt(at)] as const) } : {}),
   };
 }
 
@@ -210,9 +214,12 @@ export function extractFeatures(
     }
     if (featureSets.length === 0) return withRecords(batch, rows, rejected);
 
-    if (batch.idleMs !== undefined) for (const lane of state) lane.idle(batch.idleMs);
+    const tick = batch.idleMs !== undefined;
+    if (tick) for (const lane of state) lane.idle(batch.idleMs);
     const features: FeatureRow[] = [];
-    for (const lane of state) for (const row of lane.close()) features.push(row);
+    // A tick (the lane is quiet) lets every closed window leave; a batch, its share.
+    const records = tick ? undefined : batch.records.length;
+    for (const lane of state) for (const row of lane.close(records)) features.push(row);
     featureSets.forEach((fs, i) => openWindows.set(fs.name, budgets[i]!.open));
     const next = BigInt(batch.lastOffset) + 1n;
     const horizon = held!.horizon;
@@ -223,6 +230,7 @@ export function extractFeatures(
       if (cp.needsFrom !== undefined && cp.needsFrom < commit) commit = cp.needsFrom;
       point.t[fs.name] = cp.maxEventTime;
       if (cp.from) (point.s ??= {})[fs.name] = cp.from;
+      if (cp.closing) (point.c ??= {})[fs.name] = cp.closing;
     });
     batch.ack.commitAt(commit, JSON.stringify(point));
     if (batch.seq !== undefined) held!.nextSeq = batch.seq + 1;

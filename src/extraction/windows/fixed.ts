@@ -14,12 +14,40 @@ interface Bucket {
 }
 
 /**
+ * A bucket the watermark has closed whose windows have not all left yet. From `closedAt` on, the
+ * lane refused its records as late; a replay rebuilds it from the records before that.
+ */
+interface Closing {
+  readonly start: number;
+  /** undefined: rebuilt in a replay and no record of it seen yet */
+  bucket: Bucket | undefined;
+  readonly closedAt: bigint;
+}
+
+/**
+ * How many closed windows leave with a batch: half of what its records could have opened, or a
+ * 64th of those waiting, whichever is more. Every user_1m window of the benchmark closes at the same
+ * watermark (300,000 at 48,000 records/s); written at once, they held one batch for 1.5-2 s and its
+ * insert for longer. At this pace they leave over several seconds, and a lane that opens a window
+ * per record still never waits on more than about 64 batches' worth.
+ */
+const closeRoom = (batchRecords: number, perRecord: number, waiting: number) =>
+  Math.max(Math.ceil((batchRecords * perRecord) / 2), Math.ceil(waiting / 64));
+/** Past this many closing buckets, all leave at once (they are listed in the commit metadata). */
+const MAX_CLOSING = 16;
+
+/**
  * Tumbling and hopping windows: a record's windows follow from its event time alone. Windows are
- * kept in buckets by start, so closing visits only the buckets the watermark has passed.
+ * kept in buckets by start, so closing visits only the buckets the watermark has passed. Closed
+ * windows leave in start order, a batch's share at a time (see closeRoom); until they have, they
+ * hold the commit back like open ones.
  *
  * Replay: the lane restarts with the highest event time it had at its horizon. Below the horizon, a
  * record whose windows are closed was accounted for before the crash (stored in a closed window, or
- * dead-lettered as late), so it is skipped; records of open windows rebuild them.
+ * dead-lettered as late), so it is skipped; records of open windows rebuild them. A bucket that was
+ * closing at the commit is rebuilt from the records the lane took before it closed, and leaves
+ * whole once the replay is past them: the windows of it already written are written again, the
+ * same rows with the same version, which the feature table's ReplacingMergeTree keeps once.
  */
 export function createLaneFixedWindows(
   fs: FeatureSetConfig,
@@ -29,16 +57,58 @@ export function createLaneFixedWindows(
 ): LaneWindows {
   const buckets = new Map<number, Bucket>();
   let count = 0;
+  /** of which in closing buckets */
+  let waiting = 0;
   const clock = eventClock(fs, resume?.maxEventTime ?? Number.NEGATIVE_INFINITY);
   const horizon = resume?.horizon ?? -1n;
   const size = fs.window.size!;
   const step = fs.window.step ?? size;
+  const perRecord = Math.ceil(size / step);
   const states = createWindowStates(fs);
   const lateness = fs.allowedLateness;
   const watermark = () => clock.max - fs.outOfOrderness;
+  /** In start order: buckets closed by the watermark whose windows have not all left. */
+  const closing: Closing[] = [...(resume?.closing ?? [])]
+    .sort((a, b) => a[0] - b[0])
+    .map(([start, closedAt]) => ({ start, bucket: undefined, closedAt }));
+  /** Closing buckets from the commit, by start, while a replay may still bring their records. */
+  let rebuild = closing.length > 0 ? new Map(closing.map((c) => [c.start, c])) : undefined;
+  /** The lowest end plus lateness of an open bucket: the watermark that closes one. */
+  let nextClose = Number.POSITIVE_INFINITY;
+  /** The offset after the last record the lane took. */
+  let reached = -1n;
   // What the first pass over a record's windows found, for the second (no second lookups; -1: none).
+  const starts: number[] = [];
   const inBucket: (Bucket | undefined)[] = [];
   const found: number[] = [];
+  const rebuilding: (Closing | undefined)[] = [];
+
+  /** Buckets the watermark has passed move to `closing`; the lane refuses their records from `at`. */
+  function sweep(at: bigint) {
+    const wm = watermark();
+    if (wm < nextClose) return;
+    const closed: Closing[] = [];
+    nextClose = Number.POSITIVE_INFINITY;
+    for (const [start, bucket] of buckets) {
+      const closesAt = start + size + lateness;
+      if (closesAt > wm) {
+        if (closesAt < nextClose) nextClose = closesAt;
+        continue;
+      }
+      buckets.delete(start);
+      waiting += bucket.windows.size;
+      closed.push({ start, bucket, closedAt: at });
+    }
+    closed.sort((a, b) => a.start - b.start);
+    for (const c of closed) closing.push(c);
+  }
+
+  /** A record's event time moves the clock (taken or not); the buckets it closes stop taking. */
+  function recordTime(ts: number, offset: bigint) {
+    clock.record(ts);
+    reached = offset + 1n;
+    if (watermark() >= nextClose) sweep(reached);
+  }
 
   return {
     watermark,
@@ -46,56 +116,90 @@ export function createLaneFixedWindows(
 
     add(entity, ts, offset, record) {
       const wm = watermark();
-      const last = Math.floor(ts / step) * step;
       // The windows [start, start + size) that hold ts, newest first; closed ones take nothing,
-      // and once one is closed the older ones are too.
+      // and once one is closed the older ones are too (but for buckets a replay rebuilds).
       let open = 0;
       let toOpen = 0;
-      for (let start = last; start > ts - size; start -= step) {
-        if (start + size + lateness <= wm) break;
-        const bucket = buckets.get(start);
+      for (let start = Math.floor(ts / step) * step; start > ts - size; start -= step) {
+        let bucket: Bucket | undefined;
+        let again: Closing | undefined;
+        if (start + size + lateness <= wm) {
+          if (rebuild === undefined) break;
+          again = rebuild.get(start);
+          if (again === undefined || offset >= again.closedAt) continue;
+          bucket = again.bucket;
+        } else bucket = buckets.get(start);
         const w = bucket?.windows.get(entity) ?? -1;
+        starts[open] = start;
         inBucket[open] = bucket;
         found[open] = w;
+        rebuilding[open] = again;
         open++;
         if (w < 0) toOpen++;
       }
       if (toOpen > 0 && budget.open + toOpen > budget.max) {
         // Refused whole (never half-counted); its event time still moves the watermark, so windows
         // keep closing and room comes back.
-        clock.record(ts);
+        recordTime(ts, offset);
         return 'limit';
       }
-      for (let i = 0, start = last; i < open; i++, start -= step) {
+      for (let i = 0; i < open; i++) {
         let w = found[i]!;
         if (w < 0) {
           let bucket = inBucket[i];
-          if (!bucket) buckets.set(start, (bucket = { minOffset: offset, windows: new Map() }));
+          if (!bucket) {
+            bucket = { minOffset: offset, windows: new Map() };
+            const again = rebuilding[i];
+            if (again) again.bucket = bucket;
+            else {
+              const start = starts[i]!;
+              buckets.set(start, bucket);
+              if (start + size + lateness < nextClose) nextClose = start + size + lateness;
+            }
+          }
           budget.open++;
           count++;
+          if (rebuilding[i]) waiting++;
           w = states.alloc();
           bucket.windows.set(entity, w);
         }
         inBucket[i] = undefined;
+        rebuilding[i] = undefined;
         states.add(w, record, offset);
       }
-      clock.record(ts);
+      recordTime(ts, offset);
       if (open > 0) return 'added';
       return offset < horizon ? 'accounted' : 'late';
     },
 
     idle: (idleMs) => clock.idle(idleMs),
 
-    close() {
+    close(batchRecords) {
+      sweep(reached); // an idle clock may have closed some: every record so far came before
+      let room =
+        batchRecords === undefined || closing.length > MAX_CLOSING
+          ? Number.POSITIVE_INFINITY
+          : closeRoom(batchRecords, perRecord, waiting);
       const rows: FeatureRow[] = [];
-      const wm = watermark();
-      for (const [start, bucket] of buckets) {
-        if (start + size + lateness > wm) continue;
-        buckets.delete(start);
-        count -= bucket.windows.size;
-        budget.open -= bucket.windows.size;
-        for (const [entity, w] of bucket.windows)
-          rows.push(featureRow(fs, lane, states, entity, w, start, start + size));
+      while (closing.length > 0) {
+        const c = closing[0]!;
+        if (c.closedAt > reached) break; // rebuilt, and the replay has not yet passed its records
+        const windows = c.bucket?.windows;
+        if (windows) {
+          for (const [entity, w] of windows) {
+            if (room <= 0) break;
+            room--;
+            windows.delete(entity);
+            count--;
+            waiting--;
+            budget.open--;
+            rows.push(featureRow(fs, lane, states, entity, w, c.start, c.start + size));
+          }
+          if (windows.size > 0) break;
+        }
+        closing.shift();
+        if (rebuild?.get(c.start) === c) rebuild.delete(c.start);
+        if (rebuild?.size === 0) rebuild = undefined;
       }
       return rows;
     },
@@ -103,14 +207,28 @@ export function createLaneFixedWindows(
     discard() {
       budget.open -= count;
       count = 0;
+      waiting = 0;
       for (const bucket of buckets.values()) for (const w of bucket.windows.values()) states.free(w);
+      for (const c of closing) for (const w of c.bucket?.windows.values() ?? []) states.free(w);
       buckets.clear();
+      closing.length = 0;
+      rebuild = undefined;
     },
 
     checkpoint() {
       let min: bigint | undefined;
       for (const b of buckets.values()) if (min === undefined || b.minOffset < min) min = b.minOffset;
-      return { needsFrom: min, maxEventTime: finite(clock.max) };
+      for (const c of closing) {
+        const b = c.bucket;
+        if (b && (min === undefined || b.minOffset < min)) min = b.minOffset;
+      }
+      return {
+        needsFrom: min,
+        maxEventTime: finite(clock.max),
+        ...(closing.length > 0
+          ? { closing: closing.map((c) => [c.start, c.closedAt.toString()] as const) }
+          : {}),
+      };
     },
   };
 }

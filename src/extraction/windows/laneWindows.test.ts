@@ -177,6 +177,24 @@ describe('session windows', () => {
   });
 });
 
+describe('closed fixed windows leaving over several batches', () => {
+  it('lets a batch take half its records or a 64th of those waiting, holds the commit until all left, and refuses late records', () => {
+    const w = createLaneWindows(featureSet(), lane);
+    for (let i = 0; i < 1000; i++) w.add(`u${i}`, 1_000 + i, BigInt(i), {});
+    w.add('u0', 25_000, 1000n, {}); // watermark 20 s: all 1000 windows of [0, 10) are closed
+    expect(w.add('u1', 2_000, 1001n, {})).toBe('late'); // closed, though not yet written
+    const first = w.close(100);
+    expect(first.map((r) => r.entity)).toEqual(Array.from({ length: 50 }, (_, i) => `u${i}`));
+    const cp = w.checkpoint(1002n);
+    expect(cp.needsFrom).toBe(0n); // the rest still needs its records
+    expect(cp.closing).toEqual([[0, '1001']]); // closed from offset 1001 on: 1001 was refused
+    expect(w.openWindows()).toBe(951);
+    expect(w.close(1)).toHaveLength(15); // 950 / 64
+    expect(w.close()).toHaveLength(935); // a tick: the rest
+    expect(w.checkpoint(1002n)).toEqual({ needsFrom: 1000n, maxEventTime: 25_000 });
+  });
+});
+
 describe('idle timeout', () => {
   it('lets a lane with no records run its event time on with the clock, past the timeout only', () => {
     const w = createLaneWindows(featureSet({ idleTimeout: '30s' }), lane);

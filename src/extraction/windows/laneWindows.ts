@@ -13,6 +13,8 @@ export interface LaneResume {
   readonly maxEventTime: number;
   /** Session windows: the offset replay starts from, and the highest event time just before it. */
   readonly from?: { readonly offset: bigint; readonly maxEventTime: number };
+  /** Fixed windows: buckets closed but not all written, by start, and the offset they closed at. */
+  readonly closing?: readonly (readonly [number, bigint])[];
 }
 
 /** What a lane's feature set needs committed to replay: where its open windows start, and its clock. */
@@ -23,6 +25,8 @@ export interface LaneCheckpoint {
   readonly maxEventTime: number | null;
   /** Session windows: the offset replay must start from, and the highest event time just before it. */
   readonly from?: readonly [string, number | null];
+  /** Fixed windows: buckets closed but not all written, by start, and the offset they closed at. */
+  readonly closing?: readonly (readonly [number, string])[];
 }
 
 export interface LaneWindows {
@@ -31,8 +35,11 @@ export interface LaneWindows {
   add(entity: string, ts: number, offset: bigint, fields: Record<string, unknown>): AddOutcome;
   /** The lane has had no records for `idleMs` (processing time): past the idle timeout, time runs on. */
   idle(idleMs: number): void;
-  /** Remove and return the windows the watermark has closed. */
-  close(): FeatureRow[];
+  /**
+   * Remove and return windows the watermark has closed: fixed windows a share per batch, paced by
+   * the batch's record count (undefined, as on an idle tick: all of them).
+   */
+  close(batchRecords?: number): FeatureRow[];
   /** Drop every open window (the lane was reassigned and will be rebuilt from its commit). */
   discard(): void;
   checkpoint(next: bigint): LaneCheckpoint;
