@@ -131,6 +131,8 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
   /** Batches and ticks handed out that storage has not taken yet. */
   let inChain = 0;
   const commitChains = new Map<string, Promise<void>>();
+  /** What each lane last committed this generation: a quiet lane's ticks would repeat it. */
+  let lastCommit = new Map<string, string>();
   /** Next offset of each lane not yet taken by storage. */
   const handedOut = new Map<string, bigint>();
 
@@ -140,9 +142,13 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
       // A lane whose partition moved to another member (or was reassigned: a new generation refetches
       // from the committed offset) no longer commits; its records are stored and at worst stored again.
       if (lanes !== lanesAtStart || !assigned.has(id)) return;
+      const point = `${offset}|${metadata ?? ''}`;
+      if (lastCommit.get(id) === point) return;
       const prev = commitChains.get(id) ?? Promise.resolve();
+      const committed = lastCommit;
       const next = prev
         .then(() => consumer?.commitOffsets([{ topic, partition, offset: offset.toString(), metadata }]))
+        .then(() => void committed.set(id, point)) // a failed one is asked again by the next tick
         .catch((err) =>
           logger.warn(
             { lane: id, offset: offset.toString(), err: errorMessage(err) },
@@ -404,6 +410,7 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
         // A new generation fetches every partition again from its committed offset: batches handed
         // out before no longer commit (see commitLane).
         lanes = new Map();
+        lastCommit = new Map();
         activity = new Map();
         generation++;
         for (const l of generationListeners) l(generation);

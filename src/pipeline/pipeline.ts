@@ -33,11 +33,16 @@ export interface PipelineDeps {
  * kafkaSource -> decodeJson -> transform -> extractFeatures -> clickhouseSink, acknowledging each batch
  * back to its lane once stored. Starts storage before the source and stops them in reverse.
  */
-/** Ticks for idle lanes, often enough that windows close soon after their idle timeout. */
+/**
+ * Ticks for quiet lanes: often enough that windows close soon after their idle timeout, and that
+ * closed fixed windows still waiting to leave (a share leaves per batch) leave within a second.
+ */
 function idleTickMs(config: PipelineConfig): number | undefined {
   const timeouts = config.features.flatMap((fs) => (fs.idleTimeout === null ? [] : [fs.idleTimeout]));
-  if (timeouts.length === 0) return undefined;
-  return Math.min(5000, Math.max(200, Math.min(...timeouts) / 2));
+  const idle = timeouts.length > 0 ? Math.max(200, Math.min(...timeouts) / 2) : Infinity;
+  const closing = config.features.some((fs) => fs.window.type !== 'session') ? 1000 : Infinity;
+  const every = Math.min(5000, idle, closing);
+  return Number.isFinite(every) ? every : undefined;
 }
 
 export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipeline {
