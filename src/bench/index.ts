@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -61,6 +61,16 @@ async function settle(): Promise<void> {
   gc();
   await new Promise((r) => setTimeout(r, 500));
   gc();
+}
+
+/** Of the resident memory, the part mapped from files (Linux; 0 elsewhere): library code, mostly. */
+function residentFromFiles(): number {
+  try {
+    const m = /^RssFile:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
 }
 
 let peakRss = 0;
@@ -252,10 +262,16 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
       // first two seconds every record opens a window and the thread's code is cold: per-second p99
       // was 2.2-2.5 s there and 0.5-1.5 s after, and 1% of 30 s is only 0.3 s.
       let steady = 0;
+      let steadyFromFiles = 0;
       let sampler: NodeJS.Timeout | undefined;
       const warm = setTimeout(() => {
         pipeline.telemetry.eventToStoredSeconds.reset();
-        sampler = setInterval(() => (steady = Math.max(steady, process.memoryUsage().rss)), 100);
+        sampler = setInterval(() => {
+          const rss = process.memoryUsage().rss;
+          if (rss <= steady) return;
+          steady = rss;
+          steadyFromFiles = residentFromFiles();
+        }, 100);
       }, warmupSeconds * 1000);
       const sent = await produceAtRate(
         svc.brokers,
@@ -268,7 +284,12 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
         clearTimeout(warm);
         clearInterval(sampler);
       });
-      if (load === 0.5) result.memory.steady.push({ store, rssMiB: steady / 1048576 });
+      if (load === 0.5)
+        result.memory.steady.push({
+          store,
+          rssMiB: steady / 1048576,
+          fromFilesMiB: steadyFromFiles / 1048576,
+        });
       await drained(pipeline, sent);
       const { p50, p99 } = await latencyPercentiles(pipeline);
       await pipeline.stop(Date.now() + 30_000);
