@@ -24,7 +24,9 @@ function event(i: number) {
   const jitter = ((i * 7919) % 2000) - 1000;
   const late = i % 211 === 100 ? -20_000 : 0;
   return {
-    user: `u${(i * 31) % 40}`,
+    // 200 users: a partition's closed 5 s bucket holds more windows than a batch lets leave, so
+    // crashes also fall while closed windows are still being written
+    user: `u${(i * 31) % 200}`,
     // bursts of 5 records; an entity comes back every 2.5 s of event time, so sessions both end and merge
     sess: `s${Math.floor(i / 5) % 25}`,
     amount: ((i * 37) % 1000) / 10,
