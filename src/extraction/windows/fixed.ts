@@ -75,8 +75,8 @@ export function createLaneFixedWindows(
   let rebuild = closing.length > 0 ? new Map(closing.map((c) => [c.start, c])) : undefined;
   /** The lowest end plus lateness of an open bucket: the watermark that closes one. */
   let nextClose = Number.POSITIVE_INFINITY;
-  /** The offset after the last record the lane took. */
-  let reached = -1n;
+  /** The offset of the last record the lane took (kept as is: a BigInt sum allocates). */
+  let last = -2n;
   // What the first pass over a record's windows found, for the second (no second lookups; -1: none).
   const starts: number[] = [];
   const inBucket: (Bucket | undefined)[] = [];
@@ -106,8 +106,8 @@ export function createLaneFixedWindows(
   /** A record's event time moves the clock (taken or not); the buckets it closes stop taking. */
   function recordTime(ts: number, offset: bigint) {
     clock.record(ts);
-    reached = offset + 1n;
-    if (watermark() >= nextClose) sweep(reached);
+    last = offset;
+    if (watermark() >= nextClose) sweep(offset + 1n);
   }
 
   return {
@@ -175,6 +175,7 @@ export function createLaneFixedWindows(
     idle: (idleMs) => clock.idle(idleMs),
 
     close(batchRecords) {
+      const reached = last + 1n;
       sweep(reached); // an idle clock may have closed some: every record so far came before
       let room =
         batchRecords === undefined || closing.length > MAX_CLOSING
