@@ -35,6 +35,11 @@ const closeRoom = (batchRecords: number, perRecord: number, waiting: number) =>
   Math.max(Math.ceil((batchRecords * perRecord) / 2), Math.ceil(waiting / 64));
 /** Past this many closing buckets, all leave at once (they are listed in the commit metadata). */
 const MAX_CLOSING = 16;
+/**
+ * Closed windows count against `maxOpenWindows` until they leave. So that they do not crowd out new
+ * windows, all leave at once while the feature set holds more than this share of it.
+ */
+const TIGHT_BUDGET = 0.75;
 
 /**
  * Tumbling and hopping windows: a record's windows follow from its event time alone. Windows are
@@ -178,7 +183,7 @@ export function createLaneFixedWindows(
       const reached = last + 1n;
       sweep(reached); // an idle clock may have closed some: every record so far came before
       let room =
-        batchRecords === undefined || closing.length > MAX_CLOSING
+        batchRecords === undefined || closing.length > MAX_CLOSING || budget.open >= budget.max * TIGHT_BUDGET
           ? Number.POSITIVE_INFINITY
           : closeRoom(batchRecords, perRecord, waiting);
       const rows: FeatureRow[] = [];

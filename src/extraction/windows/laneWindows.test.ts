@@ -195,6 +195,19 @@ describe('closed fixed windows leaving over several batches', () => {
   });
 });
 
+describe('closed fixed windows and maxOpenWindows', () => {
+  it('lets every closed window leave at once past three quarters of the budget', () => {
+    const budget = { open: 0, max: 1400 };
+    const w = createLaneWindows(featureSet(), lane, undefined, budget);
+    for (let i = 0; i < 1000; i++) w.add(`u${i}`, 1_000 + i, BigInt(i), {});
+    w.add('u0', 25_000, 1000n, {}); // closes [0, 10): 1000 waiting + 1 open = 1001 < 1050
+    expect(w.close(10)).toHaveLength(16); // paced: 1000 / 64
+    for (let i = 0; i < 100; i++) w.add(`v${i}`, 25_000, BigInt(1001 + i), {}); // 984 waiting + 101 open = 1085
+    expect(w.close(10)).toHaveLength(984); // past 1050: all of them
+    expect(budget.open).toBe(101);
+  });
+});
+
 describe('idle timeout', () => {
   it('lets a lane with no records run its event time on with the clock, past the timeout only', () => {
     const w = createLaneWindows(featureSet({ idleTimeout: '30s' }), lane);
