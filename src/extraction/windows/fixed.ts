@@ -33,8 +33,11 @@ interface Closing {
  */
 const closeRoom = (batchRecords: number, perRecord: number, waiting: number) =>
   Math.max(Math.ceil((batchRecords * perRecord) / 2), Math.ceil(waiting / 64));
-/** Past this many closing buckets, all leave at once (they are listed in the commit metadata). */
-const MAX_CLOSING = 16;
+/**
+ * Past this many closing buckets, all leave at once: each is listed in the commit metadata, which
+ * Kafka limits (offset.metadata.max.bytes, 4 KiB by default) for all feature sets together.
+ */
+const MAX_CLOSING = 4;
 /**
  * Closed windows count against `maxOpenWindows` until they leave. So that they do not crowd out new
  * windows, all leave at once while the feature set holds more than this share of it.
