@@ -1,4 +1,4 @@
-import { from, lastValueFrom } from 'rxjs';
+import { from, lastValueFrom, Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../config/index.js';
 import { createAck, type Batch, type DecodedRecord } from '../core/index.js';
@@ -142,5 +142,27 @@ describe('extractFeatures lane order', () => {
     expect((errors[0] as Error).message).toBe(
       'lane t/0: batch 3 arrived after a failed batch 2; not processed',
     );
+  });
+});
+
+describe('extractFeatures writing closed windows', () => {
+  it('writes a share per batch, holding the commit back, and the rest on a tick', () => {
+    const c = config({ window: { type: 'tumbling', size: '1s' }, outOfOrderness: '0s' });
+    const extract = extractFeatures(c.output.columns, c.features);
+    const out: { features: number; commit: bigint | undefined }[] = [];
+    const input = new Subject<Batch<DecodedRecord>>();
+    input.pipe(extract).subscribe((b) => out.push({ features: b.features?.length ?? 0, commit: undefined }));
+    const feed = (b: Batch<DecodedRecord>) => {
+      const { ack, commit } = createAck();
+      input.next({ ...b, ack });
+      out[out.length - 1]!.commit = commit()?.offset;
+    };
+    // 1000 users in [1 s, 2 s), then a record at 2 s: the watermark closes all 1000 windows.
+    feed(batch([...Array.from({ length: 1000 }, (_, i) => `u${i}`), 'z']));
+    const empty = { ...batch([]), firstOffset: '1000', lastOffset: '1000' };
+    feed(empty); // a batch whose records all went elsewhere: a 64th of those waiting
+    feed({ ...empty, idleMs: 0 }); // a tick: the rest
+    expect(out.map((o) => o.features)).toEqual([501, 8, 491]); // half of 1001; 499 / 64; the rest
+    expect(out.map((o) => o.commit)).toEqual([0n, 0n, 1000n]); // then only z's window holds it
   });
 });

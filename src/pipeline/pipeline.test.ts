@@ -3,7 +3,7 @@ import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../config/index.js';
 import { createLogger } from '../core/index.js';
-import { createPipeline } from './pipeline.js';
+import { createPipeline, idleTickMs } from './pipeline.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -30,5 +30,35 @@ describe('createPipeline', () => {
       await new Promise((r) => setTimeout(r, 20));
     }
     expect(refs.map((r) => r.deref() === undefined)).toEqual([true, true, true]);
+  });
+});
+
+describe('idle ticks', () => {
+  const withFeatures = (...features: Record<string, unknown>[]) =>
+    validateConfig({
+      kafka: { brokers: ['k:1'], groupId: 'g' },
+      sources: [{ topics: ['t'] }],
+      output: { table: 't', columns: [{ name: 'a', type: 'String' }] },
+      features: features.map((f, i) => ({
+        name: `f${i}`,
+        entity: 'a',
+        eventTime: '$timestamp',
+        aggregations: [{ name: 'n', fn: 'count' }],
+        ...f,
+      })),
+    });
+  const tumbling = { window: { type: 'tumbling', size: '1m' } };
+  const sessions = { window: { type: 'session', gap: '30s' } };
+
+  it('come at least every second with fixed windows, whose closed windows a tick writes', () => {
+    expect(idleTickMs(withFeatures({ ...tumbling, idleTimeout: 'off' }))).toBe(1000);
+    expect(idleTickMs(withFeatures({ ...tumbling, idleTimeout: '1m' }))).toBe(1000);
+    expect(idleTickMs(withFeatures({ ...tumbling, idleTimeout: '1s' }))).toBe(500);
+  });
+
+  it('otherwise follow the idle timeout, and do not come without one', () => {
+    expect(idleTickMs(withFeatures({ ...sessions, idleTimeout: '1m' }))).toBe(5000);
+    expect(idleTickMs(withFeatures({ ...sessions, idleTimeout: 'off' }))).toBeUndefined();
+    expect(idleTickMs(withFeatures())).toBeUndefined();
   });
 });

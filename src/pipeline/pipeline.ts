@@ -37,12 +37,12 @@ export interface PipelineDeps {
  * Ticks for quiet lanes: often enough that windows close soon after their idle timeout, and that
  * closed fixed windows still waiting to leave (a share leaves per batch) leave within a second.
  */
-function idleTickMs(config: PipelineConfig): number | undefined {
+export function idleTickMs(config: PipelineConfig): number | undefined {
   const timeouts = config.features.flatMap((fs) => (fs.idleTimeout === null ? [] : [fs.idleTimeout]));
   const idle = timeouts.length > 0 ? Math.max(200, Math.min(...timeouts) / 2) : Infinity;
   const closing = config.features.some((fs) => fs.window.type !== 'session') ? 1000 : Infinity;
-  const every = Math.min(5000, idle, closing);
-  return Number.isFinite(every) ? every : undefined;
+  const every = Math.min(idle, closing);
+  return Number.isFinite(every) ? Math.min(5000, every) : undefined;
 }
 
 export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipeline {
