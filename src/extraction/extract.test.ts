@@ -2,7 +2,7 @@ import { from, lastValueFrom, Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../config/index.js';
 import { createAck, type Batch, type DecodedRecord } from '../core/index.js';
-import { extractFeatures } from './extract.js';
+import { extractFeatures, type WindowCounts } from './extract.js';
 
 /** One feature set: per user, hourly windows on the Kafka timestamp, counting. */
 function config(over: Record<string, unknown> = {}) {
@@ -49,7 +49,7 @@ function batch(users: string[]): Batch<DecodedRecord> {
 describe('extractFeatures state ceiling', () => {
   it('dead-letters records that would open a window past the ceiling, with the reason', async () => {
     const c = config({ maxOpenWindows: 2, onLimit: 'dead-letter' });
-    const open = new Map<string, number>();
+    const open = new Map<string, WindowCounts>();
     const out = await lastValueFrom(
       from([batch(['a', 'b', 'c', 'a'])]).pipe(extractFeatures(c.output.columns, c.features, open)),
     );
@@ -57,7 +57,7 @@ describe('extractFeatures state ceiling', () => {
     expect(out.rejected.map((r) => [r.source.offset, r.reason])).toEqual([
       ['2', 'feature set f: 2 open windows reached (maxOpenWindows)'],
     ]);
-    expect(open.get('f')).toBe(2);
+    expect(open.get('f')?.open).toBe(2);
   });
 
   it('fails with an error naming the feature set and what to change', async () => {
@@ -75,7 +75,7 @@ describe('extractFeatures state ceiling', () => {
 describe('extractFeatures across a rebalance', () => {
   it('drops the window state of every lane when a new group generation starts', async () => {
     const c = config();
-    const open = new Map<string, number>();
+    const open = new Map<string, WindowCounts>();
     const onLane = (partition: number, users: string[], generation?: number): Batch<DecodedRecord> => {
       const b = batch(users);
       return {
@@ -93,25 +93,25 @@ describe('extractFeatures across a rebalance', () => {
         onLane(0, ['a'], 1),
       ]).pipe(extractFeatures(c.output.columns, c.features, open)),
     );
-    expect(open.get('f')).toBe(1); // only partition 0's rebuilt window; partition 1's are gone
+    expect(open.get('f')?.open).toBe(1); // only partition 0's rebuilt window; partition 1's are gone
   });
 });
 
 describe('extractFeatures told of a new generation', () => {
   it('frees every lane at once, without waiting for a batch (the process may have no partition left)', async () => {
     const c = config();
-    const open = new Map<string, number>();
+    const open = new Map<string, WindowCounts>();
     let tell: ((generation: number) => void) | undefined;
     await lastValueFrom(
       from([{ ...batch(['a', 'b', 'c']), resume: { metadata: null, generation: 1 } }]).pipe(
         extractFeatures(c.output.columns, c.features, open, (l) => (tell = l)),
       ),
     );
-    expect(open.get('f')).toBe(3);
+    expect(open.get('f')?.open).toBe(3);
     tell!(1); // the generation it already knows: nothing happens
-    expect(open.get('f')).toBe(3);
+    expect(open.get('f')?.open).toBe(3);
     tell!(2);
-    expect(open.get('f')).toBe(0);
+    expect(open.get('f')?.open).toBe(0);
   });
 });
 
@@ -148,10 +148,15 @@ describe('extractFeatures lane order', () => {
 describe('extractFeatures writing closed windows', () => {
   it('writes a share per batch, holding the commit back, and the rest on a tick', () => {
     const c = config({ window: { type: 'tumbling', size: '1s' }, outOfOrderness: '0s' });
-    const extract = extractFeatures(c.output.columns, c.features);
-    const out: { features: number; commit: bigint | undefined }[] = [];
+    const counts = new Map<string, WindowCounts>();
+    const extract = extractFeatures(c.output.columns, c.features, counts);
+    const out: { features: number; commit: bigint | undefined; held?: WindowCounts }[] = [];
     const input = new Subject<Batch<DecodedRecord>>();
-    input.pipe(extract).subscribe((b) => out.push({ features: b.features?.length ?? 0, commit: undefined }));
+    input
+      .pipe(extract)
+      .subscribe((b) =>
+        out.push({ features: b.features?.length ?? 0, commit: undefined, held: counts.get('f') }),
+      );
     const feed = (b: Batch<DecodedRecord>) => {
       const { ack, commit } = createAck();
       input.next({ ...b, ack });
@@ -164,5 +169,10 @@ describe('extractFeatures writing closed windows', () => {
     feed({ ...empty, idleMs: 0 }); // a tick: the rest
     expect(out.map((o) => o.features)).toEqual([501, 8, 491]); // half of 1001; 499 / 64; the rest
     expect(out.map((o) => o.commit)).toEqual([0n, 0n, 1000n]); // then only z's window holds it
+    expect(out.map((o) => o.held)).toEqual([
+      { open: 500, closed: 499 },
+      { open: 492, closed: 491 },
+      { open: 1, closed: 0 },
+    ]);
   });
 });

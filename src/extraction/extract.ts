@@ -89,6 +89,12 @@ function laneResume(point: ResumePoint | undefined, fs: FeatureSetConfig): LaneR
   };
 }
 
+/** A feature set's windows held in memory: all of them, and those closed but not yet written. */
+export interface WindowCounts {
+  readonly open: number;
+  readonly closed: number;
+}
+
 interface LaneState {
   readonly windows: LaneWindows[];
   /** the offset the lane had reached before this process took it over */
@@ -108,8 +114,8 @@ const iso = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : 
 export function extractFeatures(
   columns: readonly ColumnConfig[],
   featureSets: readonly FeatureSetConfig[] = [],
-  /** Open windows per feature set, kept up to date for the state-size metric. */
-  openWindows: Map<string, number> = new Map(),
+  /** Windows held per feature set, kept up to date for the state-size metrics. */
+  openWindows: Map<string, WindowCounts> = new Map(),
   /**
    * Registers to hear of new group generations, so lanes a rebalance took away free their windows
    * even when this process gets no batch afterwards (it may have no partitions left).
@@ -121,7 +127,11 @@ export function extractFeatures(
   // Feature sets that read the same event time share one parse per record.
   const sameTimeAs = featureSets.map((fs) => featureSets.findIndex((f) => f.eventTime === fs.eventTime));
   const lanes = new Map<string, LaneState>();
-  const budgets = featureSets.map((fs) => ({ open: 0, max: fs.maxOpenWindows }));
+  const budgets = featureSets.map((fs) => ({ open: 0, closed: 0, max: fs.maxOpenWindows }));
+  const publish = () =>
+    featureSets.forEach((fs, i) =>
+      openWindows.set(fs.name, { open: budgets[i]!.open, closed: budgets[i]!.closed }),
+    );
   let generation = -1;
   const entities: string[] = new Array<string>(featureSets.length);
   const times: number[] = new Array<number>(featureSets.length);
@@ -135,7 +145,7 @@ export function extractFeatures(
     generation = g;
     for (const state of lanes.values()) for (const w of state.windows) w.discard();
     lanes.clear();
-    featureSets.forEach((fs, i) => openWindows.set(fs.name, budgets[i]!.open));
+    publish();
   }
   onGeneration?.(newGeneration);
 
@@ -220,7 +230,7 @@ export function extractFeatures(
     // A tick (the lane is quiet) lets every closed window leave; a batch, its share.
     const records = tick ? undefined : batch.records.length;
     for (const lane of state) for (const row of lane.close(records)) features.push(row);
-    featureSets.forEach((fs, i) => openWindows.set(fs.name, budgets[i]!.open));
+    publish();
     const next = BigInt(batch.lastOffset) + 1n;
     const horizon = held!.horizon;
     let commit = next;

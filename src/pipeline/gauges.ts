@@ -1,13 +1,14 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { KafkaSource } from '../ingestion/index.js';
 import type { ClickHouseSink } from '../storage/index.js';
+import type { WindowCounts } from '../extraction/index.js';
 
 const CIRCUIT = { closed: 0, 'half-open': 1, open: 2 } as const;
 
 /** Gauges read at scrape time from the live parts (no timers of their own). */
 export function registerGauges(
   registry: Registry,
-  parts: { source: KafkaSource; sink: ClickHouseSink; openWindows: ReadonlyMap<string, number> },
+  parts: { source: KafkaSource; sink: ClickHouseSink; openWindows: ReadonlyMap<string, WindowCounts> },
 ): void {
   const { source, sink, openWindows } = parts;
   new Gauge({
@@ -16,7 +17,16 @@ export function registerGauges(
     labelNames: ['feature_set'],
     registers: [registry],
     collect() {
-      for (const [name, n] of openWindows) this.set({ feature_set: name }, n);
+      for (const [name, n] of openWindows) this.set({ feature_set: name }, n.open);
+    },
+  });
+  new Gauge({
+    name: 'megaservice_closed_windows',
+    help: 'Closed windows not yet written per feature set (fixed windows leave a share per batch; also counted as open)',
+    labelNames: ['feature_set'],
+    registers: [registry],
+    collect() {
+      for (const [name, n] of openWindows) this.set({ feature_set: name }, n.closed);
     },
   });
   new Gauge({

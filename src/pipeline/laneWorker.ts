@@ -14,6 +14,7 @@ import {
   type SourceRecord,
   type StageMeter,
 } from '../core/index.js';
+import type { WindowCounts } from '../extraction/index.js';
 import { batchEncoder } from '../storage/index.js';
 import { prepareStages, recordStages } from './prepare.js';
 import { unpackRecords, type WireBatch, type WireRecord, type WireResult } from './wire.js';
@@ -46,7 +47,7 @@ function takeMetrics() {
   return out;
 }
 
-const openWindows = new Map<string, number>();
+const openWindows = new Map<string, WindowCounts>();
 let onGeneration: ((generation: number) => void) | undefined;
 
 /** The batch's acknowledgement here only records what extraction asks for, to be replayed at home. */

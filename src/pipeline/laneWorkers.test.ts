@@ -10,7 +10,7 @@ import {
   type Batch,
   type SourceRecord,
 } from '../core/index.js';
-import { extractFeatures } from '../extraction/index.js';
+import { extractFeatures, type WindowCounts } from '../extraction/index.js';
 import { decodeRecords } from '../ingestion/index.js';
 import { batchEncoder, type EncodedBatch } from '../storage/index.js';
 import { transform } from '../transformation/index.js';
@@ -130,7 +130,7 @@ afterEach(async () => {
 
 function startWorkers(cfg: PipelineConfig, count: number) {
   const telemetry = createTelemetry();
-  const openWindows = new Map<string, number>();
+  const openWindows = new Map<string, WindowCounts>();
   const fatal: unknown[] = [];
   workers = createLaneWorkers(cfg, count, {
     telemetry,
@@ -191,7 +191,7 @@ describe('lane worker threads', () => {
     expect(await counterValue(telemetry.recordsIn, 'ingestion')).toBe(total);
     for (const module of ['ingestion', 'transformation', 'extraction'] as const)
       expect(await counterValue(telemetry.recordsRejected, module), module).toBeGreaterThan(0);
-    expect(openWindows.get('user_1m')).toBe(0);
+    expect(openWindows.get('user_1m')).toEqual({ open: 0, closed: 0 });
     expect(fatal).toEqual([]);
   });
 

@@ -15,6 +15,7 @@ import {
   type Stage,
   type Telemetry,
 } from '../core/index.js';
+import type { WindowCounts } from '../extraction/index.js';
 import { batchSpan, type EncodedBatch } from '../storage/index.js';
 import { packBatch, type WireBatch, type WireResult } from './wire.js';
 
@@ -35,7 +36,7 @@ export type FromWorker =
       readonly id: number;
       readonly result: WireResult;
       readonly metrics: WorkerMetrics;
-      readonly openWindows: readonly (readonly [string, number])[];
+      readonly openWindows: readonly (readonly [string, WindowCounts])[];
     }
   | {
       readonly t: 'failed';
@@ -89,7 +90,7 @@ interface Thread {
     { batch: Batch<SourceRecord>; resolve: (e: EncodedBatch) => void; reject: (err: unknown) => void }
   >;
   lanes: number;
-  openWindows: ReadonlyMap<string, number>;
+  openWindows: ReadonlyMap<string, WindowCounts>;
 }
 
 type StageCounter = 'recordsIn' | 'recordsOut' | 'recordsRejected' | 'recordsFiltered';
@@ -107,7 +108,7 @@ export function createLaneWorkers(
     telemetry: Telemetry;
     logger: Logger;
     /** Open windows per feature set, the sum over threads, for the state-size metric. */
-    openWindows: Map<string, number>;
+    openWindows: Map<string, WindowCounts>;
     onFatal: (err: unknown) => void;
   },
 ): LaneWorkers {
@@ -135,9 +136,13 @@ export function createLaneWorkers(
 
   function sumOpenWindows() {
     for (const fs of config.features) {
-      let n = 0;
-      for (const t of threads) n += t.openWindows.get(fs.name) ?? 0;
-      openWindows.set(fs.name, n);
+      let open = 0;
+      let closed = 0;
+      for (const t of threads) {
+        open += t.openWindows.get(fs.name)?.open ?? 0;
+        closed += t.openWindows.get(fs.name)?.closed ?? 0;
+      }
+      openWindows.set(fs.name, { open, closed });
     }
   }
 

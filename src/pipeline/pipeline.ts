@@ -10,6 +10,7 @@ import {
   type Logger,
   type Telemetry,
 } from '../core/index.js';
+import type { WindowCounts } from '../extraction/index.js';
 import { createKafkaSource, type KafkaSource } from '../ingestion/index.js';
 import { createClickHouseSink, type ClickHouseSink } from '../storage/index.js';
 import { registerGauges } from './gauges.js';
@@ -84,7 +85,7 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
     },
   );
   let subscription: Subscription | undefined;
-  const openWindows = new Map<string, number>();
+  const openWindows = new Map<string, WindowCounts>();
   registerGauges(telemetry.registry, { source, sink, openWindows });
   const threads = resolveWorkers(config.workers);
   let workers: LaneWorkers | undefined;

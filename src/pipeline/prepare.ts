@@ -8,7 +8,7 @@ import {
   type SourceRecord,
   type StageMeter,
 } from '../core/index.js';
-import { extractFeatures } from '../extraction/index.js';
+import { extractFeatures, type WindowCounts } from '../extraction/index.js';
 import { decodeRecords, prepareDecoder, type Decoder } from '../ingestion/index.js';
 import { prepareTransform, transform, type CompiledTransform } from '../transformation/index.js';
 
@@ -55,7 +55,7 @@ export function recordStages(
   config: PipelineConfig,
   stages: PreparedStages,
   meter: StageMeter,
-  openWindows: Map<string, number>,
+  openWindows: Map<string, WindowCounts>,
   onGeneration: (listener: (generation: number) => void) => void,
 ): OperatorFunction<Batch<SourceRecord>, Batch<OutputRow>> {
   const decode = guarded(decodeRecords(stages.decoderFor), 'ingestion', meter);

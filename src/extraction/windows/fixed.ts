@@ -105,6 +105,7 @@ export function createLaneFixedWindows(
       }
       buckets.delete(start);
       waiting += bucket.windows.size;
+      budget.closed += bucket.windows.size;
       closed.push({ start, bucket, closedAt: at });
     }
     closed.sort((a, b) => a.start - b.start);
@@ -167,7 +168,10 @@ export function createLaneFixedWindows(
           }
           budget.open++;
           count++;
-          if (rebuilding[i]) waiting++;
+          if (rebuilding[i]) {
+            waiting++;
+            budget.closed++;
+          }
           w = states.alloc();
           bucket.windows.set(entity, w);
         }
@@ -201,6 +205,7 @@ export function createLaneFixedWindows(
             windows.delete(entity);
             count--;
             waiting--;
+            budget.closed--;
             budget.open--;
             rows.push(featureRow(fs, lane, states, entity, w, c.start, c.start + size));
           }
@@ -215,6 +220,7 @@ export function createLaneFixedWindows(
 
     discard() {
       budget.open -= count;
+      budget.closed -= waiting;
       count = 0;
       waiting = 0;
       for (const bucket of buckets.values()) for (const w of bucket.windows.values()) states.free(w);

@@ -96,7 +96,7 @@ describe('lane windows', () => {
 describe('open-window ceiling', () => {
   it('refuses to open a window past maxOpenWindows, counted across lanes, and frees room as windows close', () => {
     const fs = featureSet({ maxOpenWindows: 2 });
-    const budget = { open: 0, max: fs.maxOpenWindows };
+    const budget = { open: 0, closed: 0, max: fs.maxOpenWindows };
     const a = createLaneWindows(fs, { topic: 't', partition: 0 }, undefined, budget);
     const b = createLaneWindows(fs, { topic: 't', partition: 1 }, undefined, budget);
     expect(a.add('u1', 1_000, 0n, read({}))).toBe('added');
@@ -197,7 +197,7 @@ describe('closed fixed windows leaving over several batches', () => {
 
 describe('closed fixed windows and maxOpenWindows', () => {
   it('lets every closed window leave at once past three quarters of the budget', () => {
-    const budget = { open: 0, max: 1400 };
+    const budget = { open: 0, closed: 0, max: 1400 };
     const w = createLaneWindows(featureSet(), lane, undefined, budget);
     for (let i = 0; i < 1000; i++) w.add(`u${i}`, 1_000 + i, BigInt(i), {});
     w.add('u0', 25_000, 1000n, {}); // closes [0, 10): 1000 waiting + 1 open = 1001 < 1050

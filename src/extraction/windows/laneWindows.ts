@@ -47,7 +47,10 @@ export interface LaneWindows {
 
 /** Open windows of one feature set across all lanes, and its ceiling: shared, kept live. */
 export interface WindowBudget {
+  /** windows held: open, and closed ones not yet written */
   open: number;
+  /** of those, closed and not yet written (fixed windows leave a share per batch) */
+  closed: number;
   readonly max: number;
 }
 
@@ -68,7 +71,7 @@ export function createLaneWindows(
   fs: FeatureSetConfig,
   lane: { topic: string; partition: number },
   resume?: LaneResume,
-  budget: WindowBudget = { open: 0, max: Number.POSITIVE_INFINITY },
+  budget: WindowBudget = { open: 0, closed: 0, max: Number.POSITIVE_INFINITY },
 ): LaneWindows {
   return fs.window.type === 'session'
     ? createLaneSessions(fs, lane, resume, budget)
