@@ -163,9 +163,10 @@ describe('feature replay after crashes', () => {
         // Then the idle timeout closes every window still open, and the buffer empties.
         const [r] = await rows<{ n: string }>(client, `SELECT count() AS n FROM ${db}.events FINAL`);
         const metrics = await p.metrics();
-        const open = Object.keys(FEATURE_COLUMNS).map((fs) =>
+        const open = Object.keys(FEATURE_COLUMNS).flatMap((fs) => [
           metricValue(metrics, `megaservice_open_windows{feature_set="${fs}"}`),
-        );
+          metricValue(metrics, `megaservice_closed_windows{feature_set="${fs}"}`),
+        ]);
         return (
           Number(r!.n) >= total &&
           open.every((n) => n === 0) &&
