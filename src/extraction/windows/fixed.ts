@@ -79,8 +79,8 @@ export function createLaneFixedWindows(
   const closing: Closing[] = [...(resume?.closing ?? [])]
     .sort((a, b) => a[0] - b[0])
     .map(([start, closedAt]) => ({ start, bucket: undefined, closedAt }));
-  /** Closing buckets from the commit, by start, while a replay may still bring their records. */
-  let rebuild = closing.length > 0 ? new Map(closing.map((c) => [c.start, c])) : undefined;
+  /** How many of `closing` (at its front) came from the commit: a replay may still bring their records. */
+  let replaying = closing.length;
   /** The lowest end plus lateness of an open bucket: the watermark that closes one. */
   let nextClose = Number.POSITIVE_INFINITY;
   /** The offset of the last record the lane took (kept as is: a BigInt sum allocates). */
@@ -112,6 +112,12 @@ export function createLaneFixedWindows(
     for (const c of closed) closing.push(c);
   }
 
+  /** The closing bucket from the commit that starts at `start`, if any. */
+  function rebuilt(start: number): Closing | undefined {
+    for (let i = 0; i < replaying; i++) if (closing[i]!.start === start) return closing[i];
+    return undefined;
+  }
+
   /** A record's event time moves the clock (taken or not); the buckets it closes stop taking. */
   function recordTime(ts: number, offset: bigint) {
     clock.record(ts);
@@ -133,8 +139,8 @@ export function createLaneFixedWindows(
         let bucket: Bucket | undefined;
         let again: Closing | undefined;
         if (start + size + lateness <= wm) {
-          if (rebuild === undefined) break;
-          again = rebuild.get(start);
+          if (replaying === 0) break;
+          again = rebuilt(start);
           if (again === undefined || offset >= again.closedAt) continue;
           bucket = again.bucket;
         } else bucket = buckets.get(start);
@@ -212,8 +218,7 @@ export function createLaneFixedWindows(
           if (windows.size > 0) break;
         }
         closing.shift();
-        if (rebuild?.get(c.start) === c) rebuild.delete(c.start);
-        if (rebuild?.size === 0) rebuild = undefined;
+        if (replaying > 0) replaying--;
       }
       return rows;
     },
@@ -227,7 +232,7 @@ export function createLaneFixedWindows(
       for (const c of closing) for (const w of c.bucket?.windows.values() ?? []) states.free(w);
       buckets.clear();
       closing.length = 0;
-      rebuild = undefined;
+      replaying = 0;
     },
 
     checkpoint() {
