@@ -1,7 +1,7 @@
 import { Gauge, type Registry } from 'prom-client';
+import type { WindowCounts } from '../extraction/index.js';
 import type { KafkaSource } from '../ingestion/index.js';
 import type { ClickHouseSink } from '../storage/index.js';
-import type { WindowCounts } from '../extraction/index.js';
 
 const CIRCUIT = { closed: 0, 'half-open': 1, open: 2 } as const;
 

@@ -107,7 +107,7 @@ export function createLaneWorkers(
   deps: {
     telemetry: Telemetry;
     logger: Logger;
-    /** Open windows per feature set, the sum over threads, for the state-size metric. */
+    /** Windows held per feature set, the sum over threads, for the state-size metrics. */
     openWindows: Map<string, WindowCounts>;
     onFatal: (err: unknown) => void;
   },
@@ -139,8 +139,9 @@ export function createLaneWorkers(
       let open = 0;
       let closed = 0;
       for (const t of threads) {
-        open += t.openWindows.get(fs.name)?.open ?? 0;
-        closed += t.openWindows.get(fs.name)?.closed ?? 0;
+        const n = t.openWindows.get(fs.name);
+        open += n?.open ?? 0;
+        closed += n?.closed ?? 0;
       }
       openWindows.set(fs.name, { open, closed });
     }

@@ -30,11 +30,6 @@ export interface PipelineDeps {
 }
 
 /**
- * Wires the four modules into one RxJS chain:
- * kafkaSource -> decodeJson -> transform -> extractFeatures -> clickhouseSink, acknowledging each batch
- * back to its lane once stored. Starts storage before the source and stops them in reverse.
- */
-/**
  * Ticks for quiet lanes: often enough that windows close soon after their idle timeout, and that
  * closed fixed windows still waiting to leave (a share leaves per batch) leave within a second.
  */
@@ -46,6 +41,11 @@ export function idleTickMs(config: PipelineConfig): number | undefined {
   return Number.isFinite(every) ? Math.min(5000, every) : undefined;
 }
 
+/**
+ * Wires the four modules into one RxJS chain:
+ * kafkaSource -> decodeJson -> transform -> extractFeatures -> clickhouseSink, acknowledging each batch
+ * back to its lane once stored. Starts storage before the source and stops them in reverse.
+ */
 export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipeline {
   const { logger } = deps;
   const telemetry = createTelemetry();
