@@ -176,3 +176,47 @@ describe('extractFeatures writing closed windows', () => {
     ]);
   });
 });
+
+describe('extractFeatures commit metadata within Kafka limit', () => {
+  /** `n` feature sets like config()'s, each with a 40-character name. */
+  function manySets(n: number, over: Record<string, unknown> = {}) {
+    const one = config(over).features[0]!;
+    return Array.from({ length: n }, (_, i) => ({
+      ...one,
+      name: `feature_set_with_a_long_name_${String(i).padStart(11, '0')}`,
+    }));
+  }
+
+  it('refuses feature sets whose metadata could pass offset.metadata.max.bytes, saying why', () => {
+    const c = config();
+    expect(() => extractFeatures(c.output.columns, manySets(60))).not.toThrow();
+    expect(() => extractFeatures(c.output.columns, manySets(70))).toThrow(
+      /70 feature sets need up to 4\d{3} bytes of commit metadata, over Kafka's 4096 \(offset\.metadata\.max\.bytes\)/,
+    );
+  });
+
+  it('writes every closed window at once when listing the closing ones would pass it', () => {
+    const over = { window: { type: 'tumbling', size: '1s' }, outOfOrderness: '0s' };
+    const c = config(over);
+    const run = (sets: number) => {
+      const { ack, commit } = createAck();
+      const out: number[] = [];
+      // 1000 users in [1 s, 2 s), then z at 2 s: the watermark closes 1000 windows per set.
+      from([{ ...batch([...Array.from({ length: 1000 }, (_, i) => `u${i}`), 'z']), ack }])
+        .pipe(extractFeatures(c.output.columns, manySets(sets, over)))
+        .subscribe((b) => out.push(b.features?.length ?? 0));
+      return { features: out[0]!, metadata: commit()!.metadata, offset: commit()!.offset };
+    };
+    // Few sets: half of what the batch's 1001 records could open leaves (501), the rest are listed.
+    const few = run(2);
+    expect(few.features).toBe(2 * 501);
+    expect(few.offset).toBe(0n);
+    expect(Object.keys(JSON.parse(few.metadata).c)).toHaveLength(2);
+    // 60 sets: listing 60 closing buckets would pass 4096 bytes, so all 1000 windows of each leave.
+    const many = run(60);
+    expect(many.features).toBe(60 * 1000);
+    expect(many.metadata.length).toBeLessThanOrEqual(4096);
+    expect(JSON.parse(many.metadata).c).toBeUndefined();
+    expect(many.offset).toBe(1000n); // only z's windows hold the commit
+  });
+});

@@ -1,6 +1,7 @@
 import { map, type OperatorFunction } from 'rxjs';
 import type { ColumnConfig, FeatureSetConfig } from '../config/index.js';
 import {
+  ConfigError,
   PipelineError,
   laneId,
   pathReader,
@@ -66,6 +67,28 @@ interface ResumePoint {
   c?: Record<string, readonly (readonly [number, string])[]>;
 }
 
+/**
+ * Kafka refuses a commit whose metadata is longer than the broker's `offset.metadata.max.bytes`
+ * (4096 by default), and the lane's commits would stop advancing. Names are identifiers (ASCII), so
+ * characters are bytes.
+ */
+export const METADATA_MAX_BYTES = 4096;
+
+/**
+ * The longest metadata these feature sets can need without closing buckets (those can always be
+ * written out instead): every offset and event time at its widest.
+ */
+export function metadataWorstCase(featureSets: readonly FeatureSetConfig[]): number {
+  const offset = (2n ** 63n - 1n).toString();
+  const time = -8.64e15; // the earliest Date, the widest event time
+  const point: ResumePoint = { v: 1, h: offset, t: {} };
+  for (const fs of featureSets) {
+    point.t[fs.name] = time;
+    if (fs.window.type === 'session') (point.s ??= {})[fs.name] = [offset, time];
+  }
+  return JSON.stringify(point).length;
+}
+
 function parseResume(metadata: string | null | undefined): ResumePoint | undefined {
   if (!metadata) return undefined;
   try {
@@ -122,6 +145,12 @@ export function extractFeatures(
    */
   onGeneration?: (listener: (generation: number) => void) => void,
 ): OperatorFunction<Batch<DecodedRecord>, Batch<OutputRow>> {
+  const worst = metadataWorstCase(featureSets);
+  if (worst > METADATA_MAX_BYTES) {
+    throw new ConfigError([
+      `features: ${featureSets.length} feature sets need up to ${worst} bytes of commit metadata, over Kafka's ${METADATA_MAX_BYTES} (offset.metadata.max.bytes); use fewer feature sets or shorter names`,
+    ]);
+  }
   const columnPlan = planColumns(columns);
   const keyPlans = featureSets.map(keyPlan);
   // Feature sets that read the same event time share one parse per record.
@@ -230,22 +259,32 @@ export function extractFeatures(
     // A tick (the lane is quiet) lets every closed window leave; a batch, its share.
     const records = tick ? undefined : batch.records.length;
     for (const lane of state) for (const row of lane.close(records)) features.push(row);
-    publish();
     const next = BigInt(batch.lastOffset) + 1n;
-    const horizon = held!.horizon;
-    let commit = next;
-    const point: ResumePoint = { v: 1, h: (next > horizon ? next : horizon).toString(), t: {} };
+    let commit = checkpoint(held!, next);
+    if (commit.metadata.length > METADATA_MAX_BYTES) {
+      // Too many closing buckets to list: write them all now, and list none.
+      for (const lane of state) for (const row of lane.close()) features.push(row);
+      commit = checkpoint(held!, next);
+    }
+    publish();
+    batch.ack.commitAt(commit.offset, commit.metadata);
+    if (batch.seq !== undefined) held!.nextSeq = batch.seq + 1;
+    return { ...withRecords(batch, rows, rejected), features };
+  });
+
+  /** Where the lane may commit after a batch ending before `next`, and the metadata to replay. */
+  function checkpoint(held: LaneState, next: bigint): { offset: bigint; metadata: string } {
+    let offset = next;
+    const point: ResumePoint = { v: 1, h: (next > held.horizon ? next : held.horizon).toString(), t: {} };
     featureSets.forEach((fs, i) => {
-      const cp = state[i]!.checkpoint(next);
-      if (cp.needsFrom !== undefined && cp.needsFrom < commit) commit = cp.needsFrom;
+      const cp = held.windows[i]!.checkpoint(next);
+      if (cp.needsFrom !== undefined && cp.needsFrom < offset) offset = cp.needsFrom;
       point.t[fs.name] = cp.maxEventTime;
       if (cp.from) (point.s ??= {})[fs.name] = cp.from;
       if (cp.closing) (point.c ??= {})[fs.name] = cp.closing;
     });
-    batch.ack.commitAt(commit, JSON.stringify(point));
-    if (batch.seq !== undefined) held!.nextSeq = batch.seq + 1;
-    return { ...withRecords(batch, rows, rejected), features };
-  });
+    return { offset, metadata: JSON.stringify(point) };
+  }
 
   function late(fs: FeatureSetConfig, source: SourceRecord, ts: number, wm: number): RejectedRecord {
     return {
