@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
+import type { RowFormat } from '../storage/index.js';
 import { benchEvent, kafka } from './data.js';
 
 /** A: a bare kafkajs eachBatch loop that only counts records. Returns records per second. */
@@ -35,6 +36,7 @@ export async function bareInserts(
   table: string,
   count: number,
   batchRows: number,
+  format: RowFormat,
 ): Promise<number> {
   const base = Date.now();
   const row = (i: number) => {
@@ -58,9 +60,12 @@ export async function bareInserts(
   // benchmark process does not hold every row at once (its peak memory is reported).
   let insertMs = 0;
   for (let i = 0; i < count; i += batchRows) {
-    const values = Array.from({ length: Math.min(batchRows, count - i) }, (_, k) => row(i + k));
+    const rows = Array.from({ length: Math.min(batchRows, count - i) }, (_, k) => row(i + k));
     const started = performance.now();
-    await client.insert({ table, values, format: 'JSONEachRow' });
+    if (format === 'JSONCompactEachRow') {
+      const columns = Object.keys(rows[0]!) as [string, ...string[]];
+      await client.insert({ table, values: rows.map((r) => Object.values(r)), format, columns });
+    } else await client.insert({ table, values: rows, format });
     insertMs += performance.now() - started;
   }
   return count / (insertMs / 1000);

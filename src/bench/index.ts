@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { Command } from 'commander';
 import { createLogger } from '../core/index.js';
 import { resolveWorkers } from '../pipeline/index.js';
-import { createClickHouseClient, createTableSql, outputTableSpec } from '../storage/index.js';
+import { createClickHouseClient, createTableSql, outputTableSpec, rowFormat } from '../storage/index.js';
 import { bareConsumer, bareInserts } from './baselines.js';
 import { kafka, prefill } from './data.js';
 import { createLiveTopic, latencyPercentiles, produceAtRate } from './live.js';
@@ -197,7 +197,7 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
       let featureRows = 0;
       for (let r = 0; r < repeats; r++) {
         a.push(await bareConsumer(svc.brokers, topics[format], records, PARTITIONS));
-        b.push(await bareInserts(client, `${bDb}.events`, records, 20_000));
+        b.push(await bareInserts(client, `${bDb}.events`, records, 20_000, rowFormat(storage)));
         const database = `bench_c_${uid()}`;
         if (server) created.databases.push(database);
         const config = benchConfig({

@@ -15,7 +15,7 @@ import {
   type StageMeter,
 } from '../core/index.js';
 import type { WindowCounts } from '../extraction/index.js';
-import { batchEncoder } from '../storage/index.js';
+import { batchEncoder, rowFormat } from '../storage/index.js';
 import { prepareStages, recordStages } from './prepare.js';
 import { unpackRecords, type WireBatch, type WireRecord, type WireResult } from './wire.js';
 import type { FromWorker, ToWorker } from './laneWorkers.js';
@@ -58,7 +58,7 @@ interface WorkerAck extends Ack {
 
 try {
   const stages = await prepareStages(config);
-  const encode = batchEncoder(config.features);
+  const encode = batchEncoder(config.features, rowFormat(config.storage));
   const input = new Subject<Batch<SourceRecord>>();
   input.pipe(recordStages(config, stages, meter, openWindows, (l) => (onGeneration = l))).subscribe({
     next(batch) {

@@ -12,7 +12,7 @@ import {
 } from '../core/index.js';
 import { extractFeatures, type WindowCounts } from '../extraction/index.js';
 import { decodeRecords } from '../ingestion/index.js';
-import { batchEncoder, type EncodedBatch } from '../storage/index.js';
+import { batchEncoder, rowFormat, type EncodedBatch } from '../storage/index.js';
 import { transform } from '../transformation/index.js';
 import { createLaneWorkers, type LaneWorkers } from './laneWorkers.js';
 import { prepareStages } from './prepare.js';
@@ -114,7 +114,7 @@ async function inThread(cfg: PipelineConfig) {
   const decode = decodeRecords(stages.decoderFor);
   const steps = transform(stages.transformFor);
   const extract = extractFeatures(cfg.output.columns, cfg.features, new Map(), (l) => (onGeneration = l));
-  const encode = batchEncoder(cfg.features);
+  const encode = batchEncoder(cfg.features, rowFormat(cfg.storage));
   return {
     process: async (b: Batch<SourceRecord>) =>
       encode(await lastValueFrom(of(b).pipe(decode, steps, extract))),

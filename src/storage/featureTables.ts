@@ -50,6 +50,26 @@ export function toFeatureInsertLine(row: FeatureRow, exactBounds: boolean): stri
 }
 
 /**
+ * A feature row as one JSONCompactEachRow line, in the order of `featureTableSpec`'s columns; the
+ * aggregates are read by the names `aggregates` lists (`featureAggregateNames`), not by key order.
+ */
+export function toFeatureCompactLine(
+  row: FeatureRow,
+  exactBounds: boolean,
+  aggregates: readonly string[],
+): string {
+  let line = `[${JSON.stringify(row.entity)},"${dateTime(row.windowStart)}","${dateTime(row.windowEnd)}"`;
+  if (exactBounds) line += `,${row.windowStart},${row.windowEnd}`;
+  for (const name of aggregates) line += `,${JSON.stringify(row.values[name] ?? null)}`;
+  return `${line},${row.recordCount},${JSON.stringify(row.topic)},${row.partition},"${row.version}"]`;
+}
+
+/** The aggregate columns of a feature set's table, partials included, in table order. */
+export function featureAggregateNames(fs: FeatureSetConfig): string[] {
+  return fs.aggregations.flatMap(aggregationColumns).map((c) => c.name);
+}
+
+/**
  * `<name>_merged`: one row per (entity, window) whatever the partitions an entity spread over,
  * merging the mergeable aggregates from their partials. Distinct counts and first/last cannot be
  * merged from per-partition values and are left out of the view. Session windows get none: each

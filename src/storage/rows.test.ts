@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { toFeatureInsertLine } from './featureTables.js';
-import { toInsertLine } from './rows.js';
+import { validateConfig } from '../config/index.js';
+import {
+  featureAggregateNames,
+  featureTableSpec,
+  toFeatureCompactLine,
+  toFeatureInsertLine,
+} from './featureTables.js';
+import { toCompactInsertLine, toInsertLine } from './rows.js';
+import { outputTableSpec } from './schema.js';
 
 const source = {
   topic: 'orders',
@@ -62,5 +69,74 @@ describe('JSON lines for inserts', () => {
       window_start_ms: 1767225600000,
       window_end_ms: 1767225660500,
     });
+  });
+});
+
+describe('JSONCompactEachRow lines (the embedded store)', () => {
+  const inOrder = (object: Record<string, unknown>, columns: readonly { name: string }[]) =>
+    columns.map((c) => object[c.name]);
+
+  it('give an output row the same values as its JSONEachRow line, in the table columns order', () => {
+    const columns = [
+      { name: 'id', type: 'String' },
+      { name: 'amount', type: 'Float64' },
+      { name: 'n', type: 'Nullable(Int32)' },
+    ];
+    const spec = outputTableSpec('d', 't', columns);
+    for (const row of [
+      { source, values: { id: 'a\tb"\n', amount: 1.5, n: null } },
+      { source: { ...source, key: null }, values: { id: '', amount: -0.25, n: 7 } },
+    ]) {
+      const line = toCompactInsertLine(row);
+      expect(line).not.toContain('\n');
+      expect(JSON.parse(line)).toEqual(inOrder(JSON.parse(toInsertLine(row)), spec.columns));
+    }
+    expect(JSON.parse(toCompactInsertLine({ source, values: {} }))).toEqual([
+      'orders',
+      3,
+      '42',
+      1767225600123,
+      'k"1',
+    ]);
+  });
+
+  it('give a feature row its aggregates by name, partials included, in the table columns order', () => {
+    const config = validateConfig({
+      kafka: { brokers: ['k:1'], groupId: 'g' },
+      sources: [{ topics: ['t'] }],
+      output: { table: 'x', columns: [{ name: 'user', type: 'String' }] },
+      features: [
+        {
+          name: 'f',
+          entity: 'user',
+          eventTime: '$timestamp',
+          window: { type: 'session', gap: '1m' },
+          aggregations: [
+            { name: 'events', fn: 'count' },
+            { name: 'mean', fn: 'avg', field: 'amount' },
+            { name: 'top', fn: 'max', field: 'amount' },
+          ],
+        },
+      ],
+    });
+    const fs = config.features[0]!;
+    const row = {
+      featureSet: 'f',
+      entity: 'user "7"',
+      windowStart: 1767225600000,
+      windowEnd: 1767225660500,
+      // not in column order, and one aggregate without a value
+      values: { _sumsq_mean: 9, mean: 1.5, _sum_mean: 3, _n_mean: 2, events: 2 },
+      recordCount: 2,
+      topic: 'orders',
+      partition: 1,
+      version: 99n,
+    };
+    const spec = featureTableSpec('d', fs);
+    const compact = JSON.parse(toFeatureCompactLine(row, true, featureAggregateNames(fs)));
+    expect(compact).toEqual(
+      inOrder({ ...JSON.parse(toFeatureInsertLine(row, true)), top: null }, spec.columns),
+    );
+    expect(compact).toHaveLength(spec.columns.length);
   });
 });

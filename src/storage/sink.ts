@@ -20,7 +20,7 @@ import { createDeadLetterTopic, type DeadLetterTopicConfig } from './deadLetterT
 import { batchEncoder, type EncodedBatch } from './encode.js';
 import { featureTableSpec, mergedViewSql } from './featureTables.js';
 import { createResilience, type CircuitName, type ResilienceConfig } from './resilience.js';
-import { toDeadLetterRow } from './rows.js';
+import { rowFormat, toDeadLetterRow, type RowFormat } from './rows.js';
 import { bootstrapTable, deadLetterTableSpec, outputTableSpec, type TableSpec } from './schema.js';
 
 export interface ClickHouseSinkConfig {
@@ -48,6 +48,8 @@ export interface ClickHouseSink extends Lifecycle {
   onCircuit(listener: (state: CircuitName) => void): void;
 }
 
+const columnNames = (spec: TableSpec) => spec.columns.map((c) => c.name) as [string, ...string[]];
+
 export function createClickHouseSink(
   config: ClickHouseSinkConfig,
   deps: { logger: Logger; telemetry: Telemetry },
@@ -55,7 +57,8 @@ export function createClickHouseSink(
   const { logger, telemetry } = deps;
   const output = outputTableSpec(config.database, config.table, config.columns);
   const deadLetters = deadLetterTableSpec(config.database, config.table);
-  const encode = batchEncoder(config.featureSets ?? []);
+  const format = rowFormat(config.client);
+  const encode = batchEncoder(config.featureSets ?? [], format);
   const featureTables = new Map(
     (config.featureSets ?? []).map((fs) => [fs.name, featureTableSpec(config.database, fs)]),
   );
@@ -69,13 +72,21 @@ export function createClickHouseSink(
   let caps: Capabilities | undefined;
   let lastWriteOk = false;
 
-  async function insert(spec: TableSpec, values: readonly unknown[], token: string | undefined) {
+  /** Dead letters are objects, always JSONEachRow; output and feature rows come encoded in `format`. */
+  async function insert(
+    spec: TableSpec,
+    values: readonly unknown[],
+    token: string | undefined,
+    format: RowFormat = 'JSONEachRow',
+  ) {
     await resilience.policy.execute(
       ({ signal }) =>
         client!.insert({
           table: `${spec.database}.${spec.table}`,
           values,
-          format: 'JSONEachRow',
+          format,
+          // Compact lines are values only, in the spec's column order.
+          ...(format === 'JSONCompactEachRow' ? { columns: columnNames(spec) } : {}),
           abort_signal: signal,
           // Same chunk, same token: a retry after a lost response is not stored twice (22.2+).
           clickhouse_settings:
@@ -96,7 +107,7 @@ export function createClickHouseSink(
   ): Promise<RejectedRecord[]> {
     if (sources.length === 0) return [];
     try {
-      await insert(output, blocks, token);
+      await insert(output, blocks, token, format);
       return [];
     } catch (err) {
       const e = classifyClickHouseError(err);
@@ -152,7 +163,9 @@ export function createClickHouseSink(
       }
       // Feature tables are independent of each other: insert them side by side.
       await Promise.all(
-        [...features].map(([name, f]) => insert(featureTables.get(name)!, f.blocks, `${token}/f/${name}`)),
+        [...features].map(([name, f]) =>
+          insert(featureTables.get(name)!, f.blocks, `${token}/f/${name}`, format),
+        ),
       );
       lastWriteOk = true;
       telemetry.recordsIn.inc({ module: 'storage' }, sources.length);
