@@ -79,6 +79,12 @@ interface LaneActivity {
   /** the last batch reached the partition's high watermark */
   caughtUp: boolean;
   lastRecordAt: number;
+  /**
+   * When Kafka last confirmed that the partition had nothing after `next` (its high watermark, asked
+   * for while the lane was quiet). Only the time between the last record and this counts as idle:
+   * a lane that got nothing because consumption was paused or slow may have records waiting.
+   */
+  confirmedAt: number;
   lastTickAt: number;
   /**
    * Resolves once storage took every batch (and tick) of this lane handed out so far, or rejects with
@@ -122,6 +128,9 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
   let generation = 0;
   let paused = false;
   let ticker: NodeJS.Timeout | undefined;
+  /** When quiet lanes' high watermarks were last asked for, and whether an answer is awaited. */
+  let confirmAskedAt = 0;
+  let confirming = false;
   const generationListeners: ((generation: number) => void)[] = [];
   let consumer: Consumer | undefined;
   let admin: Admin | undefined;
@@ -197,6 +206,7 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
             next: 0n,
             caughtUp: false,
             lastRecordAt: 0,
+            confirmedAt: 0,
             lastTickAt: 0,
             pending: undefined,
             seq: 0,
@@ -286,14 +296,46 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
     return { ack, accepted, seq: act.seq++ };
   }
 
+  /**
+   * Asks Kafka, at most once per `every`, whether quiet lanes really have nothing more: their idle
+   * time (and with it an idle clock) runs only up to such an answer.
+   */
+  function confirmQuiet(quiet: readonly [string, LaneActivity][], every: number) {
+    const asked = Date.now();
+    if (quiet.length === 0 || confirming || !admin || asked - confirmAskedAt < every) return;
+    confirming = true;
+    confirmAskedAt = asked;
+    const at = new Map(quiet.map(([id, act]) => [id, { act, next: act.next }]));
+    const topics = [...new Set(quiet.map(([id]) => id.slice(0, id.lastIndexOf('/'))))];
+    const a = admin;
+    void Promise.all(topics.map(async (topic) => ({ topic, ends: await a.fetchTopicOffsets(topic) })))
+      .then((answers) => {
+        for (const { topic, ends } of answers) {
+          for (const end of ends) {
+            const lane = at.get(`${topic}/${end.partition}`);
+            // Unchanged since the question (no batch came meanwhile) and nothing after it in Kafka.
+            if (lane && lane.act.next === lane.next && BigInt(end.high) <= lane.next)
+              lane.act.confirmedAt = Math.max(lane.act.confirmedAt, asked);
+          }
+        }
+      })
+      .catch((err: unknown) =>
+        logger.debug({ err: errorMessage(err) }, 'could not confirm quiet lanes; they count as busy'),
+      )
+      .finally(() => (confirming = false));
+  }
+
   /** Hand an empty batch to every caught-up lane that has had no records for a tick's time. */
   function tick(every: number) {
     if (paused || stopping) return;
     const now = Date.now();
+    const quiet: [string, LaneActivity][] = [];
     for (const [id, act] of activity) {
       const commits = lanes.get(id);
       if (!commits || act.pending || !act.caughtUp) continue;
-      if (now - act.lastRecordAt < every || now - act.lastTickAt < every) continue;
+      if (now - act.lastRecordAt < every) continue;
+      quiet.push([id, act]);
+      if (now - act.lastTickAt < every) continue;
       act.lastTickAt = now;
       const slash = id.lastIndexOf('/');
       const lane = { topic: id.slice(0, slash), partition: Number(id.slice(slash + 1)) };
@@ -311,9 +353,10 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
         rejected: [],
         filtered: 0,
         seq,
-        idleMs: now - act.lastRecordAt,
+        idleMs: Math.max(0, act.confirmedAt - act.lastRecordAt),
       });
     }
+    confirmQuiet(quiet, every);
   }
 
   async function committedMetadata(topic: string, partition: number): Promise<string | null> {
