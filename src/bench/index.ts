@@ -7,7 +7,12 @@ import { promisify } from 'node:util';
 import { Command } from 'commander';
 import { createLogger } from '../core/index.js';
 import { resolveWorkers } from '../pipeline/index.js';
-import { createClickHouseClient, createTableSql, outputTableSpec, rowFormat } from '../storage/index.js';
+import {
+  createClickHouseClient,
+  createTableSql,
+  detectCapabilities,
+  outputTableSpec,
+} from '../storage/index.js';
 import { bareConsumer, bareInserts } from './baselines.js';
 import { kafka, prefill } from './data.js';
 import { createLiveTopic, latencyPercentiles, produceAtRate } from './live.js';
@@ -190,6 +195,8 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
     if (server) created.databases.push(bDb);
     await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${bDb}` });
     await client.command({ query: createTableSql(outputTableSpec(bDb, 'events', OUTPUT_COLUMNS)) });
+    // B inserts in the format the pipeline picks for this engine.
+    const { rowFormat } = await detectCapabilities(client);
     for (const format of ['json', 'avro'] as const) {
       const a: number[] = [];
       const b: number[] = [];
@@ -197,7 +204,7 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
       let featureRows = 0;
       for (let r = 0; r < repeats; r++) {
         a.push(await bareConsumer(svc.brokers, topics[format], records, PARTITIONS));
-        b.push(await bareInserts(client, `${bDb}.events`, records, 20_000, rowFormat(storage)));
+        b.push(await bareInserts(client, `${bDb}.events`, records, 20_000, rowFormat));
         const database = `bench_c_${uid()}`;
         if (server) created.databases.push(database);
         const config = benchConfig({

@@ -35,6 +35,7 @@ export interface DecodedRecord {
 /** A row for the output table: the declared column values plus the record's source for storage columns. */
 export interface OutputRow {
   readonly source: SourceRecord;
+  /** Every declared column, keys in the declared order (compact inserts write values in key order). */
   readonly values: Record<string, unknown>;
 }
 

@@ -15,13 +15,13 @@ import {
   type StageMeter,
 } from '../core/index.js';
 import type { WindowCounts } from '../extraction/index.js';
-import { batchEncoder, rowFormat } from '../storage/index.js';
+import { batchEncoder, type RowFormat } from '../storage/index.js';
 import { prepareStages, recordStages } from './prepare.js';
 import { unpackRecords, type WireBatch, type WireRecord, type WireResult } from './wire.js';
 import type { FromWorker, ToWorker } from './laneWorkers.js';
 
 const port = parentPort!;
-const config = (workerData as { config: PipelineConfig }).config;
+const { config, rowFormat } = workerData as { config: PipelineConfig; rowFormat: RowFormat };
 const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
 /** Counts and timings since the last message home; the main thread adds them to its metrics. */
@@ -58,7 +58,7 @@ interface WorkerAck extends Ack {
 
 try {
   const stages = await prepareStages(config);
-  const encode = batchEncoder(config.features, rowFormat(config.storage));
+  const encode = batchEncoder(config.features, rowFormat);
   const input = new Subject<Batch<SourceRecord>>();
   input.pipe(recordStages(config, stages, meter, openWindows, (l) => (onGeneration = l))).subscribe({
     next(batch) {

@@ -12,7 +12,7 @@ import {
 } from '../core/index.js';
 import { extractFeatures, type WindowCounts } from '../extraction/index.js';
 import { decodeRecords } from '../ingestion/index.js';
-import { batchEncoder, rowFormat, type EncodedBatch } from '../storage/index.js';
+import { batchEncoder, type EncodedBatch, type RowFormat } from '../storage/index.js';
 import { transform } from '../transformation/index.js';
 import { createLaneWorkers, type LaneWorkers } from './laneWorkers.js';
 import { prepareStages } from './prepare.js';
@@ -107,6 +107,9 @@ function summary(b: Batch<SourceRecord>, e: EncodedBatch, commit: unknown) {
   };
 }
 
+/** The compact format: a thread that ignored the format it is given would encode differently. */
+const ROW_FORMAT: RowFormat = 'JSONCompactEachRow';
+
 /** The same chain on this thread, as the pipeline runs it with `workers: 0`. */
 async function inThread(cfg: PipelineConfig) {
   const stages = await prepareStages(cfg);
@@ -114,7 +117,7 @@ async function inThread(cfg: PipelineConfig) {
   const decode = decodeRecords(stages.decoderFor);
   const steps = transform(stages.transformFor);
   const extract = extractFeatures(cfg.output.columns, cfg.features, new Map(), (l) => (onGeneration = l));
-  const encode = batchEncoder(cfg.features, rowFormat(cfg.storage));
+  const encode = batchEncoder(cfg.features, ROW_FORMAT);
   return {
     process: async (b: Batch<SourceRecord>) =>
       encode(await lastValueFrom(of(b).pipe(decode, steps, extract))),
@@ -137,6 +140,7 @@ function startWorkers(cfg: PipelineConfig, count: number) {
     logger: createLogger({ level: 'silent' }),
     openWindows,
     onFatal: (err) => fatal.push(err),
+    rowFormat: ROW_FORMAT,
   });
   return { workers, telemetry, openWindows, fatal };
 }

@@ -111,6 +111,7 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
           logger: logger.child({ module: 'pipeline' }),
           openWindows,
           onFatal,
+          rowFormat: sink.rowFormat(),
         });
         await workers.start();
         const w = workers;

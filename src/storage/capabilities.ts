@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
+import type { RowFormat } from './rows.js';
 
 export interface Capabilities {
   readonly version: string;
@@ -6,6 +7,11 @@ export interface Capabilities {
   readonly insertDeduplicationToken: boolean;
   /** `non_replicated_deduplication_window` MergeTree setting, needed for dedup on non-replicated tables. */
   readonly nonReplicatedDeduplication: boolean;
+  /**
+   * How rows are inserted: JSONCompactEachRow (values only, in column order) where the engine reads
+   * it (chDB, current servers), which chDB parses 1.4-1.6 times as fast; JSONEachRow otherwise (18.16).
+   */
+  readonly rowFormat: RowFormat;
 }
 
 async function exists(client: ClickHouseClient, query: string): Promise<boolean> {
@@ -31,5 +37,11 @@ export async function detectCapabilities(client: ClickHouseClient): Promise<Capa
       client,
       "SELECT name FROM system.merge_tree_settings WHERE name = 'non_replicated_deduplication_window'",
     ),
+    rowFormat: (await exists(
+      client,
+      "SELECT name FROM system.formats WHERE name = 'JSONCompactEachRow' AND is_input",
+    ))
+      ? 'JSONCompactEachRow'
+      : 'JSONEachRow',
   };
 }

@@ -7,5 +7,6 @@ export { createTableSql, outputTableSpec, deadLetterTableSpec, SOURCE_COLUMNS } 
 export type { Capabilities } from './capabilities.js';
 export { DLQ_HEADERS } from './deadLetterTopic.js';
 export { batchEncoder, batchSpan } from './encode.js';
-export { rowFormat, type RowFormat } from './rows.js';
+export type { RowFormat } from './rows.js';
+export { detectCapabilities } from './capabilities.js';
 export type { EncodedBatch } from './encode.js';

@@ -34,16 +34,8 @@ export function toInsertLine(row: OutputRow, prefix = insertLinePrefix(row.sourc
   return values === '{}' ? `${head}}` : `${head},${values.slice(1)}`;
 }
 
-/**
- * Insert formats for rows encoded ahead: JSONEachRow for a server (18.16 reads nothing cheaper that
- * the client sends), JSONCompactEachRow for the embedded engine. chDB parses the compact lines, values
- * only, in column order, 1.4-1.6 times as fast, and they are shorter to build.
- */
+/** Insert formats for rows encoded ahead; the engine's capabilities pick one (`Capabilities.rowFormat`). */
 export type RowFormat = 'JSONEachRow' | 'JSONCompactEachRow';
-
-export function rowFormat(store: { url?: string | undefined }): RowFormat {
-  return store.url ? 'JSONEachRow' : 'JSONCompactEachRow';
-}
 
 /** A compact insert line's start up to the offset: the same for every row of a lane. */
 export function compactLinePrefix(lane: { topic: string; partition: number }): string {

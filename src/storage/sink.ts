@@ -20,7 +20,7 @@ import { createDeadLetterTopic, type DeadLetterTopicConfig } from './deadLetterT
 import { batchEncoder, type EncodedBatch } from './encode.js';
 import { featureTableSpec, mergedViewSql } from './featureTables.js';
 import { createResilience, type CircuitName, type ResilienceConfig } from './resilience.js';
-import { rowFormat, toDeadLetterRow, type RowFormat } from './rows.js';
+import { toDeadLetterRow, type RowFormat } from './rows.js';
 import { bootstrapTable, deadLetterTableSpec, outputTableSpec, type TableSpec } from './schema.js';
 
 export interface ClickHouseSinkConfig {
@@ -43,6 +43,8 @@ export interface ClickHouseSink extends Lifecycle {
   /** Flush all buffered batches and wait until they are stored. */
   drain(): Promise<void>;
   capabilities(): Capabilities | undefined;
+  /** The format `acceptEncoded` batches must be encoded in (known once started). */
+  rowFormat(): RowFormat;
   buffer(): BufferStats;
   circuit(): CircuitName;
   onCircuit(listener: (state: CircuitName) => void): void;
@@ -57,8 +59,9 @@ export function createClickHouseSink(
   const { logger, telemetry } = deps;
   const output = outputTableSpec(config.database, config.table, config.columns);
   const deadLetters = deadLetterTableSpec(config.database, config.table);
-  const format = rowFormat(config.client);
-  const encode = batchEncoder(config.featureSets ?? [], format);
+  // Decided by the engine at start; batches encoded elsewhere (worker threads) must use `rowFormat()`.
+  let format: RowFormat = 'JSONEachRow';
+  let encode = batchEncoder(config.featureSets ?? [], format);
   const featureTables = new Map(
     (config.featureSets ?? []).map((fs) => [fs.name, featureTableSpec(config.database, fs)]),
   );
@@ -205,6 +208,7 @@ export function createClickHouseSink(
     acceptEncoded,
     drain: () => writer.drain(),
     capabilities: () => caps,
+    rowFormat: () => format,
     buffer: () => writer.stats(),
     circuit: () => resilience.circuit(),
     onCircuit: (l) => resilience.onCircuit(l),
@@ -213,6 +217,8 @@ export function createClickHouseSink(
       client = await createClickHouseClient(config.client, logger);
       try {
         caps = await detectCapabilities(client);
+        format = caps.rowFormat;
+        encode = batchEncoder(config.featureSets ?? [], format);
         const settings: Record<string, number> = caps.nonReplicatedDeduplication
           ? { non_replicated_deduplication_window: 1000 }
           : {};
@@ -240,6 +246,7 @@ export function createClickHouseSink(
           version: caps.version,
           table: `${output.database}.${output.table}`,
           insertDeduplicationToken: caps.insertDeduplicationToken,
+          rowFormat: format,
         },
         'clickhouse sink started',
       );
