@@ -78,7 +78,7 @@ export const METADATA_MAX_BYTES = 4096;
  * The longest metadata these feature sets can need without closing buckets (those can always be
  * written out instead): every offset and event time at its widest.
  */
-export function metadataWorstCase(featureSets: readonly FeatureSetConfig[]): number {
+function metadataWorstCase(featureSets: readonly FeatureSetConfig[]): number {
   const offset = (2n ** 63n - 1n).toString();
   const time = -8.64e15; // the earliest Date, the widest event time
   const point: ResumePoint = { v: 1, h: offset, t: {} };
@@ -87,6 +87,14 @@ export function metadataWorstCase(featureSets: readonly FeatureSetConfig[]): num
     if (fs.window.type === 'session') (point.s ??= {})[fs.name] = [offset, time];
   }
   return JSON.stringify(point).length;
+}
+
+/** Why these feature sets cannot run (their commit metadata could pass Kafka's limit), if so. */
+export function commitMetadataProblem(featureSets: readonly FeatureSetConfig[]): string | undefined {
+  const worst = metadataWorstCase(featureSets);
+  return worst > METADATA_MAX_BYTES
+    ? `features: ${featureSets.length} feature sets need up to ${worst} bytes of commit metadata, over Kafka's ${METADATA_MAX_BYTES} (offset.metadata.max.bytes); use fewer feature sets or shorter names`
+    : undefined;
 }
 
 function parseResume(metadata: string | null | undefined): ResumePoint | undefined {
@@ -145,12 +153,8 @@ export function extractFeatures(
    */
   onGeneration?: (listener: (generation: number) => void) => void,
 ): OperatorFunction<Batch<DecodedRecord>, Batch<OutputRow>> {
-  const worst = metadataWorstCase(featureSets);
-  if (worst > METADATA_MAX_BYTES) {
-    throw new ConfigError([
-      `features: ${featureSets.length} feature sets need up to ${worst} bytes of commit metadata, over Kafka's ${METADATA_MAX_BYTES} (offset.metadata.max.bytes); use fewer feature sets or shorter names`,
-    ]);
-  }
+  const problem = commitMetadataProblem(featureSets);
+  if (problem) throw new ConfigError([problem]);
   const columnPlan = planColumns(columns);
   const keyPlans = featureSets.map(keyPlan);
   // Feature sets that read the same event time share one parse per record.

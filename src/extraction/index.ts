@@ -1,4 +1,4 @@
-export { extractFeatures, type WindowCounts } from './extract.js';
+export { commitMetadataProblem, extractFeatures, type WindowCounts } from './extract.js';
 export { projectRecord, planColumns } from './project.js';
 export { convertValue } from './convert.js';
 export { windowStarts, createLaneWindows } from './windows/laneWindows.js';

@@ -114,4 +114,26 @@ describe('config mistakes name their key', () => {
     );
     expect(filter).toMatch(/^sources\[0\]\.transform\[2\]\.filter: bad expression "a ==": Parse error/);
   });
+
+  it('more feature sets than commit metadata can hold', async () => {
+    const features = Array.from({ length: 70 }, (_, i) => ({
+      name: `feature_set_with_a_long_name_${String(i).padStart(11, '0')}`,
+      entity: 'a',
+      eventTime: '$timestamp',
+      window: { type: 'tumbling', size: '1m' },
+      aggregations: [{ name: 'n', fn: 'count' }],
+    }));
+    const c = validateConfig({
+      kafka: { brokers: ['k:1'], groupId: 'g' },
+      sources: [{ topics: ['t'] }],
+      output: { table: 't', columns: [{ name: 'a', type: 'String' }] },
+      features,
+    });
+    await expect(prepareStages(c)).rejects.toMatchObject({
+      issues: [
+        expect.stringMatching(/^features: 70 feature sets need up to 4\d{3} bytes of commit metadata/),
+      ],
+    });
+    await expect(prepareStages({ ...c, features: c.features.slice(0, 60) })).resolves.toBeDefined();
+  });
 });

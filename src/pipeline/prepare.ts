@@ -8,7 +8,7 @@ import {
   type SourceRecord,
   type StageMeter,
 } from '../core/index.js';
-import { extractFeatures, type WindowCounts } from '../extraction/index.js';
+import { commitMetadataProblem, extractFeatures, type WindowCounts } from '../extraction/index.js';
 import { decodeRecords, prepareDecoder, type Decoder } from '../ingestion/index.js';
 import { prepareTransform, transform, type CompiledTransform } from '../transformation/index.js';
 
@@ -39,6 +39,8 @@ export async function prepareStages(config: PipelineConfig): Promise<PreparedSta
       }
     }
   }
+  const metadata = commitMetadataProblem(config.features);
+  if (metadata) problems.push(metadata);
   if (problems.length > 0) throw new ConfigError(problems);
   const route = sourceRouter(config.sources);
   return {
