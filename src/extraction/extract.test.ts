@@ -1,26 +1,21 @@
 import { from, lastValueFrom, Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { validateConfig } from '../config/index.js';
 import { createAck, type Batch, type DecodedRecord } from '../core/index.js';
+import { configWithFeatures } from '../testing/config.js';
 import { extractFeatures, type WindowCounts } from './extract.js';
 
 /** One feature set: per user, hourly windows on the Kafka timestamp, counting. */
 function config(over: Record<string, unknown> = {}) {
-  return validateConfig({
-    kafka: { brokers: ['k:1'], groupId: 'g' },
-    sources: [{ topics: ['t'] }],
-    output: { table: 'x', columns: [{ name: 'user', type: 'String' }] },
-    features: [
-      {
-        name: 'f',
-        entity: 'user',
-        eventTime: '$timestamp',
-        window: { type: 'tumbling', size: '1h' },
-        aggregations: [{ name: 'n', fn: 'count' }],
-        ...over,
-      },
-    ],
-  });
+  return configWithFeatures([
+    {
+      name: 'f',
+      entity: 'user',
+      eventTime: '$timestamp',
+      window: { type: 'tumbling', size: '1h' },
+      aggregations: [{ name: 'n', fn: 'count' }],
+      ...over,
+    },
+  ]);
 }
 
 function batch(users: string[]): Batch<DecodedRecord> {

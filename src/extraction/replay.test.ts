@@ -1,7 +1,7 @@
 import { Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { validateConfig } from '../config/index.js';
 import { createAck, type Batch, type DecodedRecord, type FeatureRow } from '../core/index.js';
+import { configWithFeatures } from '../testing/config.js';
 import { extractFeatures } from './extract.js';
 
 /**
@@ -11,48 +11,43 @@ import { extractFeatures } from './extract.js';
  * ReplacingMergeTree: per key, the row with the highest version wins.
  */
 
-const config = validateConfig({
-  kafka: { brokers: ['k:1'], groupId: 'g' },
-  sources: [{ topics: ['t'] }],
-  output: { table: 'x', columns: [{ name: 'user', type: 'String' }] },
-  features: [
-    {
-      name: 'tumbling',
-      entity: 'user',
-      eventTime: 'ts',
-      window: { type: 'tumbling', size: '10s' },
-      outOfOrderness: '2s',
-      allowedLateness: '1s',
-      aggregations: [
-        { name: 'n', fn: 'count' },
-        { name: 'total', fn: 'sum', field: 'amount' },
-      ],
-    },
-    {
-      name: 'hopping',
-      entity: 'user',
-      eventTime: 'ts',
-      window: { type: 'hopping', size: '20s', step: '5s' },
-      aggregations: [{ name: 'n', fn: 'count' }],
-    },
-    {
-      name: 'sessions',
-      entity: 'user',
-      eventTime: 'ts',
-      window: { type: 'session', gap: '3s' },
-      outOfOrderness: '2s',
-      allowedLateness: '1s',
-      aggregations: [
-        { name: 'n', fn: 'count' },
-        { name: 'total', fn: 'sum', field: 'amount' },
-        { name: 'first_kind', fn: 'first', field: 'kind' },
-        { name: 'last_kind', fn: 'last', field: 'kind' },
-        { name: 'kinds', fn: 'count_distinct', field: 'kind' },
-        { name: 'kinds_approx', fn: 'approx_count_distinct', field: 'kind' },
-      ],
-    },
-  ],
-});
+const config = configWithFeatures([
+  {
+    name: 'tumbling',
+    entity: 'user',
+    eventTime: 'ts',
+    window: { type: 'tumbling', size: '10s' },
+    outOfOrderness: '2s',
+    allowedLateness: '1s',
+    aggregations: [
+      { name: 'n', fn: 'count' },
+      { name: 'total', fn: 'sum', field: 'amount' },
+    ],
+  },
+  {
+    name: 'hopping',
+    entity: 'user',
+    eventTime: 'ts',
+    window: { type: 'hopping', size: '20s', step: '5s' },
+    aggregations: [{ name: 'n', fn: 'count' }],
+  },
+  {
+    name: 'sessions',
+    entity: 'user',
+    eventTime: 'ts',
+    window: { type: 'session', gap: '3s' },
+    outOfOrderness: '2s',
+    allowedLateness: '1s',
+    aggregations: [
+      { name: 'n', fn: 'count' },
+      { name: 'total', fn: 'sum', field: 'amount' },
+      { name: 'first_kind', fn: 'first', field: 'kind' },
+      { name: 'last_kind', fn: 'last', field: 'kind' },
+      { name: 'kinds', fn: 'count_distinct', field: 'kind' },
+      { name: 'kinds_approx', fn: 'approx_count_distinct', field: 'kind' },
+    ],
+  },
+]);
 
 const CRASHES = Number(globalThis.process.env.CRASHES ?? 3);
 function rng(seed: number) {

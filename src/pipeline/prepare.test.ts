@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../config/index.js';
 import { ConfigError } from '../core/index.js';
+import { configWithFeatures } from '../testing/config.js';
 import { prepareStages } from './prepare.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'prepare-'));
@@ -118,17 +119,12 @@ describe('config mistakes name their key', () => {
   it('more feature sets than commit metadata can hold', async () => {
     const features = Array.from({ length: 70 }, (_, i) => ({
       name: `feature_set_with_a_long_name_${String(i).padStart(11, '0')}`,
-      entity: 'a',
+      entity: 'user',
       eventTime: '$timestamp',
       window: { type: 'tumbling', size: '1m' },
       aggregations: [{ name: 'n', fn: 'count' }],
     }));
-    const c = validateConfig({
-      kafka: { brokers: ['k:1'], groupId: 'g' },
-      sources: [{ topics: ['t'] }],
-      output: { table: 't', columns: [{ name: 'a', type: 'String' }] },
-      features,
-    });
+    const c = configWithFeatures(features);
     await expect(prepareStages(c)).rejects.toMatchObject({
       issues: [
         expect.stringMatching(/^features: 70 feature sets need up to 4\d{3} bytes of commit metadata/),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { validateConfig } from '../config/index.js';
+import { configWithFeatures } from '../testing/config.js';
 import {
   featureAggregateNames,
   featureTableSpec,
@@ -101,25 +101,19 @@ describe('JSONCompactEachRow lines (the embedded store)', () => {
   });
 
   it('give a feature row its aggregates by name, partials included, in the table columns order', () => {
-    const config = validateConfig({
-      kafka: { brokers: ['k:1'], groupId: 'g' },
-      sources: [{ topics: ['t'] }],
-      output: { table: 'x', columns: [{ name: 'user', type: 'String' }] },
-      features: [
-        {
-          name: 'f',
-          entity: 'user',
-          eventTime: '$timestamp',
-          window: { type: 'session', gap: '1m' },
-          aggregations: [
-            { name: 'events', fn: 'count' },
-            { name: 'mean', fn: 'avg', field: 'amount' },
-            { name: 'top', fn: 'max', field: 'amount' },
-          ],
-        },
-      ],
-    });
-    const fs = config.features[0]!;
+    const fs = configWithFeatures([
+      {
+        name: 'f',
+        entity: 'user',
+        eventTime: '$timestamp',
+        window: { type: 'session', gap: '1m' },
+        aggregations: [
+          { name: 'events', fn: 'count' },
+          { name: 'mean', fn: 'avg', field: 'amount' },
+          { name: 'top', fn: 'max', field: 'amount' },
+        ],
+      },
+    ]).features[0]!;
     const row = {
       featureSet: 'f',
       entity: 'user "7"',

@@ -1,32 +1,28 @@
 import { describe, expect, it } from 'vitest';
-import { validateConfig, type FeatureSetConfig } from '../../config/index.js';
+import type { FeatureSetConfig } from '../../config/index.js';
+import { configWithFeatures } from '../../testing/config.js';
 import { createLaneWindows, windowStarts } from './laneWindows.js';
 
 function featureSet(over: Record<string, unknown> = {}): FeatureSetConfig {
-  return validateConfig({
-    kafka: { brokers: ['k:1'], groupId: 'g' },
-    sources: [{ topics: ['t'] }],
-    output: { table: 'x', columns: [{ name: 'a', type: 'String' }] },
-    features: [
-      {
-        name: 'f',
-        entity: 'user',
-        eventTime: 'ts',
-        window: { type: 'tumbling', size: '10s' },
-        aggregations: [
-          { name: 'n', fn: 'count' },
-          { name: 'total', fn: 'sum', field: 'amount' },
-          { name: 'mean', fn: 'avg', field: 'amount' },
-          { name: 'sd', fn: 'stddev', field: 'amount' },
-          { name: 'lo', fn: 'min', field: 'amount' },
-          { name: 'first_amount', fn: 'first', field: 'amount' },
-          { name: 'kinds', fn: 'count_distinct', field: 'kind' },
-          { name: 'per_s', fn: 'rate' },
-        ],
-        ...over,
-      },
-    ],
-  }).features[0]!;
+  return configWithFeatures([
+    {
+      name: 'f',
+      entity: 'user',
+      eventTime: 'ts',
+      window: { type: 'tumbling', size: '10s' },
+      aggregations: [
+        { name: 'n', fn: 'count' },
+        { name: 'total', fn: 'sum', field: 'amount' },
+        { name: 'mean', fn: 'avg', field: 'amount' },
+        { name: 'sd', fn: 'stddev', field: 'amount' },
+        { name: 'lo', fn: 'min', field: 'amount' },
+        { name: 'first_amount', fn: 'first', field: 'amount' },
+        { name: 'kinds', fn: 'count_distinct', field: 'kind' },
+        { name: 'per_s', fn: 'rate' },
+      ],
+      ...over,
+    },
+  ]).features[0]!;
 }
 
 const lane = { topic: 't', partition: 0 };

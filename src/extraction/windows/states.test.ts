@@ -1,16 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { validateConfig, type FeatureSetConfig } from '../../config/index.js';
+import type { FeatureSetConfig } from '../../config/index.js';
+import { configWithFeatures } from '../../testing/config.js';
 import { createWindowStates } from './states.js';
 
 function featureSet(aggregations: Record<string, unknown>[]): FeatureSetConfig {
-  return validateConfig({
-    kafka: { brokers: ['k:1'], groupId: 'g' },
-    sources: [{ topics: ['t'] }],
-    output: { table: 'x', columns: [{ name: 'a', type: 'String' }] },
-    features: [
-      { name: 'f', entity: 'u', eventTime: 'ts', window: { type: 'tumbling', size: '1m' }, aggregations },
-    ],
-  }).features[0]!;
+  return configWithFeatures([
+    { name: 'f', entity: 'u', eventTime: 'ts', window: { type: 'tumbling', size: '1m' }, aggregations },
+  ]).features[0]!;
 }
 
 const all = featureSet([
