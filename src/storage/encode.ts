@@ -36,6 +36,7 @@ export function batchSpan(lane: { topic: string; partition: number }, first: str
 /** Encodes batches for the given feature sets, in `format` (pure: no I/O, safe in any thread). */
 export function batchEncoder(featureSets: readonly FeatureSetConfig[], format: RowFormat) {
   const compact = format === 'JSONCompactEachRow';
+  const rowLine = compact ? toCompactInsertLine : toInsertLine;
   const encoders = new Map(
     featureSets.map((fs) => {
       const session = fs.window.type === 'session';
@@ -49,15 +50,12 @@ export function batchEncoder(featureSets: readonly FeatureSetConfig[], format: R
   return (batch: Batch<OutputRow>): EncodedBatch => {
     const lines = new Array<string>(batch.records.length);
     const sources = new Array<SourceRecord>(batch.records.length);
-    if (compact) {
-      const prefix = compactLinePrefix(batch.lane);
-      for (let i = 0; i < batch.records.length; i++)
-        lines[i] = toCompactInsertLine(batch.records[i]!, prefix);
-    } else {
-      const prefix = insertLinePrefix(batch.lane);
-      for (let i = 0; i < batch.records.length; i++) lines[i] = toInsertLine(batch.records[i]!, prefix);
+    const prefix = (compact ? compactLinePrefix : insertLinePrefix)(batch.lane);
+    for (let i = 0; i < batch.records.length; i++) {
+      const r = batch.records[i]!;
+      lines[i] = rowLine(r, prefix);
+      sources[i] = r.source;
     }
-    for (let i = 0; i < batch.records.length; i++) sources[i] = batch.records[i]!.source;
     const byTable = new Map<string, string[]>();
     for (const f of batch.features ?? []) {
       let list = byTable.get(f.featureSet);

@@ -15,6 +15,9 @@ export function insertLinePrefix(lane: { topic: string; partition: number }): st
   return `{"_topic":${JSON.stringify(lane.topic)},"_partition":${lane.partition},"_offset":"`;
 }
 
+/** The message key as a JSON value: a string, or null. */
+const keyJson = (key: Buffer | null) => (key === null ? 'null' : JSON.stringify(key.toString('utf8')));
+
 /**
  * An output row as one JSONEachRow line: source columns first, then the declared columns. Built by
  * joining the source columns to the stringified values (about 20% faster than merging the two into
@@ -23,13 +26,7 @@ export function insertLinePrefix(lane: { topic: string; partition: number }): st
  */
 export function toInsertLine(row: OutputRow, prefix = insertLinePrefix(row.source)): string {
   const s = row.source;
-  const head =
-    prefix +
-    s.offset +
-    '","_timestamp_ms":' +
-    s.timestamp +
-    ',"_key":' +
-    (s.key === null ? 'null' : JSON.stringify(s.key.toString('utf8')));
+  const head = prefix + s.offset + '","_timestamp_ms":' + s.timestamp + ',"_key":' + keyJson(s.key);
   const values = JSON.stringify(row.values);
   return values === '{}' ? `${head}}` : `${head},${values.slice(1)}`;
 }
@@ -48,13 +45,7 @@ export function compactLinePrefix(lane: { topic: string; partition: number }): s
  */
 export function toCompactInsertLine(row: OutputRow, prefix = compactLinePrefix(row.source)): string {
   const s = row.source;
-  const head =
-    prefix +
-    s.offset +
-    '",' +
-    s.timestamp +
-    ',' +
-    (s.key === null ? 'null' : JSON.stringify(s.key.toString('utf8')));
+  const head = prefix + s.offset + '",' + s.timestamp + ',' + keyJson(s.key);
   const values = JSON.stringify(Object.values(row.values));
   return values === '[]' ? `${head}]` : `${head},${values.slice(1)}`;
 }
