@@ -187,7 +187,10 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
           timestamp: Number(m.timestamp),
         };
       }
-      const last = records[records.length - 1]!.offset;
+      // The batch may end in records the lane never sees: a transaction's commit or abort marker, or
+      // an aborted transaction's records. Its end counts, so the lane commits past them (as the Java
+      // consumer does) and its next offset can reach the high watermark (a quiet lane counts as idle).
+      const last = batch.lastOffset();
       const id = laneId(lane);
       let commits = lanes.get(id);
       let resume: { metadata: string | null; generation: number } | undefined;
@@ -325,6 +328,29 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
       .finally(() => (confirming = false));
   }
 
+  /**
+   * kafkajs does not hand out a batch of only transaction markers or aborted records, but tells of it:
+   * the lane's next offset moves past them when nothing the lane has not seen lies between.
+   */
+  function skipped(e: {
+    payload: {
+      topic: string;
+      partition: number;
+      batchSize: number;
+      firstOffset: string | null;
+      lastOffset: string;
+      highWatermark: string;
+    };
+  }) {
+    const { topic, partition, batchSize, firstOffset, lastOffset, highWatermark } = e.payload;
+    if (batchSize !== 0 || firstOffset === null) return;
+    const act = activity.get(`${topic}/${partition}`);
+    const next = BigInt(lastOffset) + 1n;
+    if (!act || BigInt(firstOffset) > act.next || next <= act.next) return;
+    act.next = next;
+    act.caughtUp = BigInt(highWatermark) <= next;
+  }
+
   /** Hand an empty batch to every caught-up lane that has had no records for a tick's time. */
   function tick(every: number) {
     if (paused || stopping) return;
@@ -459,6 +485,7 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
         for (const l of generationListeners) l(generation);
         logger.info({ assigned: [...assigned] }, 'partitions assigned');
       });
+      consumer.on(consumer.events.END_BATCH_PROCESS, skipped);
       consumer.on(consumer.events.CRASH, (e) => {
         logger.error({ err: e.payload.error, restart: e.payload.restart }, 'kafka consumer crashed');
         if (!e.payload.restart) deps.onFatal(e.payload.error);
