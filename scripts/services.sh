@@ -9,6 +9,8 @@
 #   scripts/services.sh reset  [kafka|clickhouse|registry|all]   stop, then delete the data (topics, tables);
 #                                                                keeps the downloaded jars
 #   scripts/services.sh env                                      print the environment the tests and the CLI read
+#   scripts/services.sh kafka-tool CLASS [ARGS...]                run a class of Kafka's own jars (e.g. the Java
+#                                                                console producer), fetching the jars once
 #
 # Ports: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), CLICKHOUSE_HTTP_PORT (8123),
 # CLICKHOUSE_TCP_PORT (9000), REGISTRY_PORT (8081). State folder: SERVICES_DIR (default <repo>/.services).
@@ -216,6 +218,15 @@ print_env() {
 }
 
 cmd="${1:-status}"
+if [[ "$cmd" == kafka-tool ]]; then
+  # Kafka's own Java clients (a real third-party producer and consumer for the tests).
+  [[ $# -ge 2 ]] || die "kafka-tool needs a class name, e.g. kafka.tools.ConsoleProducer"
+  command -v java >/dev/null || die "java (17+) is needed to run Kafka's tools"
+  kafka_libs
+  shift
+  exec java -Xmx256m "-Dlog4j.configuration=file:$ROOT/services/kafka/log4j.properties" \
+    -cp "$KAFKA_DIR/libs/*" "$@"
+fi
 what="${2:-all}"
 case "$what" in kafka | clickhouse | registry | all) ;; *) die "unknown service '$what' (allowed: kafka, clickhouse, registry, all)" ;; esac
 want() { [[ "$what" == all || "$what" == "$1" ]]; }
@@ -256,5 +267,5 @@ case "$cmd" in
     :
     ;;
   env) print_env ;;
-  *) die "unknown command '$cmd' (allowed: up, down, status, reset, env)" ;;
+  *) die "unknown command '$cmd' (allowed: up, down, status, reset, env, kafka-tool)" ;;
 esac
