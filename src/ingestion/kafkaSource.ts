@@ -21,6 +21,7 @@ import {
   type Logger,
   type SourceRecord,
 } from '../core/index.js';
+import { registerCompressionCodecs } from './codecs.js';
 import { createLaneCommits, type CommitPoint, type LaneCommits } from './laneCommits.js';
 
 export interface KafkaSourceConfig {
@@ -462,6 +463,7 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
     },
 
     async start() {
+      registerCompressionCodecs();
       const kafka = new Kafka({
         clientId: config.clientId,
         brokers: [...config.brokers],
