@@ -12,7 +12,8 @@
 #   scripts/services.sh kafka-tool CLASS [ARGS...]                run a class of Kafka's own jars (e.g. the Java
 #                                                                console producer), fetching the jars once
 #
-# Ports: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), CLICKHOUSE_HTTP_PORT (8123),
+# Ports: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_SASL_PORT (9094), KAFKA_SASL_SSL_PORT (9095),
+# KAFKA_SSL_PORT (9096), CLICKHOUSE_HTTP_PORT (8123),
 # CLICKHOUSE_TCP_PORT (9000), REGISTRY_PORT (8081). State folder: SERVICES_DIR (default <repo>/.services).
 set -euo pipefail
 
@@ -20,6 +21,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE="${SERVICES_DIR:-$ROOT/.services}"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+KAFKA_SASL_PORT="${KAFKA_SASL_PORT:-9094}"
+KAFKA_SASL_SSL_PORT="${KAFKA_SASL_SSL_PORT:-9095}"
+KAFKA_SSL_PORT="${KAFKA_SSL_PORT:-9096}"
 CH_HTTP_PORT="${CLICKHOUSE_HTTP_PORT:-8123}"
 CH_TCP_PORT="${CLICKHOUSE_TCP_PORT:-9000}"
 KAFKA_DIR="$STATE/kafka"
@@ -87,6 +91,41 @@ kafka_libs() {
   fi
 }
 
+# A test CA, and certificates it signs for the broker (127.0.0.1, localhost) and for a client
+# (CN=megaservice), made once with openssl: the secured listeners' test fixtures, not secrets.
+kafka_tls() {
+  local dir="$KAFKA_DIR/tls"
+  [[ -f "$dir/client.pem" ]] && return 0
+  command -v openssl >/dev/null || die "openssl is needed to make the test certificates"
+  mkdir -p "$dir"
+  (
+    cd "$dir"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=megaservice test CA" \
+      -keyout ca.key -out ca.pem
+    for who in broker client; do
+      local cn=megaservice
+      [[ "$who" == broker ]] && cn=localhost
+      openssl req -newkey rsa:2048 -nodes -subj "/CN=$cn" -keyout "$who.key" -out "$who.csr"
+      printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$who.ext"
+      openssl x509 -req -in "$who.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+        -extfile "$who.ext" -out "$who.crt"
+      cat "$who.key" "$who.crt" >"$who.pem.tmp" && mv "$who.pem.tmp" "$who.pem"
+    done
+  ) >"$KAFKA_DIR/tls.out" 2>&1 || die "openssl failed: $(tail -n 5 "$KAFKA_DIR/tls.out")"
+}
+
+# SCRAM credentials live in the cluster metadata: (re)set them once the broker answers.
+kafka_scram_users() {
+  local mech
+  for mech in SCRAM-SHA-256 SCRAM-SHA-512; do
+    java -Xmx128m -Dlog4j.configuration="file:$ROOT/services/kafka/log4j.properties" \
+      -cp "$KAFKA_DIR/libs/*" kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" \
+      --alter --add-config "$mech=[password=megaservice-secret]" \
+      --entity-type users --entity-name megaservice >>"$KAFKA_DIR/scram.out" 2>&1 ||
+      die "could not create the SCRAM user: $(tail -n 5 "$KAFKA_DIR/scram.out")"
+  done
+}
+
 kafka_ready() {
   port_open "$KAFKA_PORT" && grep -q 'Kafka Server started' "$KAFKA_DIR/kafka.out" 2>/dev/null
 }
@@ -96,8 +135,11 @@ kafka_up() {
   already_up kafka "$KAFKA_DIR/kafka.pid" "$KAFKA_PORT" && return 0
   kafka_libs
   mkdir -p "$KAFKA_DIR/data"
+  kafka_tls
   sed -e "s#@DATA@#$KAFKA_DIR/data#" -e "s#@PORT@#$KAFKA_PORT#g" \
-    -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
+    -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" -e "s#@SASL_PORT@#$KAFKA_SASL_PORT#g" \
+    -e "s#@SASL_SSL_PORT@#$KAFKA_SASL_SSL_PORT#g" -e "s#@SSL_PORT@#$KAFKA_SSL_PORT#g" \
+    -e "s#@TLS@#$KAFKA_DIR/tls#g" \
     "$ROOT/services/kafka/server.properties.tmpl" >"$KAFKA_DIR/server.properties"
   local cp="$KAFKA_DIR/libs/*"
   local log4j="-Dlog4j.configuration=file:$ROOT/services/kafka/log4j.properties"
@@ -117,7 +159,8 @@ kafka_up() {
   wait_for kafka 120 "$KAFKA_DIR/kafka.pid" kafka_ready ||
     die "kafka did not start; last lines of $KAFKA_DIR/kafka.out:
 $(tail -n 20 "$KAFKA_DIR/kafka.out")"
-  log "kafka ready on 127.0.0.1:$KAFKA_PORT"
+  kafka_scram_users
+  log "kafka ready on 127.0.0.1:$KAFKA_PORT (secured listeners: $KAFKA_SASL_PORT SASL, $KAFKA_SASL_SSL_PORT SASL over TLS, $KAFKA_SSL_PORT TLS with client certificates)"
 }
 
 # ---------------------------------------------------------------- ClickHouse
@@ -213,6 +256,11 @@ status_of() { # name pidfile
 
 print_env() {
   echo "export KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
+  # The secured listeners (user megaservice, password megaservice-secret; certificates in KAFKA_TLS_DIR).
+  echo "export KAFKA_SASL_BROKERS=127.0.0.1:$KAFKA_SASL_PORT"
+  echo "export KAFKA_SASL_SSL_BROKERS=127.0.0.1:$KAFKA_SASL_SSL_PORT"
+  echo "export KAFKA_SSL_BROKERS=127.0.0.1:$KAFKA_SSL_PORT"
+  echo "export KAFKA_TLS_DIR=$KAFKA_DIR/tls"
   echo "export CLICKHOUSE_URL=http://127.0.0.1:$CH_HTTP_PORT"
   echo "export SCHEMA_REGISTRY_URL=http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7"
 }

@@ -9,10 +9,32 @@ export interface Services {
   readonly clickhouseUrl?: string;
   /** A Confluent-compatible schema registry API (Apicurio's /apis/ccompat/v7). */
   readonly registryUrl?: string;
+  /**
+   * Kafka's secured listeners (SASL, SASL over TLS, TLS with client certificates) and the folder of
+   * their test certificates; only scripts/services.sh's broker has them.
+   */
+  readonly secureKafka?: SecureKafka;
   /** How each was found: env, testcontainers or local-script. */
   readonly origin: Record<string, string>;
   /** Why a service could not be found, when it could not. */
   readonly problems: string[];
+}
+
+export interface SecureKafka {
+  readonly sasl: string;
+  readonly saslSsl: string;
+  readonly ssl: string;
+  readonly tlsDir: string;
+}
+
+function secureFrom(env: Record<string, string | undefined>): SecureKafka | undefined {
+  const [sasl, saslSsl, ssl, tlsDir] = [
+    env.KAFKA_SASL_BROKERS,
+    env.KAFKA_SASL_SSL_BROKERS,
+    env.KAFKA_SSL_BROKERS,
+    env.KAFKA_TLS_DIR,
+  ];
+  return sasl && saslSsl && ssl && tlsDir ? { sasl, saslSsl, ssl, tlsDir } : undefined;
 }
 
 export interface Stoppable {
@@ -68,11 +90,22 @@ async function viaTestcontainers(
   };
 }
 
-async function viaLocalScript(): Promise<{ kafka?: string; clickhouse?: string; registry?: string }> {
+async function viaLocalScript(): Promise<{
+  kafka?: string;
+  clickhouse?: string;
+  registry?: string;
+  secureKafka?: SecureKafka;
+}> {
   const script = resolve(import.meta.dirname, '../../scripts/services.sh');
   const { stdout } = await run('bash', [script, 'up'], { timeout: 600_000, maxBuffer: 1 << 24 });
   const env = Object.fromEntries([...stdout.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1], m[2]]));
-  return { kafka: env.KAFKA_BROKERS, clickhouse: env.CLICKHOUSE_URL, registry: env.SCHEMA_REGISTRY_URL };
+  const secureKafka = secureFrom(env);
+  return {
+    kafka: env.KAFKA_BROKERS,
+    clickhouse: env.CLICKHOUSE_URL,
+    registry: env.SCHEMA_REGISTRY_URL,
+    ...(secureKafka ? { secureKafka } : {}),
+  };
 }
 
 /** Environment first, then testcontainers where a Docker engine answers, then scripts/services.sh. */
@@ -84,8 +117,9 @@ export async function resolveServices(stoppers: Stoppable[]): Promise<Services> 
   let registryUrl = process.env.SCHEMA_REGISTRY_URL || undefined;
   if (kafkaBrokers) origin.kafka = 'env';
   if (clickhouseUrl) origin.clickhouse = 'env';
+  let secureKafka = kafkaBrokers ? secureFrom(process.env) : undefined;
   if (registryUrl) origin.registry = 'env';
-  const done = () => ({ kafkaBrokers, clickhouseUrl, registryUrl, origin, problems });
+  const done = () => ({ kafkaBrokers, clickhouseUrl, registryUrl, secureKafka, origin, problems });
   if (kafkaBrokers && clickhouseUrl && registryUrl) return done();
 
   if (await dockerAnswers()) {
@@ -101,7 +135,10 @@ export async function resolveServices(stoppers: Stoppable[]): Promise<Services> 
   }
   try {
     const local = await viaLocalScript();
-    if (!kafkaBrokers && local.kafka) [kafkaBrokers, origin.kafka] = [local.kafka, 'local-script'];
+    if (!kafkaBrokers && local.kafka) {
+      [kafkaBrokers, origin.kafka] = [local.kafka, 'local-script'];
+      secureKafka = local.secureKafka;
+    }
     if (!clickhouseUrl && local.clickhouse)
       [clickhouseUrl, origin.clickhouse] = [local.clickhouse, 'local-script'];
     if (!registryUrl && local.registry) [registryUrl, origin.registry] = [local.registry, 'local-script'];
