@@ -40,6 +40,32 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
       .filter((s) => s.length > 0),
   ),
   override('KAFKA_GROUP_ID', 'kafka.groupId', 'consumer group id'),
+  {
+    variable: 'KAFKA_SSL',
+    key: 'kafka.ssl',
+    description: 'true: TLS to the brokers (kept as it is when the file gives TLS settings); false: none',
+    apply(doc, value) {
+      const kafka = doc.kafka as Record<string, unknown> | undefined;
+      const current = kafka?.ssl;
+      const on = value === 'true' ? true : value === 'false' ? false : value; // others: the schema names them
+      if (on === true && current !== null && typeof current === 'object') return;
+      setPath(doc, ['kafka', 'ssl'], on);
+    },
+  },
+  {
+    variable: 'KAFKA_SSL_CA',
+    key: 'kafka.ssl.ca',
+    description: 'PEM file of the CA the brokers chain to (turns TLS on)',
+    apply(doc, value) {
+      const kafka = doc.kafka as Record<string, unknown> | undefined;
+      const current = kafka?.ssl;
+      const tls = current !== null && typeof current === 'object' ? current : {};
+      setPath(doc, ['kafka', 'ssl'], { ...tls, ca: value });
+    },
+  },
+  override('KAFKA_SASL_MECHANISM', 'kafka.sasl.mechanism', 'plain, scram-sha-256 or scram-sha-512'),
+  override('KAFKA_SASL_USERNAME', 'kafka.sasl.username', 'SASL user'),
+  override('KAFKA_SASL_PASSWORD', 'kafka.sasl.password', 'SASL password'),
   override(
     'CLICKHOUSE_URL',
     'storage.url',

@@ -35,7 +35,7 @@ describe('validateConfig', () => {
   it('names an unknown key and lists the allowed ones', () => {
     const doc = { ...minimal(), kafka: { ...minimal().kafka, groupid: 'x' } };
     expect(issuesOf(() => validateConfig(doc))).toEqual([
-      'kafka.groupid: unknown key (allowed: brokers, clientId, groupId, startFrom, partitionsConsumedConcurrently, sessionTimeoutMs)',
+      'kafka.groupid: unknown key (allowed: brokers, clientId, ssl, sasl, groupId, startFrom, partitionsConsumedConcurrently, sessionTimeoutMs)',
     ]);
   });
 
@@ -44,6 +44,37 @@ describe('validateConfig', () => {
     expect(issuesOf(() => validateConfig(doc))).toEqual([
       'sources[0].formt: unknown key (allowed: name, topics, topicPattern, format, avro, transform)',
     ]);
+  });
+
+  it('takes Kafka TLS and SASL settings, from the file or the environment', () => {
+    const kafka = (k: Record<string, unknown>) => ({ ...minimal(), kafka: { ...minimal().kafka, ...k } });
+    expect(validateConfig(kafka({ ssl: true })).kafka.ssl).toBe(true);
+    expect(validateConfig(kafka({ ssl: { ca: 'ca.pem' } })).kafka.ssl).toEqual({
+      ca: 'ca.pem',
+      rejectUnauthorized: true,
+    });
+    expect(issuesOf(() => validateConfig(kafka({ ssl: { cert: 'c.pem' } })))).toEqual([
+      'kafka.ssl: set both cert and key (a client certificate), or neither',
+    ]);
+    expect(
+      issuesOf(() => validateConfig(kafka({ sasl: { mechanism: 'gssapi', username: 'u', password: 'p' } }))),
+    ).toEqual(['kafka.sasl.mechanism: must be one of "plain", "scram-sha-256", "scram-sha-512"']);
+    const env = {
+      KAFKA_SSL_CA: '/etc/kafka/ca.pem',
+      KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      KAFKA_SASL_USERNAME: 'svc',
+      KAFKA_SASL_PASSWORD: 'secret',
+    };
+    const c = validateConfig(kafka({ ssl: true }), env);
+    expect(c.kafka.ssl).toEqual({ ca: '/etc/kafka/ca.pem', rejectUnauthorized: true });
+    expect(c.kafka.sasl).toEqual({ mechanism: 'scram-sha-512', username: 'svc', password: 'secret' });
+    // KAFKA_SSL=true keeps the file's TLS settings; false turns TLS off.
+    expect(validateConfig(kafka({ ssl: { ca: 'a.pem' } }), { KAFKA_SSL: 'true' }).kafka.ssl).toEqual({
+      ca: 'a.pem',
+      rejectUnauthorized: true,
+    });
+    expect(validateConfig(kafka({ ssl: { ca: 'a.pem' } }), { KAFKA_SSL: 'false' }).kafka.ssl).toBe(false);
+    expect(issuesOf(() => validateConfig(minimal(), { KAFKA_SSL: 'yes' }))[0]).toMatch(/^kafka\.ssl: /);
   });
 
   it('names a wrong type', () => {

@@ -35,10 +35,38 @@ const brokerList = z
   .array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port'))
   .min(1, 'must list at least one broker');
 
+/** TLS to the brokers; the files are PEM, relative to the pipeline file. */
+const kafkaTlsSchema = z
+  .object({
+    ca: z.string().min(1).optional(),
+    cert: z.string().min(1).optional(),
+    key: z.string().min(1).optional(),
+    passphrase: z.string().optional(),
+    rejectUnauthorized: z.boolean().default(true),
+    servername: z.string().min(1).optional(),
+  })
+  .strict()
+  .superRefine((tls, ctx) => {
+    if (!tls.cert !== !tls.key)
+      ctx.addIssue({ code: 'custom', message: 'set both cert and key (a client certificate), or neither' });
+  });
+
+const kafkaSaslSchema = z
+  .object({
+    mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+    username: z.string().min(1),
+    password: z.string().min(1),
+  })
+  .strict();
+
 const kafkaSchema = z
   .object({
     brokers: brokerList,
     clientId: z.string().min(1).default('megaservice'),
+    /** `true` for TLS with Node's trusted CAs, or TLS settings; default: no TLS. */
+    ssl: z.union([z.boolean(), kafkaTlsSchema]).optional(),
+    /** SASL authentication (over TLS when `ssl` is set). */
+    sasl: kafkaSaslSchema.optional(),
     groupId: z.string().min(1),
     /** Where a new consumer group starts: the earliest retained offset, or only new records. */
     startFrom: z.enum(['earliest', 'latest']).default('earliest'),

@@ -8,3 +8,4 @@ export * from './telemetry.js';
 export * from './describe.js';
 export * from './paths.js';
 export * from './dateTime.js';
+export * from './kafkaConnection.js';

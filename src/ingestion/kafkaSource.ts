@@ -13,10 +13,12 @@ import {
   createAck,
   errorMessage,
   isKind,
+  kafkaConnectionOptions,
   laneId,
   NO_HEADERS,
   type Batch,
   type Health,
+  type KafkaAccessConfig,
   type Lifecycle,
   type Logger,
   type SourceRecord,
@@ -24,9 +26,9 @@ import {
 import { registerCompressionCodecs } from './codecs.js';
 import { createLaneCommits, type CommitPoint, type LaneCommits } from './laneCommits.js';
 
-export interface KafkaSourceConfig {
-  readonly brokers: readonly string[];
-  readonly clientId: string;
+export interface KafkaSourceConfig extends KafkaAccessConfig {
+  /** Where relative TLS file paths start (the pipeline file's folder). */
+  readonly baseDir: string;
   readonly groupId: string;
   readonly topics: readonly string[];
   /** Topic name patterns (regular expressions); matching topics are consumed too. */
@@ -465,8 +467,7 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
     async start() {
       registerCompressionCodecs();
       const kafka = new Kafka({
-        clientId: config.clientId,
-        brokers: [...config.brokers],
+        ...kafkaConnectionOptions(config, config.baseDir),
         logLevel: logLevel.WARN,
         logCreator: kafkaLogCreator(logger),
       });

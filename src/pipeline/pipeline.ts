@@ -67,7 +67,7 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
       batching: config.storage,
       resilience: config.storage,
       deadLetterTopic: config.deadLetters.topic
-        ? { brokers: config.kafka.brokers, clientId: config.kafka.clientId, topic: config.deadLetters.topic }
+        ? { ...config.kafka, baseDir: config.baseDir, topic: config.deadLetters.topic }
         : undefined,
     },
     { logger: logger.child({ module: 'storage' }), telemetry },
@@ -75,6 +75,7 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
   const source = createKafkaSource(
     {
       ...config.kafka,
+      baseDir: config.baseDir,
       topics: config.sources.flatMap((s) => s.topics ?? []),
       topicPatterns: config.sources.flatMap((s) => (s.topicPattern ? [s.topicPattern] : [])),
       idleTickMs: idleTickMs(config),

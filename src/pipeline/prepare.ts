@@ -3,6 +3,7 @@ import { sourceRouter, type PipelineConfig } from '../config/index.js';
 import {
   ConfigError,
   guarded,
+  kafkaConnectionOptions,
   type Batch,
   type OutputRow,
   type SourceRecord,
@@ -20,7 +21,7 @@ export interface PreparedStages {
 
 /**
  * Reads schema files, lookup files and custom transform modules, and compiles expressions, for every
- * source; all mistakes are reported together, each naming its key. `megaservice validate` runs this too.
+ * source, and the Kafka TLS files; all mistakes are reported together, each naming its key. `megaservice validate` runs this too.
  */
 export async function prepareStages(config: PipelineConfig): Promise<PreparedStages> {
   const problems: string[] = [];
@@ -38,6 +39,12 @@ export async function prepareStages(config: PipelineConfig): Promise<PreparedSta
         problems.push(...err.issues);
       }
     }
+  }
+  try {
+    kafkaConnectionOptions(config.kafka, config.baseDir); // reads the TLS files
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(...err.issues);
   }
   const metadata = commitMetadataProblem(config.features);
   if (metadata) problems.push(metadata);

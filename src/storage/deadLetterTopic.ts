@@ -1,9 +1,16 @@
 import { CompressionTypes, Kafka, logLevel, type Producer } from 'kafkajs';
-import { PipelineError, errorMessage, type Logger, type RejectedRecord } from '../core/index.js';
+import {
+  PipelineError,
+  errorMessage,
+  kafkaConnectionOptions,
+  type KafkaAccessConfig,
+  type Logger,
+  type RejectedRecord,
+} from '../core/index.js';
 
-export interface DeadLetterTopicConfig {
-  readonly brokers: readonly string[];
-  readonly clientId: string;
+export interface DeadLetterTopicConfig extends KafkaAccessConfig {
+  /** Where relative TLS file paths start (the pipeline file's folder). */
+  readonly baseDir: string;
   readonly topic: string;
 }
 
@@ -33,8 +40,8 @@ export function createDeadLetterTopic(
   return {
     async start() {
       const kafka = new Kafka({
+        ...kafkaConnectionOptions(config, config.baseDir),
         clientId: `${config.clientId}-dlq`,
-        brokers: [...config.brokers],
         logLevel: logLevel.NOTHING,
       });
       producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: true });

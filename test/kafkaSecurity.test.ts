@@ -1,0 +1,175 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { validateConfig, type PipelineConfig } from '../src/config/index.js';
+import { counterValue, createLogger } from '../src/core/index.js';
+import { createPipeline, prepareStages } from '../src/pipeline/index.js';
+import { createClickHouseClient } from '../src/storage/index.js';
+import { rows } from './support/clickhouse.js';
+import { services, uniqueName } from './support/env.js';
+import { createTopic, kafkaClient, produceInOrder, waitFor } from './support/kafka.js';
+
+const env = services();
+const dir = mkdtempSync(join(tmpdir(), 'kafka-security-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const secure = () => {
+  if (!env.secureKafka)
+    throw new Error(
+      "Kafka's secured listeners come from scripts/services.sh (KAFKA_SASL_BROKERS, KAFKA_SASL_SSL_BROKERS, " +
+        'KAFKA_SSL_BROKERS, KAFKA_TLS_DIR); this Kafka has none',
+    );
+  return env.secureKafka;
+};
+const USER = { username: 'megaservice', password: 'megaservice-secret' };
+// One chDB data directory per process: every pipeline here stores into it, each in its own table.
+const storage = { path: join(dir, 'chdb'), flushIntervalMs: 200 };
+
+function pipelineConfig(table: string, topic: string, kafka: Record<string, unknown>, dlqTopic?: string) {
+  return validateConfig({
+    kafka: { groupId: uniqueName('g'), sessionTimeoutMs: 6000, ...kafka },
+    sources: [{ topics: [topic] }],
+    output: { database: 'security', table, columns: [{ name: 'n', type: 'UInt32' }] },
+    ...(dlqTopic ? { deadLetters: { topic: dlqTopic } } : {}),
+    storage,
+    http: { enabled: false },
+    workers: 0,
+  });
+}
+
+/** Produces `count` records on the plain listener (the last one broken when asked), runs the pipeline. */
+async function runThrough(config: PipelineConfig, topic: string, count: number, broken = false) {
+  await createTopic(env.kafkaBrokers!, topic, 2);
+  const values = Array.from({ length: count }, (_, n) =>
+    broken && n === count - 1 ? { value: '{"n": 1' } : { value: JSON.stringify({ n }) },
+  );
+  await produceInOrder(env.kafkaBrokers!, topic, new Map([[0, values]]));
+  const pipeline = createPipeline(config, { logger: createLogger({ level: 'warn', destination: 2 }) });
+  await pipeline.start();
+  try {
+    await waitFor(
+      'every record consumed',
+      async () => (await counterValue(pipeline.telemetry.recordsIn, 'ingestion')) >= count,
+      60_000,
+    );
+  } finally {
+    await pipeline.stop(Date.now() + 30_000);
+  }
+}
+
+async function stored(table: string): Promise<number[]> {
+  const client = await createClickHouseClient(storage as never, createLogger({ level: 'silent' }));
+  try {
+    const r = await rows<{ n: number }>(client, `SELECT n FROM security.${table} ORDER BY n`);
+    return r.map((x) => Number(x.n));
+  } finally {
+    await client.close();
+  }
+}
+
+/** Managed Kafka (Confluent Cloud, MSK, Aiven, Redpanda Cloud) takes SASL over TLS, or client certificates. */
+describe('secured Kafka', () => {
+  it('consumes and dead-letters over SASL/SCRAM-SHA-512 with TLS, verifying the broker against a CA', async () => {
+    const s = secure();
+    const topic = uniqueName('sec_scram');
+    const dlq = uniqueName('sec_dlq');
+    const config = pipelineConfig(
+      'scram_tls',
+      topic,
+      {
+        brokers: [s.saslSsl],
+        ssl: { ca: join(s.tlsDir, 'ca.pem') },
+        sasl: { mechanism: 'scram-sha-512', ...USER },
+      },
+      dlq,
+    );
+    await runThrough(config, topic, 300, true);
+    expect(await stored('scram_tls')).toEqual(Array.from({ length: 299 }, (_, n) => n));
+    // The dead letter went out through the same secured connection; read it back on the plain one.
+    const consumer = kafkaClient(env.kafkaBrokers!).consumer({ groupId: uniqueName('dlq-reader') });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic: dlq, fromBeginning: true });
+      const seen: string[] = [];
+      await consumer.run({ eachMessage: async ({ message }) => void seen.push(message.value!.toString()) });
+      await waitFor('the dead letter on its topic', async () => seen.length >= 1, 30_000);
+      expect(seen).toEqual(['{"n": 1']);
+    } finally {
+      await consumer.disconnect();
+    }
+  });
+
+  it('consumes over TLS with a client certificate', async () => {
+    const s = secure();
+    const topic = uniqueName('sec_mtls');
+    const config = pipelineConfig('mtls', topic, {
+      brokers: [s.ssl],
+      ssl: {
+        ca: join(s.tlsDir, 'ca.pem'),
+        cert: join(s.tlsDir, 'client.crt'),
+        key: join(s.tlsDir, 'client.key'),
+      },
+    });
+    await runThrough(config, topic, 200);
+    expect(await stored('mtls')).toEqual(Array.from({ length: 200 }, (_, n) => n));
+  });
+
+  it('consumes over SASL/PLAIN and SCRAM-SHA-256 without TLS', async () => {
+    const s = secure();
+    for (const mechanism of ['plain', 'scram-sha-256'] as const) {
+      const topic = uniqueName(`sec_${mechanism}`);
+      const table = mechanism.replaceAll('-', '_');
+      await runThrough(
+        pipelineConfig(table, topic, { brokers: [s.sasl], sasl: { mechanism, ...USER } }),
+        topic,
+        100,
+      );
+      expect(await stored(table), mechanism).toEqual(Array.from({ length: 100 }, (_, n) => n));
+    }
+  });
+
+  it('refuses to start with a wrong password, a missing certificate or an unknown CA, saying why', async () => {
+    const s = secure();
+    const topic = uniqueName('sec_refused');
+    await createTopic(env.kafkaBrokers!, topic, 1);
+    const attempt = async (table: string, kafka: Record<string, unknown>) => {
+      const pipeline = createPipeline(pipelineConfig(table, topic, kafka), {
+        logger: createLogger({ level: 'silent' }),
+      });
+      try {
+        await pipeline.start();
+        return 'started';
+      } catch (err) {
+        return String((err as Error).message);
+      } finally {
+        await pipeline.stop(Date.now() + 10_000).catch(() => undefined);
+      }
+    };
+    expect(
+      await attempt('wrong_password', {
+        brokers: [s.sasl],
+        sasl: { mechanism: 'scram-sha-256', username: 'megaservice', password: 'wrong' },
+      }),
+    ).toMatch(/authentication failed.*invalid credentials/i);
+    // The broker demands a client certificate; without one the handshake fails.
+    expect(await attempt('no_cert', { brokers: [s.ssl], ssl: { ca: join(s.tlsDir, 'ca.pem') } })).toMatch(
+      /certificate/i,
+    );
+    // Node's trusted CAs do not know the test CA.
+    expect(
+      await attempt('unknown_ca', { brokers: [s.saslSsl], ssl: true, sasl: { mechanism: 'plain', ...USER } }),
+    ).toMatch(/unable to verify the first certificate/);
+  });
+
+  it('reports an unreadable TLS file as a configuration mistake, naming the key', async () => {
+    const config = pipelineConfig('never', 'never', {
+      brokers: ['127.0.0.1:1'],
+      ssl: { ca: join(dir, 'nope.pem'), cert: join(dir, 'client.crt'), key: join(dir, 'client.key') },
+    });
+    await expect(prepareStages(config)).rejects.toThrow(
+      /kafka\.ssl\.ca: cannot read .*nope\.pem: file not found/,
+    );
+    await expect(prepareStages(config)).rejects.toThrow(/kafka\.ssl\.cert: cannot read/);
+  });
+});
