@@ -39,7 +39,9 @@ describe('megaservice validate', () => {
     expect(r.code).toBe(2);
     expect(r.output).toContain(`megaservice: invalid configuration in ${path}:`);
     expect(r.output).toContain('  - kafka.brokers[0]: must be host:port');
-    expect(r.output).toContain('  - kafka.extra: unknown key (allowed: brokers, clientId, groupId,');
+    expect(r.output).toContain(
+      '  - kafka.extra: unknown key (allowed: brokers, clientId, ssl, sasl, groupId,',
+    );
     expect(r.output).toContain('  - output.columns: must declare at least one column');
   });
 });
