@@ -1,4 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
@@ -6,6 +8,7 @@ import avro from 'avsc';
 import { afterAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../src/config/index.js';
 import { createLogger } from '../src/core/index.js';
+import { createSchemaRegistry } from '../src/ingestion/schemaRegistry.js';
 import { createClickHouseClient } from '../src/storage/index.js';
 import { rows } from './support/clickhouse.js';
 import { services, uniqueName } from './support/env.js';
@@ -147,6 +150,60 @@ describe('Avro sources', () => {
       );
     } finally {
       await client.close();
+    }
+  });
+
+  it('sends registry credentials as HTTP Basic auth, and names them when the registry refuses', async () => {
+    // Apicurio here has no authentication: a proxy in front of it asks for HTTP Basic credentials,
+    // as Confluent Cloud's registry does, and passes the request on to the real registry.
+    const upstream = new URL(env.registryUrl!);
+    const expected = `Basic ${Buffer.from('api-key:api-secret').toString('base64')}`;
+    const proxy = createServer((req, res) => {
+      if (req.headers.authorization !== expected) {
+        res.writeHead(401, { 'content-type': 'application/json' });
+        res.end('{"error_code":401,"message":"Unauthorized"}');
+        return;
+      }
+      const out = httpRequest(
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          path: `${upstream.pathname}${req.url}`,
+          headers: { accept: req.headers.accept },
+        },
+        (r) => {
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          r.pipe(res);
+        },
+      );
+      out.on('error', () => res.destroy());
+      out.end();
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    try {
+      const subject = `${uniqueName('auth')}-value`;
+      const { id } = await new SchemaRegistry({ host: env.registryUrl! }).register(
+        { type: SchemaType.AVRO, schema: JSON.stringify(v1) },
+        { subject },
+      );
+      const client = (username?: string, password?: string) =>
+        createSchemaRegistry({ url, requestTimeoutMs: 5000, username, password });
+      expect(JSON.parse((await client('api-key', 'api-secret').schemaById(id))!)).toMatchObject({
+        name: 'Order',
+      });
+      expect((await client('api-key', 'api-secret').latest(subject))?.id).toBe(id);
+      await expect(client('api-key', 'wrong').schemaById(id)).rejects.toThrow(
+        /HTTP 401 \(check avro\.registry\.username and password\)/,
+      );
+      await expect(client().schemaById(id)).rejects.toMatchObject({
+        kind: 'fatal',
+        message: expect.stringMatching(
+          /HTTP 401 \(the registry wants credentials: set avro\.registry\.username/,
+        ),
+      });
+    } finally {
+      await new Promise((r) => proxy.close(r));
     }
   });
 });

@@ -16,8 +16,15 @@ const avroSchema = z
          */
         readerSchema: z.string().min(1).default('writer'),
         requestTimeoutMs: z.number().int().min(100).max(60000).default(5000),
+        /** HTTP Basic credentials (Confluent Cloud: the API key and secret). */
+        username: z.string().min(1).optional(),
+        password: z.string().optional(),
       })
       .strict()
+      .superRefine((r, ctx) => {
+        if (r.password !== undefined && r.username === undefined)
+          ctx.addIssue({ code: 'custom', path: ['username'], message: 'is required with password' });
+      })
       .optional(),
   })
   .strict()

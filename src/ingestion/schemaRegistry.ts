@@ -4,6 +4,9 @@ export interface SchemaRegistryConfig {
   /** Base URL of a Confluent-compatible API, e.g. http://host:8081/apis/ccompat/v7 for Apicurio. */
   readonly url: string;
   readonly requestTimeoutMs: number;
+  /** HTTP Basic credentials (Confluent Cloud: the API key and secret). */
+  readonly username?: string | undefined;
+  readonly password?: string | undefined;
 }
 
 export interface SchemaRegistry {
@@ -17,12 +20,17 @@ export interface SchemaRegistry {
 export function createSchemaRegistry(config: SchemaRegistryConfig): SchemaRegistry {
   const base = config.url.replace(/\/+$/, '');
   const byId = new Map<number, Promise<string | undefined>>();
+  const headers: Record<string, string> = {
+    accept: 'application/vnd.schemaregistry.v1+json, application/json',
+  };
+  if (config.username !== undefined)
+    headers.authorization = `Basic ${Buffer.from(`${config.username}:${config.password ?? ''}`).toString('base64')}`;
 
   async function get<T>(path: string): Promise<T | undefined> {
     let res: Response;
     try {
       res = await fetch(`${base}${path}`, {
-        headers: { accept: 'application/vnd.schemaregistry.v1+json, application/json' },
+        headers,
         signal: AbortSignal.timeout(config.requestTimeoutMs),
       });
     } catch (err) {
@@ -38,10 +46,16 @@ export function createSchemaRegistry(config: SchemaRegistryConfig): SchemaRegist
     if (res.status === 404) return undefined;
     if (!res.ok) {
       const kind = res.status >= 500 || res.status === 429 ? 'retryable' : 'fatal';
+      const hint =
+        res.status === 401 || res.status === 403
+          ? config.username === undefined
+            ? ' (the registry wants credentials: set avro.registry.username and password)'
+            : ' (check avro.registry.username and password)'
+          : '';
       throw new PipelineError(
         kind,
         `REGISTRY_HTTP_${res.status}`,
-        `schema registry ${base}${path}: HTTP ${res.status} ${await res.text()}`,
+        `schema registry ${base}${path}: HTTP ${res.status}${hint} ${(await res.text()).slice(0, 500)}`,
       );
     }
     return (await res.json()) as T;
