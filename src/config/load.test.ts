@@ -77,6 +77,28 @@ describe('validateConfig', () => {
     expect(issuesOf(() => validateConfig(minimal(), { KAFKA_SSL: 'yes' }))[0]).toMatch(/^kafka\.ssl: /);
   });
 
+  it('fills ${VAR} references in strings from the environment, naming the key of an unset one', () => {
+    const doc = {
+      ...minimal(),
+      kafka: {
+        ...minimal().kafka,
+        groupId: 'features-${ENVIRONMENT:-dev}',
+        sasl: { mechanism: 'plain', username: '${SASL_USER}', password: '${SASL_PASSWORD}' },
+      },
+      sources: [{ topics: ['orders-$${literal}'] }],
+    };
+    const c = validateConfig(doc, { SASL_USER: 'svc', SASL_PASSWORD: 'p${not-a-ref}' });
+    expect(c.kafka.groupId).toBe('features-dev');
+    expect(c.kafka.sasl).toEqual({ mechanism: 'plain', username: 'svc', password: 'p${not-a-ref}' });
+    expect(c.sources[0]!.topics).toEqual(['orders-${literal}']);
+    expect(
+      validateConfig(doc, { ENVIRONMENT: 'prod', SASL_USER: 'u', SASL_PASSWORD: 'p' }).kafka.groupId,
+    ).toBe('features-prod');
+    expect(issuesOf(() => validateConfig(doc, { SASL_USER: 'svc' }))).toEqual([
+      'kafka.sasl.password: environment variable SASL_PASSWORD is not set (write ${SASL_PASSWORD:-default} for a default, or $${ for a literal ${)',
+    ]);
+  });
+
   it('names a wrong type', () => {
     const doc = { ...minimal(), kafka: { ...minimal().kafka, partitionsConsumedConcurrently: 'many' } };
     expect(issuesOf(() => validateConfig(doc))).toEqual([

@@ -3,6 +3,7 @@ import { dirname, extname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, errorMessage } from '../core/index.js';
 import { applyEnvOverrides } from './env.js';
+import { interpolateEnv } from './interpolate.js';
 import { describeIssues } from './issues.js';
 import { pipelineSchema, type PipelineConfig } from './schema.js';
 
@@ -28,13 +29,22 @@ export function parseDocument(text: string, source: string): Record<string, unkn
   return doc as Record<string, unknown>;
 }
 
-/** Validate a parsed document (after env overrides) into a frozen, typed config. */
+/**
+ * Validate a parsed document into a frozen, typed config: `${VAR}` references in its strings are
+ * filled from `env` first, then the environment overrides apply.
+ */
 export function validateConfig(
   doc: Record<string, unknown>,
   env: Readonly<Record<string, string | undefined>> = {},
   source?: string,
 ): PipelineConfig {
-  const withEnv = applyEnvOverrides(structuredClone(doc), env);
+  let interpolated: Record<string, unknown>;
+  try {
+    interpolated = interpolateEnv(doc, env);
+  } catch (err) {
+    throw err instanceof ConfigError ? new ConfigError(err.issues, source) : err;
+  }
+  const withEnv = applyEnvOverrides(interpolated, env);
   const result = pipelineSchema.safeParse(withEnv);
   if (!result.success) {
     throw new ConfigError(describeIssues(pipelineSchema, result.error.issues), source);
