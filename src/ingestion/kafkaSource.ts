@@ -332,8 +332,10 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
   }
 
   /**
-   * kafkajs does not hand out a batch of only transaction markers or aborted records, but tells of it:
-   * the lane's next offset moves past them when nothing the lane has not seen lies between.
+   * kafkajs does not hand out a batch of only transaction markers or aborted records, but tells of it.
+   * When nothing the lane has not seen lies between, the lane moves past them with an empty batch
+   * through the chain, as the Java consumer's position does: it commits past them (with the window
+   * state's metadata, which extraction writes), counts as caught up, and reports no lag for them.
    */
   function skipped(e: {
     payload: {
@@ -347,11 +349,31 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
   }) {
     const { topic, partition, batchSize, firstOffset, lastOffset, highWatermark } = e.payload;
     if (batchSize !== 0 || firstOffset === null) return;
-    const act = activity.get(`${topic}/${partition}`);
+    const id = `${topic}/${partition}`;
+    const act = activity.get(id);
+    const commits = lanes.get(id);
     const next = BigInt(lastOffset) + 1n;
-    if (!act || BigInt(firstOffset) > act.next || next <= act.next) return;
+    if (!act || !commits || stopping || BigInt(firstOffset) > act.next || next <= act.next) return;
     act.next = next;
     act.caughtUp = BigInt(highWatermark) <= next;
+    const { ack, accepted, seq } = handOut(id, act, commits, next);
+    accepted.then(
+      () => {
+        if ((handedOut.get(id) ?? -1n) < next) handedOut.set(id, next);
+      },
+      (err: unknown) =>
+        logger.warn({ lane: id, err: errorMessage(err) }, 'a skipped range failed before storage'),
+    );
+    subject.next({
+      lane: { topic, partition },
+      ack,
+      firstOffset,
+      lastOffset,
+      records: [],
+      rejected: [],
+      filtered: 0,
+      seq,
+    });
   }
 
   /** Hand an empty batch to every caught-up lane that has had no records for a tick's time. */
