@@ -13,7 +13,7 @@
 #                                                                console producer), fetching the jars once
 #
 # Ports: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_SASL_PORT (9094), KAFKA_SASL_SSL_PORT (9095),
-# KAFKA_SSL_PORT (9096), CLICKHOUSE_HTTP_PORT (8123),
+# KAFKA_SSL_PORT (9096), CLICKHOUSE_HTTP_PORT (8123), CLICKHOUSE_HTTPS_PORT (8443),
 # CLICKHOUSE_TCP_PORT (9000), REGISTRY_PORT (8081). State folder: SERVICES_DIR (default <repo>/.services).
 set -euo pipefail
 
@@ -26,7 +26,9 @@ KAFKA_SASL_SSL_PORT="${KAFKA_SASL_SSL_PORT:-9095}"
 KAFKA_SSL_PORT="${KAFKA_SSL_PORT:-9096}"
 CH_HTTP_PORT="${CLICKHOUSE_HTTP_PORT:-8123}"
 CH_TCP_PORT="${CLICKHOUSE_TCP_PORT:-9000}"
+CH_HTTPS_PORT="${CLICKHOUSE_HTTPS_PORT:-8443}"
 KAFKA_DIR="$STATE/kafka"
+TLS_DIR="$STATE/tls"
 CH_DIR="$STATE/clickhouse"
 CH_BIN="${CLICKHOUSE_SERVER_BIN:-/usr/sbin/clickhouse-server}"
 REGISTRY_PORT="${REGISTRY_PORT:-8081}"
@@ -91,27 +93,27 @@ kafka_libs() {
   fi
 }
 
-# A test CA, and certificates it signs for the broker (127.0.0.1, localhost) and for a client
-# (CN=megaservice), made once with openssl: the secured listeners' test fixtures, not secrets.
-kafka_tls() {
-  local dir="$KAFKA_DIR/tls"
-  [[ -f "$dir/client.pem" ]] && return 0
+# A test CA, and certificates it signs for the servers (Kafka's secured listeners and ClickHouse's
+# HTTPS port: 127.0.0.1, localhost) and for a client (CN=megaservice), made once with openssl in
+# $TLS_DIR: test fixtures, not secrets.
+make_tls() {
+  [[ -f "$TLS_DIR/client.pem" ]] && return 0
   command -v openssl >/dev/null || die "openssl is needed to make the test certificates"
-  mkdir -p "$dir"
+  mkdir -p "$TLS_DIR"
   (
-    cd "$dir"
+    cd "$TLS_DIR"
     openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=megaservice test CA" \
       -keyout ca.key -out ca.pem
-    for who in broker client; do
+    for who in server client; do
       local cn=megaservice
-      [[ "$who" == broker ]] && cn=localhost
+      [[ "$who" == server ]] && cn=localhost
       openssl req -newkey rsa:2048 -nodes -subj "/CN=$cn" -keyout "$who.key" -out "$who.csr"
       printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$who.ext"
       openssl x509 -req -in "$who.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
         -extfile "$who.ext" -out "$who.crt"
       cat "$who.key" "$who.crt" >"$who.pem.tmp" && mv "$who.pem.tmp" "$who.pem"
     done
-  ) >"$KAFKA_DIR/tls.out" 2>&1 || die "openssl failed: $(tail -n 5 "$KAFKA_DIR/tls.out")"
+  ) >"$STATE/tls.out" 2>&1 || die "openssl failed: $(tail -n 5 "$STATE/tls.out")"
 }
 
 # SCRAM credentials live in the cluster metadata: (re)set them once the broker answers.
@@ -135,11 +137,11 @@ kafka_up() {
   already_up kafka "$KAFKA_DIR/kafka.pid" "$KAFKA_PORT" && return 0
   kafka_libs
   mkdir -p "$KAFKA_DIR/data"
-  kafka_tls
+  make_tls
   sed -e "s#@DATA@#$KAFKA_DIR/data#" -e "s#@PORT@#$KAFKA_PORT#g" \
     -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" -e "s#@SASL_PORT@#$KAFKA_SASL_PORT#g" \
     -e "s#@SASL_SSL_PORT@#$KAFKA_SASL_SSL_PORT#g" -e "s#@SSL_PORT@#$KAFKA_SSL_PORT#g" \
-    -e "s#@TLS@#$KAFKA_DIR/tls#g" \
+    -e "s#@TLS@#$TLS_DIR#g" \
     "$ROOT/services/kafka/server.properties.tmpl" >"$KAFKA_DIR/server.properties"
   local cp="$KAFKA_DIR/libs/*"
   local log4j="-Dlog4j.configuration=file:$ROOT/services/kafka/log4j.properties"
@@ -184,7 +186,9 @@ clickhouse_up() {
   already_up clickhouse "$CH_DIR/clickhouse.pid" "$CH_HTTP_PORT" && return 0
   clickhouse_install
   mkdir -p "$CH_DIR"/{data,tmp,log,user_files,format_schemas,etc}
+  make_tls
   sed -e "s#@DIR@#$CH_DIR#g" -e "s#@HTTP_PORT@#$CH_HTTP_PORT#" -e "s#@TCP_PORT@#$CH_TCP_PORT#" \
+    -e "s#@HTTPS_PORT@#$CH_HTTPS_PORT#" -e "s#@TLS@#$TLS_DIR#g" \
     "$ROOT/services/clickhouse/config.xml.tmpl" >"$CH_DIR/etc/config.xml"
   cp "$ROOT/services/clickhouse/users.xml" "$CH_DIR/etc/users.xml"
   rm -f "$CH_DIR/clickhouse.pid"
@@ -256,11 +260,13 @@ status_of() { # name pidfile
 
 print_env() {
   echo "export KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
-  # The secured listeners (user megaservice, password megaservice-secret; certificates in KAFKA_TLS_DIR).
+  # Kafka's secured listeners (user megaservice, password megaservice-secret) and ClickHouse's HTTPS
+  # port; the test CA and certificates are in SERVICES_TLS_DIR.
   echo "export KAFKA_SASL_BROKERS=127.0.0.1:$KAFKA_SASL_PORT"
   echo "export KAFKA_SASL_SSL_BROKERS=127.0.0.1:$KAFKA_SASL_SSL_PORT"
   echo "export KAFKA_SSL_BROKERS=127.0.0.1:$KAFKA_SSL_PORT"
-  echo "export KAFKA_TLS_DIR=$KAFKA_DIR/tls"
+  echo "export CLICKHOUSE_HTTPS_URL=https://127.0.0.1:$CH_HTTPS_PORT"
+  echo "export SERVICES_TLS_DIR=$TLS_DIR"
   echo "export CLICKHOUSE_URL=http://127.0.0.1:$CH_HTTP_PORT"
   echo "export SCHEMA_REGISTRY_URL=http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7"
 }

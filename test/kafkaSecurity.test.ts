@@ -15,12 +15,12 @@ const dir = mkdtempSync(join(tmpdir(), 'kafka-security-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const secure = () => {
-  if (!env.secureKafka)
+  if (!env.secured)
     throw new Error(
       "Kafka's secured listeners come from scripts/services.sh (KAFKA_SASL_BROKERS, KAFKA_SASL_SSL_BROKERS, " +
-        'KAFKA_SSL_BROKERS, KAFKA_TLS_DIR); this Kafka has none',
+        'KAFKA_SSL_BROKERS, SERVICES_TLS_DIR); this Kafka has none',
     );
-  return env.secureKafka;
+  return env.secured;
 };
 const USER = { username: 'megaservice', password: 'megaservice-secret' };
 // One chDB data directory per process: every pipeline here stores into it, each in its own table.

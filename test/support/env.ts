@@ -7,7 +7,7 @@ export function services() {
     kafkaBrokers: s.kafkaBrokers,
     clickhouseUrl: s.clickhouseUrl,
     registryUrl: s.registryUrl,
-    secureKafka: s.secureKafka,
+    secured: s.secured,
   };
 }
 

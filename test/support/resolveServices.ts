@@ -10,31 +10,37 @@ export interface Services {
   /** A Confluent-compatible schema registry API (Apicurio's /apis/ccompat/v7). */
   readonly registryUrl?: string;
   /**
-   * Kafka's secured listeners (SASL, SASL over TLS, TLS with client certificates) and the folder of
+   * Kafka's secured listeners (SASL, SASL over TLS, TLS with client certificates), ClickHouse's HTTPS
+   * port, and the folder of
    * their test certificates; only scripts/services.sh's broker has them.
    */
-  readonly secureKafka?: SecureKafka;
+  readonly secured?: Secured;
   /** How each was found: env, testcontainers or local-script. */
   readonly origin: Record<string, string>;
   /** Why a service could not be found, when it could not. */
   readonly problems: string[];
 }
 
-export interface SecureKafka {
+export interface Secured {
   readonly sasl: string;
   readonly saslSsl: string;
   readonly ssl: string;
   readonly tlsDir: string;
+  /** ClickHouse's HTTPS port, with a certificate of the same test CA. */
+  readonly clickhouseHttps: string;
 }
 
-function secureFrom(env: Record<string, string | undefined>): SecureKafka | undefined {
-  const [sasl, saslSsl, ssl, tlsDir] = [
+function secureFrom(env: Record<string, string | undefined>): Secured | undefined {
+  const [sasl, saslSsl, ssl, tlsDir, clickhouseHttps] = [
     env.KAFKA_SASL_BROKERS,
     env.KAFKA_SASL_SSL_BROKERS,
     env.KAFKA_SSL_BROKERS,
-    env.KAFKA_TLS_DIR,
+    env.SERVICES_TLS_DIR,
+    env.CLICKHOUSE_HTTPS_URL,
   ];
-  return sasl && saslSsl && ssl && tlsDir ? { sasl, saslSsl, ssl, tlsDir } : undefined;
+  return sasl && saslSsl && ssl && tlsDir && clickhouseHttps
+    ? { sasl, saslSsl, ssl, tlsDir, clickhouseHttps }
+    : undefined;
 }
 
 export interface Stoppable {
@@ -94,17 +100,17 @@ async function viaLocalScript(): Promise<{
   kafka?: string;
   clickhouse?: string;
   registry?: string;
-  secureKafka?: SecureKafka;
+  secured?: Secured;
 }> {
   const script = resolve(import.meta.dirname, '../../scripts/services.sh');
   const { stdout } = await run('bash', [script, 'up'], { timeout: 600_000, maxBuffer: 1 << 24 });
   const env = Object.fromEntries([...stdout.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1], m[2]]));
-  const secureKafka = secureFrom(env);
+  const secured = secureFrom(env);
   return {
     kafka: env.KAFKA_BROKERS,
     clickhouse: env.CLICKHOUSE_URL,
     registry: env.SCHEMA_REGISTRY_URL,
-    ...(secureKafka ? { secureKafka } : {}),
+    ...(secured ? { secured } : {}),
   };
 }
 
@@ -117,9 +123,9 @@ export async function resolveServices(stoppers: Stoppable[]): Promise<Services> 
   let registryUrl = process.env.SCHEMA_REGISTRY_URL || undefined;
   if (kafkaBrokers) origin.kafka = 'env';
   if (clickhouseUrl) origin.clickhouse = 'env';
-  let secureKafka = kafkaBrokers ? secureFrom(process.env) : undefined;
+  let secured = kafkaBrokers ? secureFrom(process.env) : undefined;
   if (registryUrl) origin.registry = 'env';
-  const done = () => ({ kafkaBrokers, clickhouseUrl, registryUrl, secureKafka, origin, problems });
+  const done = () => ({ kafkaBrokers, clickhouseUrl, registryUrl, secured, origin, problems });
   if (kafkaBrokers && clickhouseUrl && registryUrl) return done();
 
   if (await dockerAnswers()) {
@@ -137,7 +143,7 @@ export async function resolveServices(stoppers: Stoppable[]): Promise<Services> 
     const local = await viaLocalScript();
     if (!kafkaBrokers && local.kafka) {
       [kafkaBrokers, origin.kafka] = [local.kafka, 'local-script'];
-      secureKafka = local.secureKafka;
+      secured = local.secured;
     }
     if (!clickhouseUrl && local.clickhouse)
       [clickhouseUrl, origin.clickhouse] = [local.clickhouse, 'local-script'];
