@@ -5,7 +5,10 @@ import { createClickHouseClient } from '../storage/index.js';
 /** Runs one SQL statement against the configured store (useful for the embedded engine). */
 export async function query(configPath: string, sql: string, format: string): Promise<string> {
   const config = await loadConfig(configPath);
-  const client = await createClickHouseClient(config.storage, createLogger({ level: 'silent' }));
+  const client = await createClickHouseClient(
+    { ...config.storage, baseDir: config.baseDir },
+    createLogger({ level: 'silent' }),
+  );
   try {
     // exec, not query: the client's query() only accepts the formats it can parse, and this just prints.
     const trimmed = sql.trim().replace(/;$/, '');

@@ -122,6 +122,22 @@ const storageSchema = z
     path: z.string().min(1).default('.data/chdb'),
     username: z.string().default('default'),
     password: z.string().default(''),
+    /** TLS to a server with a private CA: PEM files, relative to the pipeline file. */
+    tls: z
+      .object({
+        ca: z.string().min(1),
+        cert: z.string().min(1).optional(),
+        key: z.string().min(1).optional(),
+      })
+      .strict()
+      .superRefine((tls, ctx) => {
+        if (!tls.cert !== !tls.key)
+          ctx.addIssue({
+            code: 'custom',
+            message: 'set both cert and key (a client certificate), or neither',
+          });
+      })
+      .optional(),
     requestTimeoutMs: z.number().int().min(1000).max(600000).default(30000),
     /** An insert is sent when this many rows wait ... */
     batchRows: z.number().int().min(1).max(10_000_000).default(20000),
@@ -148,7 +164,11 @@ const storageSchema = z
     /** How long the open circuit waits before letting one probe through. */
     breakerHalfOpenMs: z.number().int().min(100).default(5000),
   })
-  .strict();
+  .strict()
+  .superRefine((storage, ctx) => {
+    if (storage.tls && !storage.url?.startsWith('https://'))
+      ctx.addIssue({ code: 'custom', path: ['tls'], message: 'needs an https:// storage.url' });
+  });
 
 const WORKERS = "must be 'auto' or a whole number from 0 to 32";
 

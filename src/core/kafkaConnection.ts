@@ -43,6 +43,31 @@ export interface KafkaConnectionOptions {
 }
 
 /**
+ * Reads files named in the config (paths relative to `baseDir`, the pipeline file's folder); every
+ * one that cannot be read is reported at once, each naming its key and path.
+ */
+export function readConfigFiles(
+  baseDir: string,
+  files: readonly (readonly [key: string, path: string | undefined])[],
+): (Buffer | undefined)[] {
+  const problems: string[] = [];
+  const out = files.map(([key, path]) => {
+    if (path === undefined) return undefined;
+    try {
+      return readFileSync(resolve(baseDir, path));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      problems.push(
+        `${key}: cannot read ${path}: ${code === 'ENOENT' ? 'file not found' : String(code ?? err)}`,
+      );
+      return undefined;
+    }
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
+  return out;
+}
+
+/**
  * Builds a kafkajs client's connection options, reading the TLS files now: a missing or unreadable
  * one is a ConfigError naming its key and path.
  */
@@ -55,22 +80,11 @@ export function kafkaConnectionOptions(access: KafkaAccessConfig, baseDir: strin
   const tls = access.ssl;
   if (tls === true || tls === false) out.ssl = tls;
   else if (tls) {
-    const problems: string[] = [];
-    const read = (key: 'ca' | 'cert' | 'key') => {
-      const path = tls[key];
-      if (path === undefined) return undefined;
-      try {
-        return readFileSync(resolve(baseDir, path));
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        problems.push(
-          `kafka.ssl.${key}: cannot read ${path}: ${code === 'ENOENT' ? 'file not found' : String(code ?? err)}`,
-        );
-        return undefined;
-      }
-    };
-    const [ca, cert, key] = [read('ca'), read('cert'), read('key')];
-    if (problems.length > 0) throw new ConfigError(problems);
+    const [ca, cert, key] = readConfigFiles(baseDir, [
+      ['kafka.ssl.ca', tls.ca],
+      ['kafka.ssl.cert', tls.cert],
+      ['kafka.ssl.key', tls.key],
+    ]);
     out.ssl = {
       rejectUnauthorized: tls.rejectUnauthorized,
       ...(ca ? { ca: [ca] } : {}),

@@ -59,7 +59,7 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
 
   const sink = createClickHouseSink(
     {
-      client: config.storage,
+      client: { ...config.storage, baseDir: config.baseDir },
       database: config.output.database,
       table: config.output.table,
       columns: config.output.columns,

@@ -11,6 +11,7 @@ import {
 } from '../core/index.js';
 import { commitMetadataProblem, extractFeatures, type WindowCounts } from '../extraction/index.js';
 import { decodeRecords, prepareDecoder, type Decoder } from '../ingestion/index.js';
+import { storageTls } from '../storage/index.js';
 import { prepareTransform, transform, type CompiledTransform } from '../transformation/index.js';
 
 /** What each source needs at run time, built before anything connects. */
@@ -21,7 +22,7 @@ export interface PreparedStages {
 
 /**
  * Reads schema files, lookup files and custom transform modules, and compiles expressions, for every
- * source, and the Kafka TLS files; all mistakes are reported together, each naming its key. `megaservice validate` runs this too.
+ * source, and the TLS files; all mistakes are reported together, each naming its key. `megaservice validate` runs this too.
  */
 export async function prepareStages(config: PipelineConfig): Promise<PreparedStages> {
   const problems: string[] = [];
@@ -40,11 +41,16 @@ export async function prepareStages(config: PipelineConfig): Promise<PreparedSta
       }
     }
   }
-  try {
-    kafkaConnectionOptions(config.kafka, config.baseDir); // reads the TLS files
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    problems.push(...err.issues);
+  for (const readTlsFiles of [
+    () => kafkaConnectionOptions(config.kafka, config.baseDir),
+    () => storageTls({ ...config.storage, baseDir: config.baseDir }),
+  ]) {
+    try {
+      readTlsFiles();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.issues);
+    }
   }
   const metadata = commitMetadataProblem(config.features);
   if (metadata) problems.push(metadata);

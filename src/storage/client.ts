@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
-import type { Logger } from '../core/index.js';
+import { readConfigFiles, type Logger } from '../core/index.js';
 
 export interface ClientConfig {
   /** A ClickHouse server (HTTP); without it, the embedded engine (chDB) stores into `path`. */
@@ -10,6 +10,23 @@ export interface ClientConfig {
   readonly username: string;
   readonly password: string;
   readonly requestTimeoutMs: number;
+  /** TLS to a server with a private CA (PEM files, relative to `baseDir`). */
+  readonly tls?:
+    | { readonly ca: string; readonly cert?: string | undefined; readonly key?: string | undefined }
+    | undefined;
+  /** Where relative paths start: the pipeline file's folder (default: the working directory). */
+  readonly baseDir?: string | undefined;
+}
+
+/** The TLS files of a server store, read (a missing one is a ConfigError naming its key). */
+export function storageTls(config: ClientConfig) {
+  if (!config.tls) return undefined;
+  const [ca, cert, key] = readConfigFiles(config.baseDir ?? process.cwd(), [
+    ['storage.tls.ca', config.tls.ca],
+    ['storage.tls.cert', config.tls.cert],
+    ['storage.tls.key', config.tls.key],
+  ]);
+  return cert && key ? { ca_cert: ca!, cert, key } : { ca_cert: ca! };
 }
 
 /** Routes @clickhouse/client's own log lines into pino instead of console. */
@@ -40,8 +57,10 @@ export async function createClickHouseClient(
   // Rows may come already encoded as JSON lines (the sink encodes when it takes a batch).
   const json = { stringify: (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v)) };
   if (config.url) {
+    const tls = storageTls(config);
     return createClient({
       url: config.url,
+      ...(tls ? { tls } : {}),
       username: config.username,
       password: config.password,
       request_timeout: config.requestTimeoutMs,
