@@ -24,6 +24,8 @@ interface Expected {
   quantity: number;
   ts: string;
   _key: string;
+  /** from the record's Kafka header `source` ($header.source) */
+  source: string;
 }
 
 /** 10,000 distinct records, keyed by user, spread over the partitions round-robin. */
@@ -43,10 +45,11 @@ function generate(): { byPartition: Map<number, Message[]>; expected: Map<string
       ignored_field: 'not a column',
     };
     const list = byPartition.get(p) ?? [];
-    list.push({ key: value.user_id, value: JSON.stringify(value) });
+    const source = `web-${i % 3}`;
+    list.push({ key: value.user_id, value: JSON.stringify(value), headers: { source } });
     byPartition.set(p, list);
     const ts = new Date(seconds * 1000).toISOString().replace('T', ' ').slice(0, 19);
-    expected.set(`${p}/${offsets[p]!++}`, { ...value, ts, _key: value.user_id });
+    expected.set(`${p}/${offsets[p]!++}`, { ...value, ts, _key: value.user_id, source });
   }
   return { byPartition, expected };
 }
@@ -85,6 +88,7 @@ describe.each(targets)('$name', ({ storage, workers }) => {
           { name: 'amount', type: 'Float64' },
           { name: 'quantity', type: 'UInt16' },
           { name: 'ts', type: 'DateTime' },
+          { name: 'source', type: 'String', field: '$header.source' },
         ],
       },
       storage: storage(),
@@ -110,7 +114,8 @@ describe.each(targets)('$name', ({ storage, workers }) => {
       // Plain SELECT, not FINAL: a duplicate would show up here.
       const stored = await rows<Record<string, unknown>>(
         client,
-        `SELECT _topic, _partition, _offset, _key, event_id, user_id, amount, quantity, toString(ts) AS ts
+        `SELECT _topic, _partition, _offset, _key, event_id, user_id, amount, quantity, toString(ts) AS ts,
+                source
          FROM e2e.${table}`,
       );
       const dead = await rows(client, `SELECT count() AS n FROM e2e.${table}_dead_letters`);
@@ -128,6 +133,7 @@ describe.each(targets)('$name', ({ storage, workers }) => {
           quantity: Number(r.quantity),
           ts: r.ts as string,
           _key: r._key as string,
+          source: r.source as string,
         });
       }
       const missing = [...expected.keys()].filter((k) => !actual.has(k));

@@ -216,7 +216,7 @@ export function extractFeatures(
     const held = featureSets.length > 0 ? laneState(batch) : undefined;
     const state = held?.windows ?? [];
     next: for (const record of batch.records) {
-      const r = projectRecord(columnPlan, record.fields);
+      const r = projectRecord(columnPlan, record.fields, record.source.headers);
       if (!('values' in r)) {
         rejected.push({ source: record.source, stage: 'extraction', reason: r.reason });
         continue;

@@ -48,6 +48,21 @@ describe('projectRecord', () => {
     expect('values' in r && Object.keys(r.values)).toEqual(['id', 'city', 'n']);
   });
 
+  it('reads Kafka headers for $header.<name> fields, and names a missing one', () => {
+    const withHeaders = planColumns([
+      { name: 'id', type: 'String' },
+      { name: 'trace_id', type: 'String', field: '$header.trace-id' },
+      { name: 'tenant', type: 'Nullable(String)', field: '$header.tenant' },
+    ]);
+    expect(projectRecord(withHeaders, { id: 'a' }, { 'trace-id': 't1' })).toEqual({
+      values: { id: 'a', trace_id: 't1', tenant: null },
+    });
+    // A record field of the same name is not a header.
+    expect(projectRecord(withHeaders, { id: 'a', 'trace-id': 'x' })).toEqual({
+      reason: "field '$header.trace-id': is missing (column trace_id String is not Nullable)",
+    });
+  });
+
   it('names the field that does not fit', () => {
     expect(projectRecord(plan, { n: 3 })).toEqual({
       reason: "field 'id': is missing (column id String is not Nullable)",

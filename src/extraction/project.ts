@@ -2,9 +2,14 @@ import type { ColumnConfig, ScalarType } from '../config/index.js';
 import { pathReader } from '../core/index.js';
 import { convert, Unfit } from './convert.js';
 
+/** A column's field may be a Kafka header instead of a record field: `$header.<name>`. */
+export const HEADER_FIELD = '$header.';
+
+type Headers = Readonly<Record<string, string>>;
+
 interface ColumnPlan {
   readonly name: string;
-  readonly read: (fields: Record<string, unknown>) => unknown;
+  readonly read: (fields: Record<string, unknown>, headers: Headers) => unknown;
   readonly field: string;
   readonly type: ScalarType;
   readonly nullable: boolean;
@@ -15,7 +20,15 @@ function plan(columns: readonly ColumnConfig[]): ColumnPlan[] {
     const nullable = c.type.startsWith('Nullable(');
     const type = (nullable ? c.type.slice('Nullable('.length, -1) : c.type) as ScalarType;
     const field = c.field ?? c.name;
-    return { name: c.name, field, read: pathReader(field), type, nullable };
+    let read: ColumnPlan['read'];
+    if (field.startsWith(HEADER_FIELD)) {
+      const header = field.slice(HEADER_FIELD.length);
+      read = (_, headers) => headers[header];
+    } else {
+      const path = pathReader(field);
+      read = (fields) => path(fields);
+    }
+    return { name: c.name, field, read, type, nullable };
   });
 }
 
@@ -23,10 +36,11 @@ function plan(columns: readonly ColumnConfig[]): ColumnPlan[] {
 export function projectRecord(
   columns: readonly ColumnPlan[],
   fields: Record<string, unknown>,
+  headers: Headers = {},
 ): { values: Record<string, unknown> } | { reason: string } {
   const values: Record<string, unknown> = {};
   for (const c of columns) {
-    const v = c.read(fields);
+    const v = c.read(fields, headers);
     if (v === undefined || v === null) {
       if (c.nullable) {
         values[c.name] = null;
