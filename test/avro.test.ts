@@ -207,3 +207,67 @@ describe('Avro sources', () => {
     }
   });
 });
+
+describe('JSON behind a schema registry', () => {
+  it('reads values a JSON Schema serializer framed with the Confluent header, as plain JSON beside them', async () => {
+    const brokers = env.kafkaBrokers!;
+    const topic = uniqueName('json_schema');
+    await createTopic(brokers, topic, 1);
+    const registry = new SchemaRegistry({ host: env.registryUrl! });
+    const schema = {
+      $schema: 'http://json-schema.org/draft-07/schema#',
+      type: 'object',
+      properties: { id: { type: 'string' }, amount: { type: 'number' } },
+      required: ['id', 'amount'],
+    };
+    const { id } = await registry.register(
+      { type: SchemaType.JSON, schema: JSON.stringify(schema) },
+      { subject: `${topic}-value` },
+    );
+    const framed = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => registry.encode(id, { id: `framed-${i}`, amount: i })),
+    );
+    expect(framed[0]![0]).toBe(0); // the Confluent header: magic byte, then the schema id
+    const producer = kafkaClient(brokers).producer();
+    await producer.connect();
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: [...framed, Buffer.from('{"id":"plain","amount":0.5}')].map((value) => ({ value })),
+    });
+    await producer.disconnect();
+    const config = validateConfig({
+      kafka: { brokers: [brokers], groupId: uniqueName('g') },
+      sources: [{ topics: [topic], format: 'json' }],
+      output: {
+        database: 'json_schema',
+        table: 'orders',
+        columns: [
+          { name: 'id', type: 'String' },
+          { name: 'amount', type: 'Float64' },
+        ],
+      },
+      storage: { path: join(dir, 'chdb') },
+      http: { enabled: false },
+    });
+    await runUntilCaughtUp(config, [topic]);
+    const client = await createClickHouseClient(config.storage, createLogger({ level: 'silent' }));
+    try {
+      const stored = await rows<{ id: string; amount: number }>(
+        client,
+        'SELECT id, amount FROM json_schema.orders ORDER BY _offset',
+      );
+      expect(stored).toEqual([
+        ...Array.from({ length: 50 }, (_, i) => ({ id: `framed-${i}`, amount: i })),
+        { id: 'plain', amount: 0.5 },
+      ]);
+      const dead = await rows<{ n: string }>(
+        client,
+        'SELECT count() AS n FROM json_schema.orders_dead_letters',
+      );
+      expect(Number(dead[0]!.n)).toBe(0);
+    } finally {
+      await client.close();
+    }
+  });
+});

@@ -1,13 +1,23 @@
 import type { Decoder, Decoded } from './decoder.js';
 
-/** Decode one Kafka value as a JSON object, or say why it cannot be. */
+/**
+ * Decode one Kafka value as a JSON object, or say why it cannot be. A value in the Confluent wire
+ * format (what JSON Schema serializers write: byte 0x00, a 4-byte schema id, then the JSON) is read
+ * after its header; JSON text never starts with 0x00, so nothing else is taken for it.
+ */
 export function decodeJsonValue(value: Buffer | null): Decoded {
   if (value === null) return { reason: 'empty value (tombstone): nothing to decode' };
+  const framed = value.length > 0 && value[0] === 0;
+  if (framed && value.length < 5)
+    return {
+      reason: `invalid JSON: starts with byte 0x00 but is too short (${value.length} bytes) for a schema-registry header`,
+    };
   let parsed: unknown;
   try {
-    parsed = JSON.parse(value.toString('utf8'));
+    parsed = JSON.parse((framed ? value.subarray(5) : value).toString('utf8'));
   } catch (err) {
-    return { reason: `invalid JSON: ${(err as Error).message}` };
+    const where = framed ? ` after the schema-registry header (schema id ${value.readUInt32BE(1)})` : '';
+    return { reason: `invalid JSON${where}: ${(err as Error).message}` };
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     const kind = parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : typeof parsed;
