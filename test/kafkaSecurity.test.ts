@@ -129,6 +129,18 @@ describe('secured Kafka', () => {
     }
   });
 
+  it('consumes over TLS without verifying the broker when told to (rejectUnauthorized: false)', async () => {
+    const s = secure();
+    const topic = uniqueName('sec_unverified');
+    const kafka = {
+      brokers: [s.saslSsl],
+      ssl: { rejectUnauthorized: false },
+      sasl: { mechanism: 'plain', ...USER },
+    };
+    await runThrough(pipelineConfig('unverified', topic, kafka), topic, 50);
+    expect(await stored('unverified')).toEqual(Array.from({ length: 50 }, (_, n) => n));
+  });
+
   it('refuses to start with a wrong password, a missing certificate or an unknown CA, saying why', async () => {
     const s = secure();
     const topic = uniqueName('sec_refused');
