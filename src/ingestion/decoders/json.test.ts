@@ -8,12 +8,20 @@ const framed = (id: number, text: string) => {
 };
 
 describe('decodeJsonValue', () => {
-  it('reads plain JSON objects and names what is not one', () => {
-    expect(decodeJsonValue(Buffer.from('{"a":1}'))).toEqual({ fields: { a: 1 } });
-    expect(decodeJsonValue(Buffer.from('[1]'))).toEqual({
-      reason: 'JSON value is an array, expected an object',
-    });
-    expect(decodeJsonValue(null)).toEqual({ reason: 'empty value (tombstone): nothing to decode' });
+  it('decodes a JSON object', () => {
+    expect(decodeJsonValue(Buffer.from('{"a":1,"b":"x"}'))).toEqual({ fields: { a: 1, b: 'x' } });
+  });
+
+  it.each([
+    [null, 'empty value (tombstone): nothing to decode'],
+    [Buffer.from('{"a":'), /^invalid JSON: /],
+    [Buffer.from('[1,2]'), 'JSON value is an array, expected an object'],
+    [Buffer.from('42'), 'JSON value is number, expected an object'],
+    [Buffer.from('null'), 'JSON value is null, expected an object'],
+  ])('rejects %s with a reason', (value, reason) => {
+    const r = decodeJsonValue(value);
+    expect('reason' in r).toBe(true);
+    if ('reason' in r) expect(r.reason).toMatch(reason);
   });
 
   it('reads JSON behind a Confluent schema-registry header, and names the schema id when it is broken', () => {
