@@ -81,9 +81,9 @@ export const featureSetSchema = z
   .object({
     /** Output table name. */
     name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an identifier: letters, digits and _'),
-    /** Entity: a record field (dotted path), or $key for the Kafka message key. */
+    /** Entity: a record field (dotted path), $key for the Kafka message key, or $header.<name> for a Kafka header. */
     entity: z.string().min(1),
-    /** Event time: a record field (ISO-8601 string, or epoch milliseconds), or $timestamp for the Kafka timestamp. */
+    /** Event time: a record field (ISO-8601 string, or epoch milliseconds), $timestamp for the Kafka timestamp, or $header.<name>. */
     eventTime: z.string().min(1),
     window: windowSchema,
     /** The watermark trails the highest event time a lane has seen by this much. */

@@ -55,6 +55,49 @@ describe('extractFeatures state ceiling', () => {
     expect(open.get('f')?.open).toBe(2);
   });
 
+  it('reads the entity from a Kafka header for $header.<name>, naming a missing one', async () => {
+    const c = config({ entity: '$header.tenant', maxOpenWindows: 5 });
+    const b = batch(['u', 'u', 'u']);
+    const headers: Record<string, string>[] = [{ tenant: 'x' }, { tenant: 'y' }, {}];
+    const withHeaders = {
+      ...b,
+      records: b.records.map((r, i) => ({ ...r, source: { ...r.source, headers: headers[i]! } })),
+    };
+    const open = new Map<string, WindowCounts>();
+    const out = await lastValueFrom(
+      from([withHeaders]).pipe(extractFeatures(c.output.columns, c.features, open)),
+    );
+    expect(out.rejected.map((r) => [r.source.offset, r.reason])).toEqual([
+      ['2', "feature set f: entity field '$header.tenant' is missing"],
+    ]);
+    expect(open.get('f')?.open).toBe(2); // one window for x, one for y
+  });
+
+  it('reads the event time from a header: epoch milliseconds or ISO-8601', async () => {
+    const c = config({ eventTime: '$header.ts', maxOpenWindows: 5 });
+    const b = batch(['u', 'v', 'w']);
+    const headers: Record<string, string>[] = [
+      { ts: '7200000' },
+      { ts: '1970-01-01T02:30:00Z' },
+      { ts: 'soon' },
+    ];
+    const withHeaders = {
+      ...b,
+      records: b.records.map((r, i) => ({ ...r, source: { ...r.source, headers: headers[i]! } })),
+    };
+    const open = new Map<string, WindowCounts>();
+    const out = await lastValueFrom(
+      from([withHeaders]).pipe(extractFeatures(c.output.columns, c.features, open)),
+    );
+    expect(out.rejected.map((r) => [r.source.offset, r.reason])).toEqual([
+      [
+        '2',
+        "feature set f: event time field '$header.ts' is not epoch milliseconds or an ISO-8601 date-time",
+      ],
+    ]);
+    expect(open.get('f')?.open).toBe(2);
+  });
+
   it('fails with an error naming the feature set and what to change', async () => {
     const c = config({ maxOpenWindows: 2, onLimit: 'fail' });
     await expect(

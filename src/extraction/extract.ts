@@ -4,7 +4,6 @@ import {
   ConfigError,
   PipelineError,
   laneId,
-  pathReader,
   withRecords,
   type Batch,
   type DecodedRecord,
@@ -13,20 +12,30 @@ import {
   type RejectedRecord,
   type SourceRecord,
 } from '../core/index.js';
-import { planColumns, projectRecord } from './project.js';
+import { fieldReader, HEADER_FIELD, planColumns, projectRecord } from './project.js';
 import { createLaneWindows, type LaneResume, type LaneWindows } from './windows/laneWindows.js';
 
 interface KeyPlan {
   readonly fs: FeatureSetConfig;
-  readonly entity: ((fields: Record<string, unknown>) => unknown) | undefined;
-  readonly eventTime: ((fields: Record<string, unknown>) => unknown) | undefined;
+  readonly entity: ReturnType<typeof fieldReader> | undefined;
+  readonly eventTime: ReturnType<typeof fieldReader> | undefined;
+}
+
+/** Header values are text: there, digits alone are epoch milliseconds. */
+function eventTimeReader(field: string): ReturnType<typeof fieldReader> {
+  const read = fieldReader(field);
+  if (!field.startsWith(HEADER_FIELD)) return read;
+  return (fields, headers) => {
+    const v = read(fields, headers);
+    return typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+  };
 }
 
 function keyPlan(fs: FeatureSetConfig): KeyPlan {
   return {
     fs,
-    entity: fs.entity === '$key' ? undefined : pathReader(fs.entity),
-    eventTime: fs.eventTime === '$timestamp' ? undefined : pathReader(fs.eventTime),
+    entity: fs.entity === '$key' ? undefined : fieldReader(fs.entity),
+    eventTime: fs.eventTime === '$timestamp' ? undefined : eventTimeReader(fs.eventTime),
   };
 }
 
@@ -36,7 +45,7 @@ function entityOf(k: KeyPlan, r: DecodedRecord): string | { reason: string } {
       ? { reason: `feature set ${k.fs.name}: the message key (entity) is null` }
       : r.source.key.toString('utf8');
   }
-  const v = k.entity(r.fields);
+  const v = k.entity(r.fields, r.source.headers);
   if (typeof v === 'string' && v !== '') return v;
   if (typeof v === 'number' && Number.isFinite(v)) return String(v);
   return {
@@ -46,7 +55,7 @@ function entityOf(k: KeyPlan, r: DecodedRecord): string | { reason: string } {
 
 function eventTimeOf(k: KeyPlan, r: DecodedRecord): number | { reason: string } {
   if (!k.eventTime) return r.source.timestamp;
-  const v = k.eventTime(r.fields);
+  const v = k.eventTime(r.fields, r.source.headers);
   const t = typeof v === 'number' ? v : typeof v === 'string' ? Date.parse(v) : NaN;
   if (Number.isFinite(t)) return t;
   return {

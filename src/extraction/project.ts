@@ -7,6 +7,16 @@ export const HEADER_FIELD = '$header.';
 
 type Headers = Readonly<Record<string, string>>;
 
+/** Reads a record field (dotted path), or a Kafka header for `$header.<name>`. */
+export function fieldReader(field: string): (fields: Record<string, unknown>, headers: Headers) => unknown {
+  if (field.startsWith(HEADER_FIELD)) {
+    const header = field.slice(HEADER_FIELD.length);
+    return (_, headers) => headers[header];
+  }
+  const path = pathReader(field);
+  return (fields) => path(fields);
+}
+
 interface ColumnPlan {
   readonly name: string;
   readonly read: (fields: Record<string, unknown>, headers: Headers) => unknown;
@@ -20,15 +30,7 @@ function plan(columns: readonly ColumnConfig[]): ColumnPlan[] {
     const nullable = c.type.startsWith('Nullable(');
     const type = (nullable ? c.type.slice('Nullable('.length, -1) : c.type) as ScalarType;
     const field = c.field ?? c.name;
-    let read: ColumnPlan['read'];
-    if (field.startsWith(HEADER_FIELD)) {
-      const header = field.slice(HEADER_FIELD.length);
-      read = (_, headers) => headers[header];
-    } else {
-      const path = pathReader(field);
-      read = (fields) => path(fields);
-    }
-    return { name: c.name, field, read, type, nullable };
+    return { name: c.name, field, read: fieldReader(field), type, nullable };
   });
 }
 
