@@ -98,6 +98,22 @@ describe('extractFeatures state ceiling', () => {
     expect(open.get('f')?.open).toBe(2);
   });
 
+  it("reports the slowest lane's watermark per feature set", async () => {
+    const c = config({ outOfOrderness: '1s' });
+    const open = new Map<string, WindowCounts>();
+    const lane1 = batch(['a']); // timestamp 1000
+    const other = {
+      ...lane1,
+      lane: { topic: 't', partition: 1 },
+      records: lane1.records.map((r) => ({ ...r, source: { ...r.source, partition: 1 } })),
+    };
+    await lastValueFrom(
+      from([batch(['a', 'b', 'c', 'd']), other]).pipe(extractFeatures(c.output.columns, c.features, open)),
+    );
+    // Lane 0 reached 1003, lane 1 1000; the watermark trails by outOfOrderness.
+    expect(open.get('f')?.watermark).toBe(1000 - 1000);
+  });
+
   it('fails with an error naming the feature set and what to change', async () => {
     const c = config({ maxOpenWindows: 2, onLimit: 'fail' });
     await expect(
@@ -208,9 +224,9 @@ describe('extractFeatures writing closed windows', () => {
     expect(out.map((o) => o.features)).toEqual([501, 8, 491]); // half of 1001; 499 / 64; the rest
     expect(out.map((o) => o.commit)).toEqual([0n, 0n, 1000n]); // then only z's window holds it
     expect(out.map((o) => o.held)).toEqual([
-      { open: 500, closed: 499 },
-      { open: 492, closed: 491 },
-      { open: 1, closed: 0 },
+      { open: 500, closed: 499, watermark: 2000 },
+      { open: 492, closed: 491, watermark: 2000 },
+      { open: 1, closed: 0, watermark: 2000 },
     ]);
   });
 });

@@ -133,6 +133,11 @@ function laneResume(point: ResumePoint | undefined, fs: FeatureSetConfig): LaneR
 export interface WindowCounts {
   readonly open: number;
   readonly closed: number;
+  /**
+   * The lowest watermark (epoch ms) of the lanes here that have one: event time up to which the
+   * slowest lane's windows can close. Absent before any lane has seen a record.
+   */
+  readonly watermark?: number;
 }
 
 interface LaneState {
@@ -171,9 +176,15 @@ export function extractFeatures(
   const lanes = new Map<string, LaneState>();
   const budgets = featureSets.map((fs) => ({ open: 0, closed: 0, max: fs.maxOpenWindows }));
   const publish = () =>
-    featureSets.forEach((fs, i) =>
-      openWindows.set(fs.name, { open: budgets[i]!.open, closed: budgets[i]!.closed }),
-    );
+    featureSets.forEach((fs, i) => {
+      let watermark = Number.POSITIVE_INFINITY;
+      for (const state of lanes.values()) {
+        const wm = state.windows[i]!.watermark();
+        if (Number.isFinite(wm) && wm < watermark) watermark = wm;
+      }
+      const { open, closed } = budgets[i]!;
+      openWindows.set(fs.name, Number.isFinite(watermark) ? { open, closed, watermark } : { open, closed });
+    });
   let generation = -1;
   const entities: string[] = new Array<string>(featureSets.length);
   const times: number[] = new Array<number>(featureSets.length);

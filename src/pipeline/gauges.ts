@@ -30,6 +30,17 @@ export function registerGauges(
     },
   });
   new Gauge({
+    name: 'megaservice_feature_watermark_seconds',
+    help: 'Event time (epoch seconds) up to which the slowest lane of a feature set can close windows; time() minus it is the event-time lag',
+    labelNames: ['feature_set'],
+    registers: [registry],
+    collect() {
+      this.reset(); // a feature set whose lanes all went away has none
+      for (const [name, n] of openWindows)
+        if (n.watermark !== undefined) this.set({ feature_set: name }, n.watermark / 1000);
+    },
+  });
+  new Gauge({
     name: 'megaservice_buffer_rows',
     help: 'Rows buffered in storage, in-flight inserts included (bounded by storage.bufferRows)',
     registers: [registry],

@@ -140,12 +140,14 @@ export function createLaneWorkers(
     for (const fs of config.features) {
       let open = 0;
       let closed = 0;
+      let watermark = Number.POSITIVE_INFINITY;
       for (const t of threads) {
         const n = t.openWindows.get(fs.name);
         open += n?.open ?? 0;
         closed += n?.closed ?? 0;
+        if (n?.watermark !== undefined && n.watermark < watermark) watermark = n.watermark;
       }
-      openWindows.set(fs.name, { open, closed });
+      openWindows.set(fs.name, Number.isFinite(watermark) ? { open, closed, watermark } : { open, closed });
     }
   }
 

@@ -71,6 +71,10 @@ describe('window state', () => {
         120_000,
         200,
       );
+      // Event time's progress: the slowest of the three lanes ends at record 99,997 (partition 1).
+      expect(
+        metricValue(await proc.metrics(), 'megaservice_feature_watermark_seconds{feature_set="user_1h"}'),
+      ).toBe((base + (ENTITIES - 3) * 10) / 1000);
       peak = Math.max(peak, proc.rss());
       console.log(`[state] ${ENTITIES} open windows, peak RSS ${Math.round(peak / 1048576)} MiB`);
       expect(peak).toBeLessThan(MEMORY_CEILING);
