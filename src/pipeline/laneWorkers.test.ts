@@ -116,9 +116,11 @@ async function inThread(cfg: PipelineConfig) {
   let onGeneration: ((g: number) => void) | undefined;
   const decode = decodeRecords(stages.decoderFor);
   const steps = transform(stages.transformFor);
-  const extract = extractFeatures(cfg.output.columns, cfg.features, new Map(), (l) => (onGeneration = l));
+  const openWindows = new Map<string, WindowCounts>();
+  const extract = extractFeatures(cfg.output.columns, cfg.features, openWindows, (l) => (onGeneration = l));
   const encode = batchEncoder(cfg.features, ROW_FORMAT);
   return {
+    openWindows,
     process: async (b: Batch<SourceRecord>) =>
       encode(await lastValueFrom(of(b).pipe(decode, steps, extract))),
     generation: (g: number) => onGeneration?.(g),
@@ -195,7 +197,10 @@ describe('lane worker threads', () => {
     expect(await counterValue(telemetry.recordsIn, 'ingestion')).toBe(total);
     for (const module of ['ingestion', 'transformation', 'extraction'] as const)
       expect(await counterValue(telemetry.recordsRejected, module), module).toBeGreaterThan(0);
-    expect(openWindows.get('user_1m')).toEqual({ open: 0, closed: 0 });
+    expect(openWindows.get('user_1m')).toMatchObject({ open: 0, closed: 0 });
+    // The threads' counts and slowest watermark, combined, are the single chain's.
+    expect(openWindows.get('user_1m')).toEqual(home.openWindows.get('user_1m'));
+    expect(openWindows.get('user_1m')?.watermark).toEqual(expect.any(Number));
     expect(fatal).toEqual([]);
   });
 
