@@ -242,9 +242,7 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
         ...(resume ? { resume } : {}),
       });
       void accepted.then(
-        () => {
-          if ((handedOut.get(id) ?? -1n) < nextOffset) handedOut.set(id, nextOffset);
-        },
+        () => markHandedOut(id, nextOffset),
         () => undefined,
       );
       // Keep the group membership alive while this lane waits for room in storage's buffer.
@@ -356,23 +354,42 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
     if (!act || !commits || stopping || BigInt(firstOffset) > act.next || next <= act.next) return;
     act.next = next;
     act.caughtUp = BigInt(highWatermark) <= next;
+    handOutEmpty(id, act, commits, { firstOffset, lastOffset }, 'a skipped range');
+  }
+
+  function markHandedOut(id: string, next: bigint) {
+    if ((handedOut.get(id) ?? -1n) < next) handedOut.set(id, next);
+  }
+
+  /**
+   * A batch without records up to the lane's `next` (an idle tick, or a range with nothing to hand
+   * out): it goes through the chain like any batch, so the lane commits behind it.
+   */
+  function handOutEmpty(
+    id: string,
+    act: LaneActivity,
+    commits: LaneCommits,
+    span: { firstOffset: string; lastOffset: string },
+    what: string,
+    idleMs?: number,
+  ) {
+    const slash = id.lastIndexOf('/');
+    const lane = { topic: id.slice(0, slash), partition: Number(id.slice(slash + 1)) };
+    const next = act.next;
     const { ack, accepted, seq } = handOut(id, act, commits, next);
     accepted.then(
-      () => {
-        if ((handedOut.get(id) ?? -1n) < next) handedOut.set(id, next);
-      },
-      (err: unknown) =>
-        logger.warn({ lane: id, err: errorMessage(err) }, 'a skipped range failed before storage'),
+      () => markHandedOut(id, next),
+      (err: unknown) => logger.warn({ lane: id, err: errorMessage(err) }, `${what} failed before storage`),
     );
     subject.next({
-      lane: { topic, partition },
+      lane,
       ack,
-      firstOffset,
-      lastOffset,
+      ...span,
       records: [],
       rejected: [],
       filtered: 0,
       seq,
+      ...(idleMs !== undefined ? { idleMs } : {}),
     });
   }
 
@@ -388,24 +405,9 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
       quiet.push([id, act]);
       if (now - act.lastTickAt < every) continue;
       act.lastTickAt = now;
-      const slash = id.lastIndexOf('/');
-      const lane = { topic: id.slice(0, slash), partition: Number(id.slice(slash + 1)) };
-      const { ack, accepted, seq } = handOut(id, act, commits, act.next);
-      accepted.catch((err: unknown) =>
-        logger.warn({ lane: id, err: errorMessage(err) }, 'an idle tick failed before storage'),
-      );
       const at = (act.next - 1n).toString();
-      subject.next({
-        lane,
-        ack,
-        firstOffset: at,
-        lastOffset: at,
-        records: [],
-        rejected: [],
-        filtered: 0,
-        seq,
-        idleMs: Math.max(0, act.confirmedAt - act.lastRecordAt),
-      });
+      const idleMs = Math.max(0, act.confirmedAt - act.lastRecordAt);
+      handOutEmpty(id, act, commits, { firstOffset: at, lastOffset: at }, 'an idle tick', idleMs);
     }
     confirmQuiet(quiet, every);
   }
