@@ -32,6 +32,12 @@ function override(variable: string, key: string, description: string, parse = (v
   };
 }
 
+/** The file's `kafka.ssl` when it is a settings object (not `true`, `false` or absent). */
+function tlsSettings(doc: Record<string, unknown>): Record<string, unknown> | undefined {
+  const ssl = (doc.kafka as Record<string, unknown> | undefined)?.ssl;
+  return ssl !== null && typeof ssl === 'object' ? (ssl as Record<string, unknown>) : undefined;
+}
+
 export const ENV_OVERRIDES: readonly EnvOverride[] = [
   override('KAFKA_BROKERS', 'kafka.brokers', 'comma-separated host:port list', (v) =>
     v
@@ -45,10 +51,8 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
     key: 'kafka.ssl',
     description: 'true: TLS to the brokers (kept as it is when the file gives TLS settings); false: none',
     apply(doc, value) {
-      const kafka = doc.kafka as Record<string, unknown> | undefined;
-      const current = kafka?.ssl;
       const on = value === 'true' ? true : value === 'false' ? false : value; // others: the schema names them
-      if (on === true && current !== null && typeof current === 'object') return;
+      if (on === true && tlsSettings(doc)) return;
       setPath(doc, ['kafka', 'ssl'], on);
     },
   },
@@ -57,10 +61,7 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
     key: 'kafka.ssl.ca',
     description: 'PEM file of the CA the brokers chain to (turns TLS on)',
     apply(doc, value) {
-      const kafka = doc.kafka as Record<string, unknown> | undefined;
-      const current = kafka?.ssl;
-      const tls = current !== null && typeof current === 'object' ? current : {};
-      setPath(doc, ['kafka', 'ssl'], { ...tls, ca: value });
+      setPath(doc, ['kafka', 'ssl'], { ...tlsSettings(doc), ca: value });
     },
   },
   override('KAFKA_SASL_MECHANISM', 'kafka.sasl.mechanism', 'plain, scram-sha-256 or scram-sha-512'),
