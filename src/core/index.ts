@@ -8,4 +8,5 @@ export * from './telemetry.js';
 export * from './describe.js';
 export * from './paths.js';
 export * from './dateTime.js';
+export * from './configFiles.js';
 export * from './kafkaConnection.js';

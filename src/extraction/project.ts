@@ -13,8 +13,7 @@ export function fieldReader(field: string): (fields: Record<string, unknown>, he
     const header = field.slice(HEADER_FIELD.length);
     return (_, headers) => headers[header];
   }
-  const path = pathReader(field);
-  return (fields) => path(fields);
+  return pathReader(field); // takes no headers
 }
 
 interface ColumnPlan {
