@@ -9,6 +9,7 @@ import { createClickHouseClient } from '../src/storage/index.js';
 import { rows } from './support/clickhouse.js';
 import { services, uniqueName } from './support/env.js';
 import { createTopic, produceInOrder, waitFor } from './support/kafka.js';
+import { USER_10S_IDLE } from './support/pipeline.js';
 
 const env = services();
 const dir = mkdtempSync(join(tmpdir(), 'idle-pause-'));
@@ -33,18 +34,7 @@ describe('idle timeout across a pause', () => {
       sources: [{ topics: [topic] }],
       workers: 0,
       output: { database: db, table: 'events', columns: [{ name: 'user', type: 'String' }] },
-      features: [
-        {
-          name: 'user_10s',
-          entity: 'user',
-          eventTime: 'ts',
-          window: { type: 'tumbling', size: '10s' },
-          outOfOrderness: '0s',
-          allowedLateness: '0s',
-          idleTimeout: '1s',
-          aggregations: [{ name: 'events', fn: 'count' }],
-        },
-      ],
+      features: [USER_10S_IDLE],
       storage: { path: join(dir, 'chdb'), flushIntervalMs: 200 },
       http: { enabled: false },
     });

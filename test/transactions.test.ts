@@ -9,6 +9,7 @@ import { createClickHouseClient } from '../src/storage/index.js';
 import { rows } from './support/clickhouse.js';
 import { services, uniqueName } from './support/env.js';
 import { committed, createTopic, kafkaClient, topicEnds, waitFor } from './support/kafka.js';
+import { USER_10S_IDLE } from './support/pipeline.js';
 
 const env = services();
 const dir = mkdtempSync(join(tmpdir(), 'transactions-'));
@@ -41,20 +42,7 @@ describe('transactional topics', () => {
       sources: [{ topics: [topic] }],
       workers: withFeatures ? 0 : 1,
       output: { database: db, table: 'events', columns: [{ name: 'user', type: 'String' }] },
-      features: withFeatures
-        ? [
-            {
-              name: 'user_10s',
-              entity: 'user',
-              eventTime: 'ts',
-              window: { type: 'tumbling', size: '10s' },
-              outOfOrderness: '0s',
-              allowedLateness: '0s',
-              idleTimeout: '1s',
-              aggregations: [{ name: 'events', fn: 'count' }],
-            },
-          ]
-        : [],
+      features: withFeatures ? [USER_10S_IDLE] : [],
       storage: { path: join(dir, 'chdb'), flushIntervalMs: 200 },
       http: { enabled: false },
     });

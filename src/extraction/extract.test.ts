@@ -41,6 +41,22 @@ function batch(users: string[]): Batch<DecodedRecord> {
   };
 }
 
+/** `batch(users)` with the given Kafka headers on its records, in order. */
+function withHeaders(users: string[], headers: Record<string, string>[]): Batch<DecodedRecord> {
+  const b = batch(users);
+  return {
+    ...b,
+    records: b.records.map((r, i) => ({ ...r, source: { ...r.source, headers: headers[i]! } })),
+  };
+}
+
+/** Runs one batch through extraction; its dead letters as [offset, reason], and the window counts. */
+async function extractOne(c: ReturnType<typeof config>, b: Batch<DecodedRecord>) {
+  const open = new Map<string, WindowCounts>();
+  const out = await lastValueFrom(from([b]).pipe(extractFeatures(c.output.columns, c.features, open)));
+  return { rejected: out.rejected.map((r) => [r.source.offset, r.reason]), counts: open.get('f') };
+}
+
 describe('extractFeatures state ceiling', () => {
   it('dead-letters records that would open a window past the ceiling, with the reason', async () => {
     const c = config({ maxOpenWindows: 2, onLimit: 'dead-letter' });
@@ -57,45 +73,27 @@ describe('extractFeatures state ceiling', () => {
 
   it('reads the entity from a Kafka header for $header.<name>, naming a missing one', async () => {
     const c = config({ entity: '$header.tenant', maxOpenWindows: 5 });
-    const b = batch(['u', 'u', 'u']);
-    const headers: Record<string, string>[] = [{ tenant: 'x' }, { tenant: 'y' }, {}];
-    const withHeaders = {
-      ...b,
-      records: b.records.map((r, i) => ({ ...r, source: { ...r.source, headers: headers[i]! } })),
-    };
-    const open = new Map<string, WindowCounts>();
-    const out = await lastValueFrom(
-      from([withHeaders]).pipe(extractFeatures(c.output.columns, c.features, open)),
+    const { rejected, counts } = await extractOne(
+      c,
+      withHeaders(['u', 'u', 'u'], [{ tenant: 'x' }, { tenant: 'y' }, {}]),
     );
-    expect(out.rejected.map((r) => [r.source.offset, r.reason])).toEqual([
-      ['2', "feature set f: entity field '$header.tenant' is missing"],
-    ]);
-    expect(open.get('f')?.open).toBe(2); // one window for x, one for y
+    expect(rejected).toEqual([['2', "feature set f: entity field '$header.tenant' is missing"]]);
+    expect(counts?.open).toBe(2); // one window for x, one for y
   });
 
   it('reads the event time from a header: epoch milliseconds or ISO-8601', async () => {
     const c = config({ eventTime: '$header.ts', maxOpenWindows: 5 });
-    const b = batch(['u', 'v', 'w']);
-    const headers: Record<string, string>[] = [
-      { ts: '7200000' },
-      { ts: '1970-01-01T02:30:00Z' },
-      { ts: 'soon' },
-    ];
-    const withHeaders = {
-      ...b,
-      records: b.records.map((r, i) => ({ ...r, source: { ...r.source, headers: headers[i]! } })),
-    };
-    const open = new Map<string, WindowCounts>();
-    const out = await lastValueFrom(
-      from([withHeaders]).pipe(extractFeatures(c.output.columns, c.features, open)),
+    const { rejected, counts } = await extractOne(
+      c,
+      withHeaders(['u', 'v', 'w'], [{ ts: '7200000' }, { ts: '1970-01-01T02:30:00Z' }, { ts: 'soon' }]),
     );
-    expect(out.rejected.map((r) => [r.source.offset, r.reason])).toEqual([
+    expect(rejected).toEqual([
       [
         '2',
         "feature set f: event time field '$header.ts' is not epoch milliseconds or an ISO-8601 date-time",
       ],
     ]);
-    expect(open.get('f')?.open).toBe(2);
+    expect(counts?.open).toBe(2);
   });
 
   it("reports the slowest lane's watermark per feature set", async () => {

@@ -29,3 +29,18 @@ export async function runUntilCaughtUp(
   }
   return pipeline;
 }
+
+/**
+ * Per user, 10 s tumbling windows on the `ts` field, counted; no out-of-orderness or lateness, and a
+ * 1 s idle timeout, so idle lanes close their windows quickly.
+ */
+export const USER_10S_IDLE = {
+  name: 'user_10s',
+  entity: 'user',
+  eventTime: 'ts',
+  window: { type: 'tumbling', size: '10s' },
+  outOfOrderness: '0s',
+  allowedLateness: '0s',
+  idleTimeout: '1s',
+  aggregations: [{ name: 'events', fn: 'count' }],
+} as const;
