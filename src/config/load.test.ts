@@ -42,7 +42,7 @@ describe('validateConfig', () => {
   it('names an unknown key inside a list', () => {
     const doc = { ...minimal(), sources: [{ topics: ['t'], formt: 'json' }] };
     expect(issuesOf(() => validateConfig(doc))).toEqual([
-      'sources[0].formt: unknown key (allowed: name, topics, topicPattern, format, avro, transform)',
+      'sources[0].formt: unknown key (allowed: name, topics, topicPattern, format, avro, protobuf, transform)',
     ]);
   });
 
@@ -124,7 +124,9 @@ describe('validateConfig', () => {
 
   it('lists the allowed values of an enum', () => {
     const doc = { ...minimal(), sources: [{ topics: ['t'], format: 'xml' }] };
-    expect(issuesOf(() => validateConfig(doc))).toEqual(['sources[0].format: must be one of "json", "avro"']);
+    expect(issuesOf(() => validateConfig(doc))).toEqual([
+      'sources[0].format: must be one of "json", "avro", "protobuf"',
+    ]);
   });
 
   it('explains a bad column type with the allowed types', () => {

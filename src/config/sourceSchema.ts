@@ -1,5 +1,22 @@
 import { z } from 'zod';
 
+/** A Confluent-compatible schema registry (Confluent, Apicurio's ccompat API, Redpanda, Karapace). */
+const registrySettings = {
+  url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+  requestTimeoutMs: z.number().int().min(100).max(60000).default(5000),
+  /** HTTP Basic credentials (Confluent Cloud: the API key and secret). */
+  username: z.string().min(1).optional(),
+  password: z.string().optional(),
+};
+
+const passwordNeedsUser = (
+  r: { username?: string | undefined; password?: string | undefined },
+  ctx: z.RefinementCtx,
+) => {
+  if (r.password !== undefined && r.username === undefined)
+    ctx.addIssue({ code: 'custom', path: ['username'], message: 'is required with password' });
+};
+
 /** Avro: a schema file for plain Avro binary, or a Confluent-compatible registry for the wire format. */
 const avroSchema = z
   .object({
@@ -8,23 +25,16 @@ const avroSchema = z
     /** Confluent wire format (magic byte 0, 4-byte schema id): writer schemas come from this registry. */
     registry: z
       .object({
-        url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+        ...registrySettings,
         /**
          * What records are decoded into: `writer` (each record's own schema), `latest` (the latest
          * version of the subject `<topic>-value`, re-read when a new writer schema appears; older
          * records then get the defaults of newer fields), or a path to an .avsc file.
          */
         readerSchema: z.string().min(1).default('writer'),
-        requestTimeoutMs: z.number().int().min(100).max(60000).default(5000),
-        /** HTTP Basic credentials (Confluent Cloud: the API key and secret). */
-        username: z.string().min(1).optional(),
-        password: z.string().optional(),
       })
       .strict()
-      .superRefine((r, ctx) => {
-        if (r.password !== undefined && r.username === undefined)
-          ctx.addIssue({ code: 'custom', path: ['username'], message: 'is required with password' });
-      })
+      .superRefine(passwordNeedsUser)
       .optional(),
   })
   .strict()
@@ -32,6 +42,37 @@ const avroSchema = z
     if (!a.schemaFile === !a.registry) {
       ctx.addIssue({ code: 'custom', message: 'set exactly one of schemaFile, registry' });
     }
+  });
+
+/**
+ * Protobuf: a .proto file and the message type for plain Protobuf values, or a registry for the
+ * Confluent wire format (magic byte 0, schema id, message indexes), where each value names its type.
+ */
+const protobufSchema = z
+  .object({
+    /** Plain Protobuf values of `messageType` (.proto, relative to the pipeline file; imports resolve from it). */
+    schemaFile: z.string().min(1).optional(),
+    /** The fully qualified message type of every value, e.g. shop.v1.Order (with schemaFile). */
+    messageType: z.string().min(1).optional(),
+    registry: z.object(registrySettings).strict().superRefine(passwordNeedsUser).optional(),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    if (!p.schemaFile === !p.registry) {
+      ctx.addIssue({ code: 'custom', message: 'set exactly one of schemaFile, registry' });
+    }
+    if (p.schemaFile && !p.messageType)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['messageType'],
+        message: 'is required with schemaFile (the fully qualified type of the values, e.g. shop.v1.Order)',
+      });
+    if (p.registry && p.messageType)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['messageType'],
+        message: 'only applies with schemaFile: with a registry, each value names its own type',
+      });
   });
 
 export const FIELD_TYPES = ['string', 'number', 'integer', 'boolean', 'object', 'array'] as const;
@@ -92,8 +133,9 @@ export const sourceSchema = z
     topics: z.array(z.string().min(1)).min(1, 'must list at least one topic').optional(),
     /** A regular expression; every matching topic is consumed (new ones as the group rebalances). */
     topicPattern: z.string().min(1).optional(),
-    format: z.enum(['json', 'avro']).default('json'),
+    format: z.enum(['json', 'avro', 'protobuf']).default('json'),
     avro: avroSchema.optional(),
+    protobuf: protobufSchema.optional(),
     transform: z.array(stepSchema).default([]),
   })
   .strict()
@@ -119,8 +161,18 @@ export const sourceSchema = z
         message: 'is required when format is avro (schemaFile or registry)',
       });
     }
-    if (s.format === 'json' && s.avro) {
+    if (s.format === 'protobuf' && !s.protobuf) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['protobuf'],
+        message: 'is required when format is protobuf (schemaFile and messageType, or registry)',
+      });
+    }
+    if (s.format !== 'avro' && s.avro) {
       ctx.addIssue({ code: 'custom', path: ['avro'], message: 'only applies to format: avro' });
+    }
+    if (s.format !== 'protobuf' && s.protobuf) {
+      ctx.addIssue({ code: 'custom', path: ['protobuf'], message: 'only applies to format: protobuf' });
     }
   });
 

@@ -15,6 +15,7 @@ import {
 import { avroFileDecoder, avroRegistryDecoder, parseAvroSchema, type ReaderSchema } from './decoders/avro.js';
 import type { Decoder } from './decoders/decoder.js';
 import { jsonDecoder } from './decoders/json.js';
+import { loadProtoType, protobufFileDecoder, protobufRegistryDecoder } from './decoders/protobuf.js';
 import { createSchemaRegistry } from './schemaRegistry.js';
 
 async function loadSchema(baseDir: string, path: string, key: string) {
@@ -35,6 +36,7 @@ async function loadSchema(baseDir: string, path: string, key: string) {
 /** Builds each source's decoder, reading schema files now so a mistake stops start-up, naming the key. */
 export async function prepareDecoder(source: SourceConfig, index: number, baseDir: string): Promise<Decoder> {
   if (source.format === 'json') return jsonDecoder;
+  if (source.format === 'protobuf') return prepareProtobuf(source, index, baseDir);
   const avro = source.avro!;
   const key = `sources[${index}].avro`;
   if (avro.schemaFile)
@@ -49,6 +51,22 @@ export async function prepareDecoder(source: SourceConfig, index: number, baseDi
       type: await loadSchema(baseDir, registry.readerSchema, `${key}.registry.readerSchema`),
     };
   return avroRegistryDecoder(createSchemaRegistry(registry), reader, (topic) => `${topic}-value`);
+}
+
+function prepareProtobuf(source: SourceConfig, index: number, baseDir: string): Decoder {
+  const settings = source.protobuf!;
+  const key = `sources[${index}].protobuf`;
+  if (settings.registry)
+    return protobufRegistryDecoder(createSchemaRegistry(settings.registry, `${key}.registry`));
+  const path = resolve(baseDir, settings.schemaFile!);
+  try {
+    return protobufFileDecoder(loadProtoType(path, settings.messageType!));
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : errorMessage(err);
+    throw new ConfigError([
+      `${key}.schemaFile: cannot use ${settings.schemaFile} for ${settings.messageType}: ${why}`,
+    ]);
+  }
 }
 
 /**

@@ -9,17 +9,32 @@ export interface SchemaRegistryConfig {
   readonly password?: string | undefined;
 }
 
+/** A schema as the registry holds it: its text, its type (AVRO when absent) and what it imports. */
+export interface RegisteredSchema {
+  readonly schema: string;
+  readonly schemaType?: string;
+  readonly references?: readonly { name: string; subject: string; version: number }[];
+}
+
 export interface SchemaRegistry {
   /** The schema text for a global schema id; `undefined` when the registry does not know the id. */
   schemaById(id: number): Promise<string | undefined>;
+  /** The whole schema for a global schema id (with its type and references), cached like the text. */
+  schemaRecord?(id: number): Promise<RegisteredSchema | undefined>;
+  /** One version of a subject (how a reference names the schema it imports). */
+  subjectVersion?(subject: string, version: number): Promise<RegisteredSchema | undefined>;
   /** The latest version of a subject; `undefined` when the subject does not exist. */
   latest(subject: string): Promise<{ id: number; schema: string } | undefined>;
 }
 
 /** A small client for the two read calls we need; schemas are immutable per id, so ids are cached. */
-export function createSchemaRegistry(config: SchemaRegistryConfig): SchemaRegistry {
+export function createSchemaRegistry(
+  config: SchemaRegistryConfig,
+  /** Where the settings are, for hints in errors. */
+  key = 'avro.registry',
+): Required<SchemaRegistry> {
   const base = config.url.replace(/\/+$/, '');
-  const byId = new Map<number, Promise<string | undefined>>();
+  const byId = new Map<number, Promise<RegisteredSchema | undefined>>();
   const headers: Record<string, string> = {
     accept: 'application/vnd.schemaregistry.v1+json, application/json',
   };
@@ -49,8 +64,8 @@ export function createSchemaRegistry(config: SchemaRegistryConfig): SchemaRegist
       const hint =
         res.status === 401 || res.status === 403
           ? config.username === undefined
-            ? ' (the registry wants credentials: set avro.registry.username and password)'
-            : ' (check avro.registry.username and password)'
+            ? ` (the registry wants credentials: set ${key}.username and password)`
+            : ` (check ${key}.username and password)`
           : '';
       throw new PipelineError(
         kind,
@@ -61,15 +76,23 @@ export function createSchemaRegistry(config: SchemaRegistryConfig): SchemaRegist
     return (await res.json()) as T;
   }
 
+  function schemaRecord(id: number) {
+    let p = byId.get(id);
+    if (!p) {
+      p = get<RegisteredSchema>(`/schemas/ids/${id}`);
+      byId.set(id, p);
+      p.catch(() => byId.delete(id)); // a failed lookup is retried next time
+    }
+    return p;
+  }
+
   return {
-    schemaById(id) {
-      let p = byId.get(id);
-      if (!p) {
-        p = get<{ schema: string }>(`/schemas/ids/${id}`).then((r) => r?.schema);
-        byId.set(id, p);
-        p.catch(() => byId.delete(id)); // a failed lookup is retried next time
-      }
-      return p;
+    schemaRecord,
+    async schemaById(id) {
+      return (await schemaRecord(id))?.schema;
+    },
+    subjectVersion(subject, version) {
+      return get<RegisteredSchema>(`/subjects/${encodeURIComponent(subject)}/versions/${version}`);
     },
     async latest(subject) {
       return get<{ id: number; schema: string }>(`/subjects/${encodeURIComponent(subject)}/versions/latest`);

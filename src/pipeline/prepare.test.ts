@@ -10,6 +10,8 @@ import { prepareStages } from './prepare.js';
 const dir = mkdtempSync(join(tmpdir(), 'prepare-'));
 writeFileSync(join(dir, 'broken.avsc'), '{"type": "record", "name": "X", "fields": [{"name": "a"}]}');
 writeFileSync(join(dir, 'nodefault.mjs'), 'export const x = 1;\n');
+writeFileSync(join(dir, 'broken.proto'), 'syntax = "proto3"; message X { string a = ; }');
+writeFileSync(join(dir, 'ok.proto'), 'syntax = "proto3"; package p; message X { string a = 1; }');
 
 function config(sources: unknown[]) {
   const pipelineFile = join(dir, 'pipeline.yaml');
@@ -63,6 +65,23 @@ describe('config mistakes name their key', () => {
     expect(schemaIssues([{ topics: ['t'], format: 'avro' }])).toEqual([
       'sources[0].avro: is required when format is avro (schemaFile or registry)',
     ]);
+    expect(
+      schemaIssues([
+        { topics: ['t'], format: 'protobuf' },
+        { topics: ['t'], format: 'protobuf', protobuf: { schemaFile: 'x.proto' } },
+        {
+          topics: ['t'],
+          format: 'protobuf',
+          protobuf: { registry: { url: 'http://r:8081' }, messageType: 'p.X' },
+        },
+        { topics: ['t'], format: 'json', protobuf: { schemaFile: 'x.proto', messageType: 'p.X' } },
+      ]),
+    ).toEqual([
+      'sources[0].protobuf: is required when format is protobuf (schemaFile and messageType, or registry)',
+      'sources[1].protobuf.messageType: is required with schemaFile (the fully qualified type of the values, e.g. shop.v1.Order)',
+      'sources[2].protobuf.messageType: only applies with schemaFile: with a registry, each value names its own type',
+      'sources[3].protobuf: only applies to format: protobuf',
+    ]);
     expect(schemaIssues([{ topicPattern: '(', topics: ['t'] }])).toEqual([
       'sources[0]: set exactly one of topics, topicPattern',
       'sources[0].topicPattern: not a regular expression: Invalid regular expression: /(/: Unterminated group',
@@ -77,6 +96,7 @@ describe('config mistakes name their key', () => {
           topics: ['b'],
           transform: [{ enrich: { file: 'users.csv', key: 'id' } }, { custom: './nope.mjs' }],
         },
+        { topics: ['c'], format: 'protobuf', protobuf: { schemaFile: 'nope.proto', messageType: 'p.X' } },
       ]),
     ).toEqual([
       'sources[0].avro.schemaFile: cannot read schemas/nope.avsc: file not found',
@@ -84,6 +104,7 @@ describe('config mistakes name their key', () => {
       expect.stringMatching(
         /^sources\[1\]\.transform\[1\]\.custom: cannot load \.\/nope\.mjs: Cannot find module /,
       ),
+      'sources[2].protobuf.schemaFile: cannot use nope.proto for p.X: file not found',
     ]);
   });
 
@@ -92,10 +113,16 @@ describe('config mistakes name their key', () => {
       await problems([
         { topics: ['a'], format: 'avro', avro: { schemaFile: 'broken.avsc' } },
         { topics: ['b'], transform: [{ custom: './nodefault.mjs' }] },
+        { topics: ['c'], format: 'protobuf', protobuf: { schemaFile: 'broken.proto', messageType: 'X' } },
+        { topics: ['d'], format: 'protobuf', protobuf: { schemaFile: 'ok.proto', messageType: 'p.Y' } },
       ]),
     ).toEqual([
       expect.stringMatching(/^sources\[0\]\.avro\.schemaFile: broken\.avsc is not a valid Avro schema: /),
       'sources[1].transform[0].custom: ./nodefault.mjs must export a default function (record, context) => record | null | { reject }',
+      expect.stringMatching(
+        /^sources\[2\]\.protobuf\.schemaFile: cannot use broken\.proto for X: illegal id/,
+      ),
+      'sources[3].protobuf.schemaFile: cannot use ok.proto for p.Y: no message type p.Y in it (it has: p.X)',
     ]);
   });
 
