@@ -20,11 +20,13 @@ type Line = { type: string; key: string; value: object; plain?: boolean } | { ra
 
 /**
  * Produces with Confluent's own Python client and Protobuf serializer (confluent-kafka, installed by
- * scripts/python-tools.sh into .services/python): a third party writes the wire format and registers
+ * scripts/test-tools.sh into .services/python): a third party writes the wire format and registers
  * the schemas, with test/fixtures/protobuf/money.proto as a reference of order.proto.
  */
 function produceWithConfluentPython(topic: string, lines: Line[]): void {
-  const python = execFileSync('bash', [join(ROOT, 'scripts/python-tools.sh')], { encoding: 'utf8' }).trim();
+  const python = execFileSync('bash', [join(ROOT, 'scripts/test-tools.sh'), 'python'], {
+    encoding: 'utf8',
+  }).trim();
   execFileSync(
     python,
     [
