@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { RowFormat } from '../storage/index.js';
+import type { CpuSpan } from './cpu.js';
 import { benchEvent, kafka } from './data.js';
 
 /** A: a bare kafkajs eachBatch loop that only counts records. Returns records per second. */
@@ -8,6 +9,7 @@ export async function bareConsumer(
   topic: string,
   count: number,
   partitions: number,
+  cpu?: CpuSpan,
 ): Promise<number> {
   const consumer = kafka(brokers).consumer({ groupId: `bench-a-${Date.now()}-${Math.random()}` });
   await consumer.connect();
@@ -15,13 +17,19 @@ export async function bareConsumer(
   let seen = 0;
   // Timed from the group assignment, as C is: fetching is part of the work, joining is not.
   let first = 0;
-  consumer.on(consumer.events.GROUP_JOIN, () => (first = performance.now()));
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    first = performance.now();
+    cpu?.begin();
+  });
   const done = new Promise<number>((resolve) => {
     void consumer.run({
       partitionsConsumedConcurrently: partitions,
       eachBatch: async ({ batch }) => {
         seen += batch.messages.length;
-        if (seen >= count) resolve(performance.now());
+        if (seen >= count) {
+          cpu?.end(count);
+          resolve(performance.now());
+        }
       },
     });
   });
@@ -37,6 +45,7 @@ export async function bareInserts(
   count: number,
   batchRows: number,
   format: RowFormat,
+  cpu?: CpuSpan,
 ): Promise<number> {
   const base = Date.now();
   const row = (i: number) => {
@@ -62,11 +71,13 @@ export async function bareInserts(
   for (let i = 0; i < count; i += batchRows) {
     const rows = Array.from({ length: Math.min(batchRows, count - i) }, (_, k) => row(i + k));
     const started = performance.now();
+    cpu?.begin();
     if (format === 'JSONCompactEachRow') {
       const columns = Object.keys(rows[0]!) as [string, ...string[]];
       await client.insert({ table, values: rows.map((r) => Object.values(r)), format, columns });
     } else await client.insert({ table, values: rows, format });
     insertMs += performance.now() - started;
+    cpu?.end(rows.length);
   }
   return count / (insertMs / 1000);
 }

@@ -14,6 +14,7 @@ import {
   outputTableSpec,
 } from '../storage/index.js';
 import { bareConsumer, bareInserts } from './baselines.js';
+import { createCpuMeter, cpuSpan, type CpuSpent } from './cpu.js';
 import { kafka, prefill } from './data.js';
 import { createLiveTopic, latencyPercentiles, produceAtRate } from './live.js';
 import { benchConfig, drained, fullPipeline, OUTPUT_COLUMNS, startPipeline } from './pipelineRun.js';
@@ -140,6 +141,17 @@ async function cleanUp(brokers: string, clickhouseUrl: string, dir: string): Pro
   rmSync(dir, { recursive: true, force: true }); // the embedded store's data
 }
 
+/** CPU microseconds per record (or row) in each process, and how busy the machine was. */
+function perUnit(s: CpuSpent, found: { kafka: boolean; clickhouse: boolean }) {
+  const us = (seconds: number) => (s.units > 0 ? (seconds * 1e6) / s.units : 0);
+  return {
+    selfUs: us(s.self),
+    ...(found.kafka ? { kafkaUs: us(s.kafka) } : {}),
+    ...(found.clickhouse ? { clickhouseUs: us(s.clickhouse) } : {}),
+    machineBusy: s.total > 0 ? s.busy / s.total : 0,
+  };
+}
+
 async function main() {
   const svc = await services();
   const dir = mkdtempSync(join(tmpdir(), 'bench-'));
@@ -167,7 +179,7 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
   };
   log(`pre-filled: JSON ${sizes.json.toFixed(0)} B/record, Avro ${sizes.avro.toFixed(0)} B/record`);
 
-  const result: BenchResult = {
+  const result: BenchResult & { cpu: NonNullable<BenchResult['cpu']> } = {
     when: new Date().toISOString(),
     machine: {
       cpu: cpus()[0]?.model ?? 'unknown',
@@ -184,7 +196,9 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
     throughput: [],
     latency: [],
     memory: { peakRssMiB: 0, steady: [], catchUpPeak: [] },
+    cpu: [],
   };
+  const meter = createCpuMeter();
 
   for (const store of stores) {
     cPeakRss = 0;
@@ -202,9 +216,12 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
       const b: number[] = [];
       const c: number[] = [];
       let featureRows = 0;
+      const spent = { a: meter.empty(), b: meter.empty(), c: meter.empty() };
       for (let r = 0; r < repeats; r++) {
-        a.push(await bareConsumer(svc.brokers, topics[format], records, PARTITIONS));
-        b.push(await bareInserts(client, `${bDb}.events`, records, 20_000, rowFormat));
+        a.push(await bareConsumer(svc.brokers, topics[format], records, PARTITIONS, cpuSpan(meter, spent.a)));
+        b.push(
+          await bareInserts(client, `${bDb}.events`, records, 20_000, rowFormat, cpuSpan(meter, spent.b)),
+        );
         const database = `bench_c_${uid()}`;
         if (server) created.databases.push(database);
         const config = benchConfig({
@@ -217,7 +234,7 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
           partitions: PARTITIONS,
           workers,
         });
-        const run = await fullPipeline(config, records, sampleRss);
+        const run = await fullPipeline(config, records, sampleRss, cpuSpan(meter, spent.c));
         c.push(run.rate);
         featureRows = run.featureRows;
         log(
@@ -236,6 +253,8 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
         cOverB: median(ratiosCB),
         featureRowsPerRecord: featureRows / records,
       });
+      for (const run of ['a', 'b', 'c'] as const)
+        result.cpu.push({ store, format, run, ...perUnit(spent[run], meter.found) });
     }
 
     /** A fresh topic and a running pipeline on it (JSON), for the live-traffic measurements. */

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { validateConfig, type PipelineConfig } from '../config/index.js';
 import { counterValue, createLogger } from '../core/index.js';
 import { createPipeline, type Pipeline } from '../pipeline/index.js';
+import type { CpuSpan } from './cpu.js';
 import { SCHEMA } from './data.js';
 
 export const OUTPUT_COLUMNS = [
@@ -102,6 +103,7 @@ export async function fullPipeline(
   config: PipelineConfig,
   count: number,
   sampleRss: () => void,
+  cpu?: CpuSpan,
 ): Promise<{ rate: number; featureRows: number }> {
   const pipeline = await startPipeline(config);
   const sampler = setInterval(sampleRss, 100);
@@ -109,7 +111,9 @@ export async function fullPipeline(
     // From the group assignment, as A is (joining the group and creating tables are not throughput).
     while (pipeline.source.assigned().length === 0) await new Promise((r) => setTimeout(r, 1));
     const started = performance.now();
+    cpu?.begin();
     await drained(pipeline, count);
+    cpu?.end(count);
     const rate = count / ((performance.now() - started) / 1000);
     const { values } = await pipeline.telemetry.featureRows.get();
     return { rate, featureRows: values.reduce((n, v) => n + v.value, 0) };

@@ -39,6 +39,20 @@ export interface BenchResult {
     p99Ms: number;
     flushIntervalMs: number;
   }[];
+  /**
+   * CPU per record (A, C) or row (B) over the timed parts of all repeats: this process (all its
+   * threads, chDB's included), the local Kafka broker and ClickHouse server processes, and the
+   * share of the machine's cores that was busy (absent in older results).
+   */
+  cpu?: {
+    store: string;
+    format: string;
+    run: 'a' | 'b' | 'c';
+    selfUs: number;
+    kafkaUs?: number;
+    clickhouseUs?: number;
+    machineBusy: number;
+  }[];
   memory: {
     peakRssMiB: number;
     /** Resident memory of this process while a pipeline runs at 50% load, per store. */
@@ -74,6 +88,19 @@ export function writeReport(r: BenchResult, out: string): string {
       return `| ${t.store} | ${t.format} | ${n(t.a)} | ${n(t.b)} | ${n(t.c)} | ${n(t.cOverA, 2)} | ${n(t.cOverB, 2)} | ≥ ${target}: ${check(t.cOverA >= target)} | ${n(t.featureRowsPerRecord ?? NaN, 3)} |`;
     }),
     '',
+    ...(r.cpu && r.cpu.length > 0
+      ? [
+          `CPU per record over the timed parts (µs of CPU time; the benchmark process holds A, B and C and, for the embedded store, chDB; the broker and the server are the local services' processes). Machine busy is the share of all ${r.machine.cores} cores in use, everything on the machine included.`,
+          '',
+          '| store | format | run | benchmark process µs | Kafka broker µs | ClickHouse server µs | total µs | machine busy |',
+          '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |',
+          ...r.cpu.map(
+            (c) =>
+              `| ${c.store} | ${c.format} | ${c.run.toUpperCase()} | ${n(c.selfUs, 1)} | ${c.kafkaUs === undefined ? '-' : n(c.kafkaUs, 1)} | ${c.clickhouseUs === undefined ? '-' : n(c.clickhouseUs, 1)} | ${n(c.selfUs + (c.kafkaUs ?? 0) + (c.clickhouseUs ?? 0), 1)} | ${n(c.machineBusy * 100)}% |`,
+          ),
+          '',
+        ]
+      : []),
     "Latency and steady memory are measured after a warm-up of a few seconds at the same rate. Percentiles come from the pipeline's event-to-stored histogram (linear within a bucket, as histogram_quantile; buckets 50-250 ms wide up to 3 s, one bound at 1.5 s).",
     '',
     '| store | load | rate/s | p50 event→stored | p99 event→stored | target p99 ≤ flush + 500 ms |',

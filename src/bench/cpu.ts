@@ -1,0 +1,124 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
+/**
+ * Where the CPU goes while A, B and C run: this process (all its threads, chDB's included), the
+ * Kafka broker's and the ClickHouse server's processes when they run on this machine, and the
+ * machine as a whole (Linux /proc; zeros elsewhere). It shows whether a run was bound by the
+ * machine's cores or by something else.
+ */
+export interface CpuReading {
+  /** CPU seconds of this process. */
+  readonly self: number;
+  /** CPU seconds of the services' processes found on this machine. */
+  readonly kafka: number;
+  readonly clickhouse: number;
+  /** Machine-wide CPU seconds busy, and in total (busy + idle), over all cores. */
+  readonly busy: number;
+  readonly total: number;
+}
+
+/** CPU spent per unit of work between readings, summed over spans. */
+export interface CpuSpent {
+  self: number;
+  kafka: number;
+  clickhouse: number;
+  busy: number;
+  total: number;
+  /** Records (or rows) the spans handled. */
+  units: number;
+}
+
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+function processSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are the 14th and 15th fields of the line, the 12th and 13th after the name.
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+function machineSeconds(): { busy: number; total: number } {
+  try {
+    const [, ...values] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+    const v = values.map(Number);
+    const total = v.slice(0, 8).reduce((a, b) => a + b, 0); // user .. steal
+    const idle = v[3]! + v[4]!; // idle + iowait
+    return { busy: (total - idle) / TICKS_PER_SECOND, total: total / TICKS_PER_SECOND };
+  } catch {
+    return { busy: 0, total: 0 };
+  }
+}
+
+/** The first process whose command line matches, other than this one. */
+function findProcess(pattern: RegExp): number | undefined {
+  let dirs: string[];
+  try {
+    dirs = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return undefined;
+  }
+  for (const d of dirs) {
+    if (Number(d) === process.pid) continue;
+    try {
+      if (pattern.test(readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' '))) return Number(d);
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return undefined;
+}
+
+export function createCpuMeter() {
+  const pids = {
+    kafka: findProcess(/\bkafka\.Kafka\b/),
+    clickhouse: findProcess(/clickhouse-server|clickhouse server/),
+  };
+  const read = (): CpuReading => {
+    const { user, system } = process.cpuUsage();
+    return {
+      self: (user + system) / 1e6,
+      kafka: processSeconds(pids.kafka),
+      clickhouse: processSeconds(pids.clickhouse),
+      ...machineSeconds(),
+    };
+  };
+  return {
+    found: { kafka: pids.kafka !== undefined, clickhouse: pids.clickhouse !== undefined },
+    read,
+    empty: (): CpuSpent => ({ self: 0, kafka: 0, clickhouse: 0, busy: 0, total: 0, units: 0 }),
+    /** Adds the CPU between `from` and now, for `units` records, to `into`. */
+    add(into: CpuSpent, from: CpuReading, units: number): void {
+      const to = read();
+      into.self += to.self - from.self;
+      into.kafka += to.kafka - from.kafka;
+      into.clickhouse += to.clickhouse - from.clickhouse;
+      into.busy += to.busy - from.busy;
+      into.total += to.total - from.total;
+      into.units += units;
+    },
+  };
+}
+
+export type CpuMeter = ReturnType<typeof createCpuMeter>;
+
+/** Marks the timed part of a run: its CPU counts towards `spent`. */
+export interface CpuSpan {
+  begin(): void;
+  end(units: number): void;
+}
+
+export function cpuSpan(meter: CpuMeter, spent: CpuSpent): CpuSpan {
+  let from: CpuReading | undefined;
+  return {
+    begin: () => void (from = meter.read()),
+    end(units) {
+      if (from) meter.add(spent, from, units);
+      from = undefined;
+    },
+  };
+}
