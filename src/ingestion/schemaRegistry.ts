@@ -20,19 +20,19 @@ export interface SchemaRegistry {
   /** The schema text for a global schema id; `undefined` when the registry does not know the id. */
   schemaById(id: number): Promise<string | undefined>;
   /** The whole schema for a global schema id (with its type and references), cached like the text. */
-  schemaRecord?(id: number): Promise<RegisteredSchema | undefined>;
+  schemaRecord(id: number): Promise<RegisteredSchema | undefined>;
   /** One version of a subject (how a reference names the schema it imports). */
-  subjectVersion?(subject: string, version: number): Promise<RegisteredSchema | undefined>;
+  subjectVersion(subject: string, version: number): Promise<RegisteredSchema | undefined>;
   /** The latest version of a subject; `undefined` when the subject does not exist. */
   latest(subject: string): Promise<{ id: number; schema: string } | undefined>;
 }
 
-/** A small client for the two read calls we need; schemas are immutable per id, so ids are cached. */
+/** A small client for the read calls we need; schemas are immutable per id, so ids are cached. */
 export function createSchemaRegistry(
   config: SchemaRegistryConfig,
   /** Where the settings are, for hints in errors. */
   key = 'avro.registry',
-): Required<SchemaRegistry> {
+): SchemaRegistry {
   const base = config.url.replace(/\/+$/, '');
   const byId = new Map<number, Promise<RegisteredSchema | undefined>>();
   const headers: Record<string, string> = {

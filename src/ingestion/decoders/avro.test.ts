@@ -24,10 +24,12 @@ function wire(id: number, payload: Buffer): Buffer {
   return Buffer.concat([head, payload]);
 }
 
-/** An in-memory stand-in for the registry's two read calls; the real registry is in test/avro.test.ts. */
+/** An in-memory stand-in for the registry's read calls; the real registry is in test/avro.test.ts. */
 function registry(schemas: Record<number, object>, latestId: () => number): SchemaRegistry {
   return {
     schemaById: async (id) => (schemas[id] ? JSON.stringify(schemas[id]) : undefined),
+    schemaRecord: async (id) => (schemas[id] ? { schema: JSON.stringify(schemas[id]) } : undefined),
+    subjectVersion: async () => undefined,
     latest: async () => ({ id: latestId(), schema: JSON.stringify(schemas[latestId()]) }),
   };
 }

@@ -264,16 +264,12 @@ const MAGIC = 0;
  * Schemas are fetched by id (cached) with the files they reference; well-known types are built in.
  */
 export function protobufRegistryDecoder(registry: SchemaRegistry): Decoder {
-  if (!registry.schemaRecord || !registry.subjectVersion)
-    throw new Error('this schema registry client cannot read Protobuf schemas');
-  const schemaRecord = registry.schemaRecord.bind(registry);
-  const subjectVersion = registry.subjectVersion.bind(registry);
   /** Per schema id: the schema, or why it cannot be used (undefined: not fetched yet). */
   const writers = new Map<number, WriterSchema | string>();
   const types = new Map<string, protobuf.Type | string>();
 
   async function load(id: number): Promise<WriterSchema | string> {
-    const main = await schemaRecord(id);
+    const main = await registry.schemaRecord(id);
     if (!main) return `schema id ${id} is not in the schema registry`;
     if ((main.schemaType ?? 'AVRO') !== 'PROTOBUF')
       return `schema id ${id} is a ${main.schemaType ?? 'AVRO'} schema, not Protobuf`;
@@ -284,7 +280,7 @@ export function protobufRegistryDecoder(registry: SchemaRegistry): Decoder {
       for (const ref of schema.references ?? []) {
         if (added.has(ref.name) || isWellKnown(ref.name)) continue;
         added.add(ref.name);
-        const imported = await subjectVersion(ref.subject, ref.version);
+        const imported = await registry.subjectVersion(ref.subject, ref.version);
         if (!imported)
           throw new Error(
             `${trail} references ${ref.name} (subject ${ref.subject} version ${ref.version}), which the registry does not have`,
