@@ -1,8 +1,8 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseDocument, validateConfig } from '../src/config/index.js';
@@ -34,6 +34,15 @@ const metricsOf = (expr: string) =>
   [...expr.matchAll(/\b((?:megaservice|process|nodejs)_[a-z0-9_]+)/g)].map((m) => m[1]!);
 /** A histogram's series are read through _bucket; the exposition's HELP line names the histogram. */
 const baseName = (name: string) => name.replace(/_bucket$/, '');
+
+interface RuleFile {
+  groups: { rules: { alert: string; expr: string }[] }[];
+}
+const rules = (parse(readFileSync(join(MONITORING, 'alerts.yml'), 'utf8')) as RuleFile).groups.flatMap(
+  (g) => g.rules,
+);
+const prometheusBin = () =>
+  execFileSync('bash', [join(ROOT, 'scripts/test-tools.sh'), 'prometheus'], { encoding: 'utf8' }).trim();
 
 const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8')) as {
   services: Record<string, { profiles?: string[]; volumes?: string[]; command?: string[] }>;
@@ -80,7 +89,32 @@ describe('monitoring: Prometheus and Grafana in the compose file', () => {
     expect(queries.length).toBeGreaterThan(15);
   });
 
-  it('every dashboard query works in a real Prometheus scraping a running pipeline', async () => {
+  it("promtool accepts the Prometheus config and rules, and the rules' own unit tests pass", () => {
+    const promtool = join(dirname(prometheusBin()), 'promtool');
+    for (const args of [
+      ['check', 'config', join(MONITORING, 'prometheus.yml')],
+      ['test', 'rules', join(MONITORING, 'alerts.test.yml')],
+    ]) {
+      const out = spawnSync(promtool, args, { encoding: 'utf8' });
+      expect(out.status, `promtool ${args.join(' ')}:\n${out.stdout}${out.stderr}`).toBe(0);
+    }
+    // Every alert of the rules file has at least one unit test.
+    const alerts = (parse(readFileSync(join(MONITORING, 'alerts.yml'), 'utf8')) as RuleFile).groups.flatMap(
+      (g) => g.rules.map((r) => r.alert),
+    );
+    const tested = new Set(
+      (
+        parse(readFileSync(join(MONITORING, 'alerts.test.yml'), 'utf8')) as {
+          tests: { alert_rule_test: { alertname: string; exp_alerts: unknown[] }[] }[];
+        }
+      ).tests.flatMap((t) =>
+        t.alert_rule_test.filter((a) => a.exp_alerts.length > 0).map((a) => a.alertname),
+      ),
+    );
+    expect(alerts.filter((a) => !tested.has(a))).toEqual([]);
+  });
+
+  it('every dashboard query and alert rule works in a real Prometheus scraping a running pipeline', async () => {
     const brokers = env.kafkaBrokers!;
     const topic = uniqueName('monitored');
     await createTopic(brokers, topic, 2);
@@ -101,9 +135,6 @@ describe('monitoring: Prometheus and Grafana in the compose file', () => {
         http: { port: 0, host: '127.0.0.1' },
       }),
     );
-    const prometheusBin = execFileSync('bash', [join(ROOT, 'scripts/test-tools.sh'), 'prometheus'], {
-      encoding: 'utf8',
-    }).trim();
     // The compose file's scrape settings, pointed at this pipeline and scraping every second.
     const scrape = parse(readFileSync(join(MONITORING, 'prometheus.yml'), 'utf8')) as {
       global: Record<string, string>;
@@ -112,9 +143,10 @@ describe('monitoring: Prometheus and Grafana in the compose file', () => {
     scrape.global = { scrape_interval: '1s', evaluation_interval: '1s' };
     scrape.scrape_configs[0]!.static_configs = [{ targets: [`127.0.0.1:${proc.port}`] }];
     writeFileSync(join(dir, 'prometheus.yml'), stringify(scrape));
+    copyFileSync(join(MONITORING, 'alerts.yml'), join(dir, 'alerts.yml'));
     const port = await freePort();
     const prometheus = spawn(
-      prometheusBin,
+      prometheusBin(),
       [
         `--config.file=${join(dir, 'prometheus.yml')}`,
         `--storage.tsdb.path=${join(dir, 'tsdb')}`,
@@ -174,6 +206,16 @@ describe('monitoring: Prometheus and Grafana in the compose file', () => {
       // Every metric a query names is one the service exposes (HELP lines list even those without
       // samples yet), and every query evaluates; all but retries have series after this traffic.
       const exposed = new Set([...(await proc.metrics()).matchAll(/^# HELP (\S+) /gm)].map((m) => m[1]!));
+      for (const { alert, expr } of rules)
+        for (const name of metricsOf(expr))
+          expect(exposed.has(baseName(name)), `${alert}: ${name}`).toBe(true);
+      // Prometheus loaded the rules and evaluates them without errors against the real series.
+      const loaded = (await (await fetch(`http://127.0.0.1:${port}/api/v1/rules`)).json()) as {
+        data: { groups: { rules: { name: string; health: string; lastError?: string }[] }[] };
+      };
+      const evaluated = loaded.data.groups.flatMap((g) => g.rules);
+      expect(evaluated.map((r) => r.name).sort()).toEqual(rules.map((r) => r.alert).sort());
+      for (const r of evaluated) expect(r.health, `${r.name}: ${r.lastError ?? ''}`).toBe('ok');
       const onlyAfterAFailure = new Set(['megaservice_retries_total']);
       for (const { panel, expr } of queries) {
         for (const name of metricsOf(expr))
