@@ -26,7 +26,7 @@ describe('validateConfig', () => {
     const c = validateConfig(minimal());
     expect(c.kafka.startFrom).toBe('earliest');
     expect(c.kafka.partitionsConsumedConcurrently).toBe(1);
-    expect(c.output.database).toBe('default');
+    expect(c.output!.database).toBe('default');
     expect(c.storage.url).toBeUndefined();
     expect(c.storage.path).toBe('.data/chdb');
     expect(Object.isFrozen(c.kafka.brokers)).toBe(true);
@@ -122,6 +122,35 @@ describe('validateConfig', () => {
     expect(issuesOf(() => validateConfig(doc))).toEqual(['kafka.groupId: is required (expected string)']);
   });
 
+  it('takes forward (hybrid mode) instead of output, without features and with a dead-letter topic', () => {
+    const { output: _, ...noOutput } = minimal();
+    const forward = { ...noOutput, forward: { topic: 'clean' }, deadLetters: { topic: 'dlq' } };
+    expect(validateConfig(forward).forward).toEqual({ topic: 'clean' });
+    expect(issuesOf(() => validateConfig(noOutput))).toEqual([
+      '(top level): set exactly one of output (a ClickHouse table) and forward (a Kafka topic: hybrid mode)',
+    ]);
+    expect(
+      issuesOf(() =>
+        validateConfig({ ...minimal(), forward: { topic: 'clean' }, deadLetters: { topic: 'd' } }),
+      ),
+    ).toEqual([
+      '(top level): set exactly one of output (a ClickHouse table) and forward (a Kafka topic: hybrid mode)',
+    ]);
+    const features = [
+      {
+        name: 'f',
+        entity: 'id',
+        eventTime: '$timestamp',
+        window: { type: 'tumbling', size: '1m' },
+        aggregations: [{ name: 'n', fn: 'count' }],
+      },
+    ];
+    expect(issuesOf(() => validateConfig({ ...noOutput, forward: { topic: 'clean' }, features }))).toEqual([
+      'features: belong to the deployment that reads forward.topic: with forward, this one ends after transformation',
+      'deadLetters.topic: is required with forward: without a ClickHouse table, dead letters go to a topic',
+    ]);
+  });
+
   it('lists the allowed values of an enum', () => {
     const doc = { ...minimal(), sources: [{ topics: ['t'], format: 'xml' }] };
     expect(issuesOf(() => validateConfig(doc))).toEqual([
@@ -215,7 +244,7 @@ describe('loadConfig', () => {
       join(dir, 'p.yaml'),
       'kafka: {brokers: [127.0.0.1:9092], groupId: g}\nsources: [{topics: [t]}]\noutput: {table: events, columns: [{name: id, type: String}]}\n',
     );
-    expect((await loadConfig(join(dir, 'p.json'), {})).output.table).toBe('events');
+    expect((await loadConfig(join(dir, 'p.json'), {})).output!.table).toBe('events');
     expect((await loadConfig(join(dir, 'p.yaml'), {})).sources[0]!.topics).toEqual(['t']);
   });
 

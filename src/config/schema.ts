@@ -172,11 +172,32 @@ const storageSchema = z
 
 const WORKERS = "must be 'auto' or a whole number from 0 to 32";
 
+/**
+ * Hybrid mode: this deployment runs ingestion and transformation only, and hands each record to a
+ * Kafka topic as a JSON object of its fields, exactly once (a Kafka transaction per round, with the
+ * consumed offsets in it). A second deployment reads that topic (format json) and runs extraction
+ * and storage.
+ */
+const forwardSchema = z
+  .object({
+    topic: z.string().min(1),
+    /**
+     * The producer's transactional id: stable per instance and unique across instances. A restart
+     * with the same id aborts what the previous process left open at once; with another id, readers
+     * of the topic wait for the broker's transaction timeout. Default: <groupId>-forward-<hostname>.
+     */
+    transactionalId: z.string().min(1).optional(),
+  })
+  .strict();
+
 export const pipelineSchema = z
   .object({
     kafka: kafkaSchema,
     sources: z.array(sourceSchema).min(1, 'must declare at least one source'),
-    output: outputSchema,
+    /** The ClickHouse table records are stored in (or `forward`). */
+    output: outputSchema.optional(),
+    /** Hybrid mode: hand transformed records to a topic instead of storing them (or `output`). */
+    forward: forwardSchema.optional(),
     /** Windowed per-entity features, one table each (beside output.table). */
     features: z.array(featureSetSchema).default([]),
     /** Dead letters always go to `<output.table>_dead_letters`; with a topic, also to Kafka. */
@@ -210,14 +231,35 @@ export const pipelineSchema = z
       .strict()
       .default({ enabled: true, host: '0.0.0.0', port: 8080 }),
   })
-  .strict();
+  .strict()
+  .superRefine((p, ctx) => {
+    if (!p.output === !p.forward)
+      ctx.addIssue({
+        code: 'custom',
+        message: 'set exactly one of output (a ClickHouse table) and forward (a Kafka topic: hybrid mode)',
+      });
+    if (p.forward && p.features.length > 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['features'],
+        message:
+          'belong to the deployment that reads forward.topic: with forward, this one ends after transformation',
+      });
+    if (p.forward && !p.deadLetters.topic)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['deadLetters', 'topic'],
+        message: 'is required with forward: without a ClickHouse table, dead letters go to a topic',
+      });
+  });
 
 export type PipelineConfigInput = z.input<typeof pipelineSchema>;
 export type PipelineConfig = z.output<typeof pipelineSchema> & {
   /** Folder that relative paths in the file (schemas, lookups, custom transforms) resolve against. */
   readonly baseDir: string;
 };
-export type ColumnConfig = PipelineConfig['output']['columns'][number];
+export type OutputConfig = NonNullable<PipelineConfig['output']>;
+export type ColumnConfig = OutputConfig['columns'][number];
+export type ForwardConfig = NonNullable<PipelineConfig['forward']>;
 export type KafkaConfig = PipelineConfig['kafka'];
 export type StorageConfig = PipelineConfig['storage'];
-export type OutputConfig = PipelineConfig['output'];

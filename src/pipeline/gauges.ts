@@ -3,12 +3,15 @@ import type { WindowCounts } from '../extraction/index.js';
 import type { KafkaSource } from '../ingestion/index.js';
 import type { ClickHouseSink } from '../storage/index.js';
 
+/** What the gauges read of the sink. */
+type SinkStats = Pick<ClickHouseSink, 'buffer' | 'circuit'>;
+
 const CIRCUIT = { closed: 0, 'half-open': 1, open: 2 } as const;
 
 /** Gauges read at scrape time from the live parts (no timers of their own). */
 export function registerGauges(
   registry: Registry,
-  parts: { source: KafkaSource; sink: ClickHouseSink; openWindows: ReadonlyMap<string, WindowCounts> },
+  parts: { source: KafkaSource; sink: SinkStats; openWindows: ReadonlyMap<string, WindowCounts> },
 ): void {
   const { source, sink, openWindows } = parts;
   new Gauge({

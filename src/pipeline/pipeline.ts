@@ -12,14 +12,20 @@ import {
 } from '../core/index.js';
 import type { WindowCounts } from '../extraction/index.js';
 import { createKafkaSource, type KafkaSource } from '../ingestion/index.js';
-import { createClickHouseSink, type ClickHouseSink } from '../storage/index.js';
+import { createClickHouseSink, createForwardSink, type ClickHouseSink } from '../storage/index.js';
 import { registerGauges } from './gauges.js';
 import { createLaneWorkers, resolveWorkers, type LaneWorkers } from './laneWorkers.js';
-import { prepareStages, recordStages } from './prepare.js';
+import { forwardStages, prepareStages, recordStages } from './prepare.js';
+
+/** What the pipeline needs of its sink: ClickHouse, or in hybrid mode a Kafka topic. */
+export type PipelineSink = Pick<
+  ClickHouseSink,
+  'start' | 'stop' | 'health' | 'drain' | 'buffer' | 'circuit' | 'onCircuit'
+>;
 
 export interface Pipeline extends Lifecycle {
   readonly source: KafkaSource;
-  readonly sink: ClickHouseSink;
+  readonly sink: PipelineSink;
   readonly telemetry: Telemetry;
 }
 
@@ -57,21 +63,39 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
     deps.onFatal?.(err);
   };
 
-  const sink = createClickHouseSink(
-    {
-      client: { ...config.storage, baseDir: config.baseDir },
-      database: config.output.database,
-      table: config.output.table,
-      columns: config.output.columns,
-      featureSets: config.features,
-      batching: config.storage,
-      resilience: config.storage,
-      deadLetterTopic: config.deadLetters.topic
-        ? { ...config.kafka, baseDir: config.baseDir, topic: config.deadLetters.topic }
-        : undefined,
-    },
-    { logger: logger.child({ module: 'storage' }), telemetry },
-  );
+  const storageDeps = { logger: logger.child({ module: 'storage' }), telemetry };
+  const forward = config.forward
+    ? createForwardSink(
+        {
+          kafka: config.kafka,
+          baseDir: config.baseDir,
+          topic: config.forward.topic,
+          transactionalId: config.forward.transactionalId,
+          deadLetterTopic: config.deadLetters.topic!,
+          bufferRows: config.storage.bufferRows,
+        },
+        { ...storageDeps, onFatal },
+      )
+    : undefined;
+  const output = config.output;
+  const clickhouse = output
+    ? createClickHouseSink(
+        {
+          client: { ...config.storage, baseDir: config.baseDir },
+          database: output.database,
+          table: output.table,
+          columns: output.columns,
+          featureSets: config.features,
+          batching: config.storage,
+          resilience: config.storage,
+          deadLetterTopic: config.deadLetters.topic
+            ? { ...config.kafka, baseDir: config.baseDir, topic: config.deadLetters.topic }
+            : undefined,
+        },
+        storageDeps,
+      )
+    : undefined;
+  const sink: PipelineSink = (forward ?? clickhouse)!;
   const source = createKafkaSource(
     {
       ...config.kafka,
@@ -88,7 +112,8 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
   let subscription: Subscription | undefined;
   const openWindows = new Map<string, WindowCounts>();
   registerGauges(telemetry.registry, { source, sink, openWindows });
-  const threads = resolveWorkers(config.workers);
+  // Hybrid mode runs its two stages on the main thread: the worker threads encode ClickHouse rows.
+  const threads = forward ? 0 : resolveWorkers(config.workers);
   let workers: LaneWorkers | undefined;
 
   return {
@@ -106,13 +131,21 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
       );
       // A lane hands over a batch and waits until storage accepted it, so the chain holds at most
       // partitionsConsumedConcurrently batches besides storage's buffer, whose size is configured.
-      if (threads > 0) {
+      if (forward) {
+        subscription = source.batches$
+          .pipe(
+            forwardStages(stages, telemetry),
+            mergeMap((batch) => forward.accept(batch).catch((err: unknown) => batch.ack.reject(err))),
+          )
+          .subscribe({ error: onFatal });
+      } else if (threads > 0) {
+        const ch = clickhouse!;
         workers = createLaneWorkers(config, threads, {
           telemetry,
           logger: logger.child({ module: 'pipeline' }),
           openWindows,
           onFatal,
-          rowFormat: sink.rowFormat(),
+          rowFormat: ch.rowFormat(),
         });
         await workers.start();
         const w = workers;
@@ -123,7 +156,7 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
             mergeMap((batch) =>
               w
                 .process(batch)
-                .then((encoded) => sink.acceptEncoded(encoded))
+                .then((encoded) => ch.acceptEncoded(encoded))
                 .catch((err: unknown) => batch.ack.reject(err)),
             ),
           )
@@ -133,7 +166,7 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
           .pipe(
             recordStages(config, stages, telemetry, openWindows, (l) => source.onGeneration(l)),
             // Storage takes the batch into its bounded buffer; the lane waits for that (backpressure).
-            mergeMap((batch) => sink.accept(batch).catch((err: unknown) => batch.ack.reject(err))),
+            mergeMap((batch) => clickhouse!.accept(batch).catch((err: unknown) => batch.ack.reject(err))),
           )
           .subscribe({ error: onFatal });
       }
@@ -146,7 +179,7 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
         await beforeDeadline(
           source.drain(() => sink.drain()),
           deadline,
-          'draining batches into ClickHouse',
+          forward ? `draining batches into ${config.forward!.topic}` : 'draining batches into ClickHouse',
         );
         await source.stop(deadline);
       } finally {

@@ -5,6 +5,7 @@ import {
   guarded,
   kafkaConnectionOptions,
   type Batch,
+  type DecodedRecord,
   type OutputRow,
   type SourceRecord,
   type StageMeter,
@@ -76,9 +77,19 @@ export function recordStages(
   const decode = guarded(decodeRecords(stages.decoderFor), 'ingestion', meter);
   const steps = guarded(transform(stages.transformFor), 'transformation', meter);
   const extract = guarded(
-    extractFeatures(config.output.columns, config.features, openWindows, onGeneration),
+    extractFeatures(config.output!.columns, config.features, openWindows, onGeneration),
     'extraction',
     meter,
   );
   return (batches) => batches.pipe(decode, steps, extract);
+}
+
+/** Hybrid mode's chain: decode and transform only (see `forward` in the config). */
+export function forwardStages(
+  stages: PreparedStages,
+  meter: StageMeter,
+): OperatorFunction<Batch<SourceRecord>, Batch<DecodedRecord>> {
+  const decode = guarded(decodeRecords(stages.decoderFor), 'ingestion', meter);
+  const steps = guarded(transform(stages.transformFor), 'transformation', meter);
+  return (batches) => batches.pipe(decode, steps);
 }

@@ -31,7 +31,25 @@ export interface DeadLetterTopic {
   stop(): Promise<void>;
 }
 
-/** Dead letters to a Kafka topic: the original key and value bytes, with headers saying why and whence. */
+/** Dead-letter messages: the original key and value bytes, with headers saying why and whence. */
+export function deadLetterMessages(rejected: readonly RejectedRecord[]) {
+  return rejected.map((r) => ({
+    key: r.source.key,
+    value: r.source.value,
+    timestamp: String(r.source.timestamp),
+    headers: {
+      ...r.source.headers,
+      [DLQ_HEADERS.stage]: r.stage,
+      [DLQ_HEADERS.reason]: r.reason,
+      [DLQ_HEADERS.topic]: r.source.topic,
+      [DLQ_HEADERS.partition]: String(r.source.partition),
+      [DLQ_HEADERS.offset]: r.source.offset,
+      [DLQ_HEADERS.timestamp]: String(r.source.timestamp),
+    },
+  }));
+}
+
+/** Dead letters to a Kafka topic (see deadLetterMessages). */
 export function createDeadLetterTopic(
   config: DeadLetterTopicConfig,
   deps: { logger: Logger },
@@ -56,20 +74,7 @@ export function createDeadLetterTopic(
           topic: config.topic,
           acks: -1,
           compression: CompressionTypes.None,
-          messages: rejected.map((r) => ({
-            key: r.source.key,
-            value: r.source.value,
-            timestamp: String(r.source.timestamp),
-            headers: {
-              ...r.source.headers,
-              [DLQ_HEADERS.stage]: r.stage,
-              [DLQ_HEADERS.reason]: r.reason,
-              [DLQ_HEADERS.topic]: r.source.topic,
-              [DLQ_HEADERS.partition]: String(r.source.partition),
-              [DLQ_HEADERS.offset]: r.source.offset,
-              [DLQ_HEADERS.timestamp]: String(r.source.timestamp),
-            },
-          })),
+          messages: deadLetterMessages(rejected),
         });
       } catch (err) {
         throw new PipelineError(

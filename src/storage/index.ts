@@ -10,3 +10,5 @@ export { batchEncoder, batchSpan } from './encode.js';
 export type { RowFormat } from './rows.js';
 export { detectCapabilities } from './capabilities.js';
 export type { EncodedBatch } from './encode.js';
+export { createForwardSink, FORWARD_SOURCE_HEADER } from './forwardSink.js';
+export type { ForwardSink } from './forwardSink.js';
