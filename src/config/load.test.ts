@@ -145,6 +145,17 @@ describe('validateConfig', () => {
         aggregations: [{ name: 'n', fn: 'count' }],
       },
     ];
+    expect(
+      issuesOf(() =>
+        validateConfig({
+          ...forward,
+          sources: [{ topicPattern: '^(t|clean)$' }],
+          forward: { topic: 'clean' },
+        }),
+      ),
+    ).toEqual([
+      'forward.topic: clean is also a source of this deployment: its records would come back to it',
+    ]);
     expect(issuesOf(() => validateConfig({ ...noOutput, forward: { topic: 'clean' }, features }))).toEqual([
       'features: belong to the deployment that reads forward.topic: with forward, this one ends after transformation',
       'deadLetters.topic: is required with forward: without a ClickHouse table, dead letters go to a topic',

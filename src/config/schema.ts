@@ -245,6 +245,23 @@ export const pipelineSchema = z
         message:
           'belong to the deployment that reads forward.topic: with forward, this one ends after transformation',
       });
+    const fwd = p.forward?.topic;
+    if (
+      fwd &&
+      p.sources.some((src) => {
+        if (src.topics?.includes(fwd)) return true;
+        try {
+          return src.topicPattern !== undefined && new RegExp(src.topicPattern).test(fwd);
+        } catch {
+          return false; // reported at the source
+        }
+      })
+    )
+      ctx.addIssue({
+        code: 'custom',
+        path: ['forward', 'topic'],
+        message: `${fwd} is also a source of this deployment: its records would come back to it`,
+      });
     if (p.forward && !p.deadLetters.topic)
       ctx.addIssue({
         code: 'custom',
