@@ -106,7 +106,12 @@ describe('hybrid mode: forward to a topic, extraction and storage in a second de
         ...common,
         kafka: { ...common.kafka, groupId: uniqueName('down') },
         sources: [{ topics: [middle] }],
-        output: { database: 'fw_split', table: 'events', columns: COLUMNS },
+        // The original position travels in a header: a column can keep it.
+        output: {
+          database: 'fw_split',
+          table: 'events',
+          columns: [...COLUMNS, { name: 'source', type: 'String', field: '$header.megaservice.source' }],
+        },
         features: [USER_10S_IDLE],
         storage: { path: join(dir, 'chdb'), flushIntervalMs: 200 },
       },
@@ -155,6 +160,8 @@ describe('hybrid mode: forward to a topic, extraction and storage in a second de
           client,
           `SELECT entity, window_start, events FROM ${db}.user_10s FINAL ORDER BY entity, window_start`,
         );
+      const sources = await rows<{ source: string }>(client, 'SELECT source FROM fw_split.events');
+      expect(new Set(sources.map((r) => r.source))).toEqual(new Set(forwarded.map((m) => m.source)));
       const split = await table('fw_split');
       expect(split.length).toBe(2000);
       expect(split).toEqual(await table('fw_single'));
