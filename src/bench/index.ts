@@ -16,7 +16,7 @@ import {
 import { bareConsumer, bareInserts } from './baselines.js';
 import { createCpuMeter, cpuSpan, type CpuSpent } from './cpu.js';
 import { kafka, prefill } from './data.js';
-import { createLiveTopic, latencyPercentiles, produceAtRate } from './live.js';
+import { createLiveTopic, latencyPercentiles, produceAtRateApart } from './live.js';
 import { benchConfig, drained, fullPipeline, OUTPUT_COLUMNS, startPipeline } from './pipelineRun.js';
 import { writeReport, type BenchResult } from './report.js';
 
@@ -299,7 +299,7 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
           steadyFromFiles = residentFromFiles();
         }, 100);
       }, warmupSeconds * 1000);
-      const sent = await produceAtRate(
+      const sent = await produceAtRateApart(
         svc.brokers,
         topic,
         Math.round(cRate * load),
@@ -336,7 +336,7 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
     if (server) {
       const { topic, pipeline } = await livePipeline('stall');
       const rate = Math.round(cRate * 0.5);
-      const producing = produceAtRate(svc.brokers, topic, rate, stallSeconds + 10, 'json', PARTITIONS);
+      const producing = produceAtRateApart(svc.brokers, topic, rate, stallSeconds + 10, 'json', PARTITIONS);
       const samples = { steady: 0, stall: 0 };
       const sample = (k: 'steady' | 'stall') =>
         (samples[k] = Math.max(samples[k], process.memoryUsage().rss));

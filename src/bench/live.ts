@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { histogramBuckets, histogramQuantile } from '../core/index.js';
 import type { Pipeline } from '../pipeline/index.js';
 import { avroType, benchEvent, kafka } from './data.js';
@@ -34,6 +37,27 @@ export async function produceAtRate(
     await producer.disconnect();
   }
   return i;
+}
+
+/** `produceAtRate` in a child process (dist/bench/produce.js): the pipeline measured keeps its own event loop and memory. */
+export async function produceAtRateApart(
+  brokers: string,
+  topic: string,
+  perSecond: number,
+  seconds: number,
+  format: 'json' | 'avro',
+  partitions: number,
+): Promise<number> {
+  const { stdout } = await promisify(execFile)(process.execPath, [
+    join(import.meta.dirname, 'produce.js'),
+    brokers,
+    topic,
+    String(perSecond),
+    String(seconds),
+    format,
+    String(partitions),
+  ]);
+  return Number(stdout.trim());
 }
 
 export async function latencyPercentiles(pipeline: Pipeline): Promise<{ p50: number; p99: number }> {

@@ -112,7 +112,7 @@ export function writeReport(r: BenchResult, out: string): string {
     '',
     ...r.memory.steady.map(
       (m) =>
-        `Steady resident memory, ${m.store} store (the benchmark process while a pipeline runs at 50% load): ${n(m.rssMiB)} MiB (target ≤ 512 MiB: ${check(m.rssMiB <= 512)})` +
+        `Steady resident memory, ${m.store} store (the benchmark process while its pipeline runs at 50% load, fed by a load generator in a process of its own): ${n(m.rssMiB)} MiB (target ≤ 512 MiB: ${check(m.rssMiB <= 512)})` +
         (m.fromFilesMiB
           ? `; ${n(m.fromFilesMiB)} MiB of it mapped from files (library code, chDB's engine included when embedded), which the kernel can drop and read again.`
           : '.'),
