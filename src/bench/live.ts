@@ -40,22 +40,10 @@ export async function produceAtRate(
 }
 
 /** `produceAtRate` in a child process (dist/bench/produce.js): the pipeline measured keeps its own event loop and memory. */
-export async function produceAtRateApart(
-  brokers: string,
-  topic: string,
-  perSecond: number,
-  seconds: number,
-  format: 'json' | 'avro',
-  partitions: number,
-): Promise<number> {
+export async function produceAtRateApart(...args: Parameters<typeof produceAtRate>): Promise<number> {
   const { stdout } = await promisify(execFile)(process.execPath, [
     join(import.meta.dirname, 'produce.js'),
-    brokers,
-    topic,
-    String(perSecond),
-    String(seconds),
-    format,
-    String(partitions),
+    ...args.map(String),
   ]);
   return Number(stdout.trim());
 }
