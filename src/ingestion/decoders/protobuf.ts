@@ -118,11 +118,8 @@ function plain(v: unknown): unknown {
   return o;
 }
 
-/** The message types of one file, in declaration order, nested ones after their parent's path. */
-interface FileTypes {
-  /** Message index path (joined with ',') -> fully qualified name. */
-  readonly byIndexes: Map<string, string>;
-}
+/** The message types of one file: message index path (joined with ',') -> fully qualified name. */
+type FileTypes = ReadonlyMap<string, string>;
 
 function indexDescriptorTypes(fdp: FileDescriptorProto): FileTypes {
   const byIndexes = new Map<string, string>();
@@ -133,7 +130,7 @@ function indexDescriptorTypes(fdp: FileDescriptorProto): FileTypes {
       walk(m.nestedType, name, [...path, i]);
     });
   walk(fdp.messageType, fdp.package ? `.${fdp.package}` : '', []);
-  return { byIndexes };
+  return byIndexes;
 }
 
 function indexParsedTypes(ns: protobuf.NamespaceBase): FileTypes {
@@ -146,7 +143,7 @@ function indexParsedTypes(ns: protobuf.NamespaceBase): FileTypes {
         walk(t, [...path, i]);
       });
   walk(ns, []);
-  return { byIndexes };
+  return byIndexes;
 }
 
 /**
@@ -304,7 +301,7 @@ export function protobufRegistryDecoder(registry: SchemaRegistry): Decoder {
     const key = `${id}:${indexes.join(',')}`;
     let t = types.get(key);
     if (t === undefined) {
-      const name = writer.types.byIndexes.get(indexes.join(','));
+      const name = writer.types.get(indexes.join(','));
       t = name
         ? writer.root.lookupType(name)
         : `schema id ${id} has no message at index path [${indexes.join(', ')}]`;
