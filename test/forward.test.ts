@@ -28,17 +28,20 @@ const COLUMNS = [
   { name: 'ts', type: 'DateTime' },
 ];
 
-/** Every committed message of a topic (read_committed, as kafkajs reads by default), with its headers. */
-async function readAll(topic: string, expected: number) {
+/**
+ * Every committed message of a topic (read_committed, as kafkajs reads by default), with the value
+ * of one of its headers (by default where the pipeline read it).
+ */
+async function readAll(topic: string, expected: number, header = FORWARD_SOURCE_HEADER) {
   const consumer = kafkaClient(env.kafkaBrokers!).consumer({ groupId: uniqueName('reader') });
-  const seen: { value: string; source: string; partition: number }[] = [];
+  const seen: { value: string; header: string; partition: number }[] = [];
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({
     eachMessage: async ({ message, partition }) =>
       void seen.push({
         value: message.value!.toString(),
-        source: message.headers![FORWARD_SOURCE_HEADER]!.toString(),
+        header: message.headers![header]!.toString(),
         partition,
       }),
   });
@@ -48,17 +51,26 @@ async function readAll(topic: string, expected: number) {
   return seen;
 }
 
+/** The hybrid test's three topics: the input, the one between the halves, and the dead letters. */
+async function forwardTopics(prefix: string, partitions: number) {
+  const topics = {
+    input: uniqueName(`${prefix}_in`),
+    middle: uniqueName(`${prefix}_mid`),
+    dlq: uniqueName(`${prefix}_dlq`),
+  };
+  const brokers = env.kafkaBrokers!;
+  await Promise.all([
+    createTopic(brokers, topics.input, partitions),
+    createTopic(brokers, topics.middle, partitions),
+    createTopic(brokers, topics.dlq, 1),
+  ]);
+  return topics;
+}
+
 describe('hybrid mode: forward to a topic, extraction and storage in a second deployment', () => {
   it('stores the same rows and feature windows as one deployment, with every record once on the topic', async () => {
     const brokers = env.kafkaBrokers!;
-    const input = uniqueName('fw_in');
-    const middle = uniqueName('fw_mid');
-    const dlq = uniqueName('fw_dlq');
-    await Promise.all([
-      createTopic(brokers, input, 2),
-      createTopic(brokers, middle, 2),
-      createTopic(brokers, dlq, 1),
-    ]);
+    const { input, middle, dlq } = await forwardTopics('fw', 2);
     const events = (p: number) =>
       Array.from({ length: 1000 }, (_, i) => ({
         key: `u${i % 13}`,
@@ -138,10 +150,10 @@ describe('hybrid mode: forward to a topic, extraction and storage in a second de
 
     const forwarded = await readAll(middle, 2000);
     expect(forwarded.length).toBe(2000);
-    expect(new Set(forwarded.map((m) => m.source)).size).toBe(2000);
+    expect(new Set(forwarded.map((m) => m.header)).size).toBe(2000);
     // A record stays on its source partition's number, so a lane's order holds.
-    for (const m of forwarded) expect(m.source.split('/')[1]).toBe(String(m.partition));
-    expect(JSON.parse(forwarded.find((m) => m.source === `${input}/1/7`)!.value)).toEqual({
+    for (const m of forwarded) expect(m.header.split('/')[1]).toBe(String(m.partition));
+    expect(JSON.parse(forwarded.find((m) => m.header === `${input}/1/7`)!.value)).toEqual({
       user: 'u7',
       value: 7.1,
       doubled: 14.2,
@@ -161,7 +173,7 @@ describe('hybrid mode: forward to a topic, extraction and storage in a second de
           `SELECT entity, window_start, events FROM ${db}.user_10s FINAL ORDER BY entity, window_start`,
         );
       const sources = await rows<{ source: string }>(client, 'SELECT source FROM fw_split.events');
-      expect(new Set(sources.map((r) => r.source))).toEqual(new Set(forwarded.map((m) => m.source)));
+      expect(new Set(sources.map((r) => r.source))).toEqual(new Set(forwarded.map((m) => m.header)));
       const split = await table('fw_split');
       expect(split.length).toBe(2000);
       expect(split).toEqual(await table('fw_single'));
@@ -173,15 +185,7 @@ describe('hybrid mode: forward to a topic, extraction and storage in a second de
     }
 
     // The two bad records went to the dead-letter topic, in the same transactions.
-    const dead = kafkaClient(brokers).consumer({ groupId: uniqueName('dlq') });
-    const reasons: string[] = [];
-    await dead.connect();
-    await dead.subscribe({ topic: dlq, fromBeginning: true });
-    await dead.run({
-      eachMessage: async ({ message }) => void reasons.push(message.headers!['dlq.reason']!.toString()),
-    });
-    await waitFor('2 dead letters', async () => reasons.length >= 2, 30_000);
-    await dead.disconnect();
+    const reasons = (await readAll(dlq, 2, 'dlq.reason')).map((m) => m.header);
     expect(reasons.sort()).toEqual([
       "field 'user' is required (string) but missing",
       expect.stringMatching(/^invalid JSON: /),
@@ -190,14 +194,7 @@ describe('hybrid mode: forward to a topic, extraction and storage in a second de
 
   it('writes every record exactly once across a kill -9 and a restart', async () => {
     const brokers = env.kafkaBrokers!;
-    const input = uniqueName('fw_crash_in');
-    const middle = uniqueName('fw_crash_mid');
-    const dlq = uniqueName('fw_crash_dlq');
-    await Promise.all([
-      createTopic(brokers, input, 3),
-      createTopic(brokers, middle, 3),
-      createTopic(brokers, dlq, 1),
-    ]);
+    const { input, middle, dlq } = await forwardTopics('fw_crash', 3);
     const COUNT = 60_000;
     const perPartition = new Map(
       [0, 1, 2].map((p) => [
@@ -240,6 +237,6 @@ describe('hybrid mode: forward to a topic, extraction and storage in a second de
     }
     const forwarded = await readAll(middle, COUNT);
     expect(forwarded.length).toBe(COUNT);
-    expect(new Set(forwarded.map((m) => m.source)).size).toBe(COUNT);
+    expect(new Set(forwarded.map((m) => m.header)).size).toBe(COUNT);
   });
 });

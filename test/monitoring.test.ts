@@ -1,4 +1,4 @@
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import { services, uniqueName } from './support/env.js';
 import { createTopic, kafkaClient, waitFor } from './support/kafka.js';
 import { USER_10S_IDLE } from './support/pipeline.js';
 import { startPipelineProcess, writePipeline } from './support/processes.js';
+import { testTool } from './support/tools.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const MONITORING = join(ROOT, 'deploy/monitoring');
@@ -41,8 +42,7 @@ interface RuleFile {
 const rules = (parse(readFileSync(join(MONITORING, 'alerts.yml'), 'utf8')) as RuleFile).groups.flatMap(
   (g) => g.rules,
 );
-const prometheusBin = () =>
-  execFileSync('bash', [join(ROOT, 'scripts/test-tools.sh'), 'prometheus'], { encoding: 'utf8' }).trim();
+const prometheusBin = () => testTool('prometheus');
 
 const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8')) as {
   services: Record<string, { profiles?: string[]; volumes?: string[]; command?: string[] }>;

@@ -10,6 +10,7 @@ import { rows } from './support/clickhouse.js';
 import { services, uniqueName } from './support/env.js';
 import { createTopic } from './support/kafka.js';
 import { runUntilCaughtUp } from './support/pipeline.js';
+import { testTool } from './support/tools.js';
 
 const env = services();
 const ROOT = resolve(import.meta.dirname, '..');
@@ -24,11 +25,8 @@ type Line = { type: string; key: string; value: object; plain?: boolean } | { ra
  * the schemas, with test/fixtures/protobuf/money.proto as a reference of order.proto.
  */
 function produceWithConfluentPython(topic: string, lines: Line[]): void {
-  const python = execFileSync('bash', [join(ROOT, 'scripts/test-tools.sh'), 'python'], {
-    encoding: 'utf8',
-  }).trim();
   execFileSync(
-    python,
+    testTool('python'),
     [
       join(ROOT, 'test/support/protobuf_produce.py'),
       join(ROOT, 'test/fixtures/protobuf'),
