@@ -74,8 +74,14 @@ describe('transactional topics', () => {
         messages: Array.from({ length: 10 }, (_, i) => event(BASE + 6000 + i * 100, 'aborted')),
       });
       await abortedTx.abort();
-      const high = (await topicEnds(brokers, topic)).get(0)!;
-      expect(high).toBe(62n); // 50 records, a marker, 10 aborted records, a marker
+      // The coordinator writes the abort marker after abort() returns, and the end read here is the
+      // last stable offset, so it reaches 62 only once the marker is in the log.
+      let high = 0n;
+      await waitFor(
+        'the abort marker written',
+        async () => (high = (await topicEnds(brokers, topic)).get(0)!) === 62n, // 50, a marker, 10, a marker
+        30_000,
+      );
       // Nothing more comes: the lane commits the end (the idle timeout closes the window), and
       // nothing counts as behind.
       await waitFor(

@@ -41,7 +41,8 @@ export async function produceInOrder(
   }
 }
 
-/** High watermark per partition. */
+/** End per partition as a read_committed reader sees it (kafkajs' default): the last stable
+ * offset, which is the high watermark whenever no transaction is open. */
 export async function topicEnds(brokers: string, topic: string): Promise<Map<number, bigint>> {
   const admin = kafkaClient(brokers).admin();
   await admin.connect();
