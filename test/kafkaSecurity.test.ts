@@ -8,6 +8,7 @@ import { createPipeline, prepareStages } from '../src/pipeline/index.js';
 import { createClickHouseClient } from '../src/storage/index.js';
 import { rows } from './support/clickhouse.js';
 import { services, uniqueName } from './support/env.js';
+import { encryptedClientKey, KEY_PASSPHRASE } from './support/tls.js';
 import { createTopic, kafkaClient, produceInOrder, waitFor } from './support/kafka.js';
 
 const env = services();
@@ -115,6 +116,22 @@ describe('secured Kafka', () => {
     expect(await stored('mtls')).toEqual(Array.from({ length: 200 }, (_, n) => n));
   });
 
+  it('consumes over TLS with a client key encrypted under a passphrase', async () => {
+    const s = secure();
+    const topic = uniqueName('sec_passphrase');
+    const config = pipelineConfig('passphrase', topic, {
+      brokers: [s.ssl],
+      ssl: {
+        ca: join(s.tlsDir, 'ca.pem'),
+        cert: join(s.tlsDir, 'client.crt'),
+        key: encryptedClientKey(s.tlsDir, dir),
+        passphrase: KEY_PASSPHRASE,
+      },
+    });
+    await runThrough(config, topic, 100);
+    expect(await stored('passphrase')).toEqual(Array.from({ length: 100 }, (_, n) => n));
+  });
+
   it('consumes over SASL/PLAIN and SCRAM-SHA-256 without TLS', async () => {
     const s = secure();
     for (const mechanism of ['plain', 'scram-sha-256'] as const) {
@@ -183,5 +200,39 @@ describe('secured Kafka', () => {
       /kafka\.ssl\.ca: cannot read .*nope\.pem: file not found/,
     );
     await expect(prepareStages(config)).rejects.toThrow(/kafka\.ssl\.cert: cannot read/);
+  });
+
+  it('checks the client key and certificate before connecting, naming the key at fault', async () => {
+    const s = secure();
+    const refused = async (ssl: Record<string, unknown>) => {
+      const config = pipelineConfig('never', 'never', {
+        brokers: [s.ssl],
+        ssl: { ca: join(s.tlsDir, 'ca.pem'), cert: join(s.tlsDir, 'client.crt'), ...ssl },
+      });
+      const err = await prepareStages(config).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      return err?.message;
+    };
+    const key = encryptedClientKey(s.tlsDir, dir);
+    expect(await refused({ key })).toMatch(
+      /kafka\.ssl\.key: the key is encrypted; set kafka\.ssl\.passphrase/,
+    );
+    expect(await refused({ key, passphrase: 'wrong' })).toMatch(
+      /kafka\.ssl\.passphrase: does not decrypt kafka\.ssl\.key \(.*bad decrypt/,
+    );
+    // The server's key is a valid key, but not the client certificate's.
+    expect(await refused({ key: join(s.tlsDir, 'server.key') })).toMatch(
+      /kafka\.ssl\.cert: is not the certificate of kafka\.ssl\.key/,
+    );
+    expect(await refused({ key: join(s.tlsDir, 'ca.pem') })).toMatch(
+      /kafka\.ssl\.key: not a PEM private key/,
+    );
+    expect(await refused({ key: join(s.tlsDir, 'client.key'), ca: join(s.tlsDir, 'client.key') })).toMatch(
+      /kafka\.ssl\.ca: not a PEM certificate/,
+    );
+    // The same files, right, pass.
+    expect(await refused({ key, passphrase: KEY_PASSPHRASE })).toBeUndefined();
   });
 });

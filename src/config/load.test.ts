@@ -56,6 +56,19 @@ describe('validateConfig', () => {
     expect(issuesOf(() => validateConfig(kafka({ ssl: { cert: 'c.pem' } })))).toEqual([
       'kafka.ssl: set both cert and key (a client certificate), or neither',
     ]);
+    const storage = (tls: Record<string, unknown>) => ({
+      ...minimal(),
+      storage: { url: 'https://ch.example:8443', tls: { ca: 'ca.pem', ...tls } },
+    });
+    expect(validateConfig(storage({ cert: 'c.pem', key: 'k.pem', passphrase: 'p' })).storage.tls).toEqual({
+      ca: 'ca.pem',
+      cert: 'c.pem',
+      key: 'k.pem',
+      passphrase: 'p',
+    });
+    expect(issuesOf(() => validateConfig(storage({ passphrase: 'p' })))).toEqual([
+      'storage.tls.passphrase: only with an encrypted key',
+    ]);
     expect(
       issuesOf(() => validateConfig(kafka({ sasl: { mechanism: 'gssapi', username: 'u', password: 'p' } }))),
     ).toEqual(['kafka.sasl.mechanism: must be one of "plain", "scram-sha-256", "scram-sha-512"']);

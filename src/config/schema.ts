@@ -128,6 +128,8 @@ const storageSchema = z
         ca: z.string().min(1),
         cert: z.string().min(1).optional(),
         key: z.string().min(1).optional(),
+        /** for an encrypted `key` */
+        passphrase: z.string().optional(),
       })
       .strict()
       .superRefine((tls, ctx) => {
@@ -136,6 +138,8 @@ const storageSchema = z
             code: 'custom',
             message: 'set both cert and key (a client certificate), or neither',
           });
+        if (tls.passphrase !== undefined && !tls.key)
+          ctx.addIssue({ code: 'custom', path: ['passphrase'], message: 'only with an encrypted key' });
       })
       .optional(),
     requestTimeoutMs: z.number().int().min(1000).max(600000).default(30000),

@@ -1,5 +1,5 @@
 import type { ConnectionOptions } from 'node:tls';
-import { readConfigFiles } from './configFiles.js';
+import { checkTlsFiles, readConfigFiles } from './configFiles.js';
 
 /** TLS to the brokers: PEM files (paths relative to the pipeline file), as Node's tls takes them. */
 export interface KafkaTlsConfig {
@@ -58,6 +58,12 @@ export function kafkaConnectionOptions(access: KafkaAccessConfig, baseDir: strin
       ['kafka.ssl.cert', tls.cert],
       ['kafka.ssl.key', tls.key],
     ]);
+    checkTlsFiles({
+      ca: ca && ['kafka.ssl.ca', ca],
+      cert: cert && ['kafka.ssl.cert', cert],
+      key: key && ['kafka.ssl.key', key],
+      passphrase: ['kafka.ssl.passphrase', tls.passphrase],
+    });
     out.ssl = {
       rejectUnauthorized: tls.rejectUnauthorized,
       ...(ca ? { ca: [ca] } : {}),

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
-import { readConfigFiles, type Logger } from '../core/index.js';
+import { checkTlsFiles, readConfigFiles, type Logger } from '../core/index.js';
 
 export interface ClientConfig {
   /** A ClickHouse server (HTTP); without it, the embedded engine (chDB) stores into `path`. */
@@ -12,7 +12,12 @@ export interface ClientConfig {
   readonly requestTimeoutMs: number;
   /** TLS to a server with a private CA (PEM files, relative to `baseDir`). */
   readonly tls?:
-    | { readonly ca: string; readonly cert?: string | undefined; readonly key?: string | undefined }
+    | {
+        readonly ca: string;
+        readonly cert?: string | undefined;
+        readonly key?: string | undefined;
+        readonly passphrase?: string | undefined;
+      }
     | undefined;
   /** Where relative paths start: the pipeline file's folder (default: the working directory). */
   readonly baseDir?: string | undefined;
@@ -26,7 +31,19 @@ export function storageTls(config: ClientConfig) {
     ['storage.tls.cert', config.tls.cert],
     ['storage.tls.key', config.tls.key],
   ]);
-  return cert && key ? { ca_cert: ca!, cert, key } : { ca_cert: ca! };
+  const checked = checkTlsFiles({
+    ca: ['storage.tls.ca', ca!],
+    cert: cert && ['storage.tls.cert', cert],
+    key: key && ['storage.tls.key', key],
+    passphrase: ['storage.tls.passphrase', config.tls.passphrase],
+  });
+  if (!cert || !checked.key) return { ca_cert: ca! };
+  // @clickhouse/client takes no passphrase: an encrypted key is handed over decrypted (in memory only).
+  const plainKey =
+    config.tls.passphrase === undefined
+      ? key!
+      : Buffer.from(checked.key.export({ type: 'pkcs8', format: 'pem' }) as string);
+  return { ca_cert: ca!, cert, key: plainKey };
 }
 
 /** Routes @clickhouse/client's own log lines into pino instead of console. */
