@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
 # Local services without Docker: Apache Kafka (KRaft, jars from Maven Central), Debian's
-# clickhouse-server, and Apicurio Registry (Maven Central; Confluent-compatible API), each with its
-# state in a project-owned ignored folder (.services/).
+# clickhouse-server, Apicurio Registry (Maven Central; Confluent-compatible API), and an OAuth 2.0
+# authorization server for Kafka's OAUTHBEARER listener (Spring Authorization Server, built once from
+# services/oauth with Maven), each with its state in a project-owned ignored folder (.services/).
 #
-#   scripts/services.sh up     [kafka|clickhouse|registry|all]   start what is not running, wait until it answers
-#   scripts/services.sh down   [kafka|clickhouse|registry|all]   stop only what `up` started (pid files)
-#   scripts/services.sh status [kafka|clickhouse|registry|all]
-#   scripts/services.sh reset  [kafka|clickhouse|registry|all]   stop, then delete the data (topics, tables);
-#                                                                keeps the downloaded jars
+#   scripts/services.sh up     [oauth|kafka|clickhouse|registry|all]   start what is not running, wait until it answers
+#   scripts/services.sh down   [oauth|kafka|clickhouse|registry|all]   stop only what `up` started (pid files)
+#   scripts/services.sh status [oauth|kafka|clickhouse|registry|all]
+#   scripts/services.sh reset  [oauth|kafka|clickhouse|registry|all]   stop, then delete the data (topics, tables);
+#                                                                      keeps the downloaded jars
 #   scripts/services.sh env                                      print the environment the tests and the CLI read
 #   scripts/services.sh kafka-tool CLASS [ARGS...]                run a class of Kafka's own jars (e.g. the Java
 #                                                                console producer), fetching the jars once
 #
 # Ports: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_SASL_PORT (9094), KAFKA_SASL_SSL_PORT (9095),
-# KAFKA_SSL_PORT (9096), CLICKHOUSE_HTTP_PORT (8123), CLICKHOUSE_HTTPS_PORT (8443),
-# CLICKHOUSE_TCP_PORT (9000), REGISTRY_PORT (8081). State folder: SERVICES_DIR (default <repo>/.services).
+# KAFKA_SSL_PORT (9096), KAFKA_OAUTH_PORT (9097), CLICKHOUSE_HTTP_PORT (8123), CLICKHOUSE_HTTPS_PORT (8443),
+# CLICKHOUSE_TCP_PORT (9000), REGISTRY_PORT (8081), OAUTH_PORT (9100). State folder: SERVICES_DIR
+# (default <repo>/.services).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,6 +26,7 @@ KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 KAFKA_SASL_PORT="${KAFKA_SASL_PORT:-9094}"
 KAFKA_SASL_SSL_PORT="${KAFKA_SASL_SSL_PORT:-9095}"
 KAFKA_SSL_PORT="${KAFKA_SSL_PORT:-9096}"
+KAFKA_OAUTH_PORT="${KAFKA_OAUTH_PORT:-9097}"
 CH_HTTP_PORT="${CLICKHOUSE_HTTP_PORT:-8123}"
 CH_TCP_PORT="${CLICKHOUSE_TCP_PORT:-9000}"
 CH_HTTPS_PORT="${CLICKHOUSE_HTTPS_PORT:-8443}"
@@ -34,6 +37,9 @@ CH_BIN="${CLICKHOUSE_SERVER_BIN:-/usr/sbin/clickhouse-server}"
 REGISTRY_PORT="${REGISTRY_PORT:-8081}"
 REGISTRY_DIR="$STATE/registry"
 APICURIO_VERSION="2.6.13.Final"
+OAUTH_PORT="${OAUTH_PORT:-9100}"
+OAUTH_DIR="$STATE/oauth"
+OAUTH_ISSUER="http://127.0.0.1:$OAUTH_PORT"
 
 log() { printf '[services] %s\n' "$*" >&2; }
 die() { printf '[services] error: %s\n' "$*" >&2; exit 1; }
@@ -141,7 +147,7 @@ kafka_up() {
   sed -e "s#@DATA@#$KAFKA_DIR/data#" -e "s#@PORT@#$KAFKA_PORT#g" \
     -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" -e "s#@SASL_PORT@#$KAFKA_SASL_PORT#g" \
     -e "s#@SASL_SSL_PORT@#$KAFKA_SASL_SSL_PORT#g" -e "s#@SSL_PORT@#$KAFKA_SSL_PORT#g" \
-    -e "s#@TLS@#$TLS_DIR#g" \
+    -e "s#@OAUTH_PORT@#$KAFKA_OAUTH_PORT#g" -e "s#@OAUTH_ISSUER@#$OAUTH_ISSUER#g" -e "s#@TLS@#$TLS_DIR#g" \
     "$ROOT/services/kafka/server.properties.tmpl" >"$KAFKA_DIR/server.properties"
   local cp="$KAFKA_DIR/libs/*"
   local log4j="-Dlog4j.configuration=file:$ROOT/services/kafka/log4j.properties"
@@ -156,13 +162,14 @@ kafka_up() {
   rm -f "$KAFKA_DIR/kafka.pid"
   spawn_detached "$KAFKA_DIR/kafka.pid" "$KAFKA_DIR/kafka.out" \
     java -Xms256m "-Xmx${KAFKA_HEAP:-768m}" -XX:+UseG1GC -Djava.awt.headless=true $log4j \
+    "-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls=$OAUTH_ISSUER/oauth2/jwks" \
     -Dkafka.logs.dir="$KAFKA_DIR/logs" -cp "$cp" kafka.Kafka "$KAFKA_DIR/server.properties"
   log "kafka starting (pid $(cat "$KAFKA_DIR/kafka.pid")), waiting for 127.0.0.1:$KAFKA_PORT"
   wait_for kafka 120 "$KAFKA_DIR/kafka.pid" kafka_ready ||
     die "kafka did not start; last lines of $KAFKA_DIR/kafka.out:
 $(tail -n 20 "$KAFKA_DIR/kafka.out")"
   kafka_scram_users
-  log "kafka ready on 127.0.0.1:$KAFKA_PORT (secured listeners: $KAFKA_SASL_PORT SASL, $KAFKA_SASL_SSL_PORT SASL over TLS, $KAFKA_SSL_PORT TLS with client certificates)"
+  log "kafka ready on 127.0.0.1:$KAFKA_PORT (secured listeners: $KAFKA_SASL_PORT SASL, $KAFKA_SASL_SSL_PORT SASL over TLS, $KAFKA_SSL_PORT TLS with client certificates, $KAFKA_OAUTH_PORT SASL/OAUTHBEARER)"
 }
 
 # ---------------------------------------------------------------- ClickHouse
@@ -234,6 +241,40 @@ $(tail -n 20 "$REGISTRY_DIR/registry.out")"
   log "registry ready on http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7"
 }
 
+# ---------------------------------------------------------------- OAuth 2.0 authorization server
+oauth_ready() {
+  curl -fsS "$OAUTH_ISSUER/.well-known/oauth-authorization-server" >/dev/null 2>&1
+}
+
+oauth_up() {
+  command -v java >/dev/null || die "java (17+) is needed to run the OAuth server"
+  already_up oauth "$OAUTH_DIR/oauth.pid" "$OAUTH_PORT" && return 0
+  # Built once, and again when its sources change (their hash is kept beside the jar).
+  local jar="$OAUTH_DIR/local-oauth.jar" sum
+  sum="$(cd "$ROOT/services/oauth" && find pom.xml src -type f | sort | xargs sha1sum | sha1sum | cut -c1-40)"
+  if [[ ! -f "$jar" || "$(cat "$OAUTH_DIR/source.sha1" 2>/dev/null)" != "$sum" ]]; then
+    command -v mvn >/dev/null || die "Maven (mvn) is needed once to build the OAuth server"
+    log "building the OAuth server with Maven (once; cached in $OAUTH_DIR)"
+    mkdir -p "$OAUTH_DIR"
+    mvn -q -B -f "$ROOT/services/oauth/pom.xml" package -DskipTests "-Doauth.build.dir=$OAUTH_DIR/build" >&2 ||
+      die "mvn could not build services/oauth (see the output above)"
+    cp "$OAUTH_DIR/build/local-oauth-1.jar" "$jar"
+    rm -rf "$OAUTH_DIR/build"
+    echo "$sum" >"$OAUTH_DIR/source.sha1"
+  fi
+  : >"$OAUTH_DIR/oauth.out"
+  rm -f "$OAUTH_DIR/oauth.pid"
+  # Its signing key is made at start and lives as long as the process (Kafka fetches it again).
+  spawn_detached "$OAUTH_DIR/oauth.pid" "$OAUTH_DIR/oauth.out" \
+    java -Xmx128m -XX:TieredStopAtLevel=1 -jar "$jar" "--server.port=$OAUTH_PORT" \
+    "--spring.security.oauth2.authorizationserver.issuer=$OAUTH_ISSUER"
+  log "oauth starting (pid $(cat "$OAUTH_DIR/oauth.pid")), waiting for $OAUTH_ISSUER"
+  wait_for oauth 120 "$OAUTH_DIR/oauth.pid" oauth_ready ||
+    die "the OAuth server did not start; last lines of $OAUTH_DIR/oauth.out:
+$(tail -n 20 "$OAUTH_DIR/oauth.out")"
+  log "oauth ready: token endpoint $OAUTH_ISSUER/oauth2/token"
+}
+
 # ---------------------------------------------------------------- common
 stop_pid() { # name pidfile
   local name="$1" pidfile="$2"
@@ -265,6 +306,9 @@ print_env() {
   echo "export KAFKA_SASL_BROKERS=127.0.0.1:$KAFKA_SASL_PORT"
   echo "export KAFKA_SASL_SSL_BROKERS=127.0.0.1:$KAFKA_SASL_SSL_PORT"
   echo "export KAFKA_SSL_BROKERS=127.0.0.1:$KAFKA_SSL_PORT"
+  # SASL/OAUTHBEARER: tokens from the local OAuth server (client megaservice, secret megaservice-secret).
+  echo "export KAFKA_OAUTH_BROKERS=127.0.0.1:$KAFKA_OAUTH_PORT"
+  echo "export OAUTH_TOKEN_URL=$OAUTH_ISSUER/oauth2/token"
   echo "export CLICKHOUSE_HTTPS_URL=https://127.0.0.1:$CH_HTTPS_PORT"
   echo "export SERVICES_TLS_DIR=$TLS_DIR"
   echo "export CLICKHOUSE_URL=http://127.0.0.1:$CH_HTTP_PORT"
@@ -282,11 +326,13 @@ if [[ "$cmd" == kafka-tool ]]; then
     -cp "$KAFKA_DIR/libs/*" "$@"
 fi
 what="${2:-all}"
-case "$what" in kafka | clickhouse | registry | all) ;; *) die "unknown service '$what' (allowed: kafka, clickhouse, registry, all)" ;; esac
+case "$what" in oauth | kafka | clickhouse | registry | all) ;; *) die "unknown service '$what' (allowed: oauth, kafka, clickhouse, registry, all)" ;; esac
 want() { [[ "$what" == all || "$what" == "$1" ]]; }
 
 case "$cmd" in
   up)
+    # The OAuth server first: Kafka's OAUTHBEARER listener reads its keys.
+    want oauth && oauth_up
     want kafka && kafka_up
     want clickhouse && clickhouse_up
     want registry && registry_up
@@ -296,18 +342,21 @@ case "$cmd" in
     want registry && stop_pid registry "$REGISTRY_DIR/registry.pid"
     want clickhouse && stop_pid clickhouse "$CH_DIR/clickhouse.pid"
     want kafka && stop_pid kafka "$KAFKA_DIR/kafka.pid"
+    want oauth && stop_pid oauth "$OAUTH_DIR/oauth.pid"
     : # a service not asked for is not an error
     ;;
   status)
     want kafka && status_of kafka "$KAFKA_DIR/kafka.pid"
     want clickhouse && status_of clickhouse "$CH_DIR/clickhouse.pid"
     want registry && status_of registry "$REGISTRY_DIR/registry.pid"
+    want oauth && status_of oauth "$OAUTH_DIR/oauth.pid"
     :
     ;;
   reset)
     # Benchmarks and tests leave topics and tables behind; on a small machine a broker with many GB
     # of logs and a server with thousands of tables spend CPU on their own housekeeping.
     want registry && stop_pid registry "$REGISTRY_DIR/registry.pid" # in-memory: stopping is the reset
+    want oauth && stop_pid oauth "$OAUTH_DIR/oauth.pid"             # keys in memory: the same
     if want clickhouse; then
       stop_pid clickhouse "$CH_DIR/clickhouse.pid"
       rm -rf "${CH_DIR:?}"/{data,tmp,log,user_files,format_schemas}

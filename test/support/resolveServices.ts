@@ -10,9 +10,9 @@ export interface Services {
   /** A Confluent-compatible schema registry API (Apicurio's /apis/ccompat/v7). */
   readonly registryUrl?: string;
   /**
-   * Kafka's secured listeners (SASL, SASL over TLS, TLS with client certificates), ClickHouse's HTTPS
-   * port, and the folder of
-   * their test certificates; only scripts/services.sh's broker has them.
+   * Kafka's secured listeners (SASL, SASL over TLS, TLS with client certificates, OAUTHBEARER),
+   * ClickHouse's HTTPS port, the folder of their test certificates, and the OAuth server; only
+   * scripts/services.sh's services have them.
    */
   readonly secured?: Secured;
   /** How each was found: env, testcontainers or local-script. */
@@ -28,18 +28,23 @@ export interface Secured {
   readonly tlsDir: string;
   /** ClickHouse's HTTPS port, with a certificate of the same test CA. */
   readonly clickhouseHttps: string;
+  /** The SASL/OAUTHBEARER listener, and the token endpoint of the OAuth server whose tokens it takes. */
+  readonly oauth: string;
+  readonly oauthTokenUrl: string;
 }
 
 function secureFrom(env: Record<string, string | undefined>): Secured | undefined {
-  const [sasl, saslSsl, ssl, tlsDir, clickhouseHttps] = [
+  const [sasl, saslSsl, ssl, tlsDir, clickhouseHttps, oauth, oauthTokenUrl] = [
     env.KAFKA_SASL_BROKERS,
     env.KAFKA_SASL_SSL_BROKERS,
     env.KAFKA_SSL_BROKERS,
     env.SERVICES_TLS_DIR,
     env.CLICKHOUSE_HTTPS_URL,
+    env.KAFKA_OAUTH_BROKERS,
+    env.OAUTH_TOKEN_URL,
   ];
-  return sasl && saslSsl && ssl && tlsDir && clickhouseHttps
-    ? { sasl, saslSsl, ssl, tlsDir, clickhouseHttps }
+  return sasl && saslSsl && ssl && tlsDir && clickhouseHttps && oauth && oauthTokenUrl
+    ? { sasl, saslSsl, ssl, tlsDir, clickhouseHttps, oauth, oauthTokenUrl }
     : undefined;
 }
 
