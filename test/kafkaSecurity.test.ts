@@ -158,7 +158,7 @@ describe('secured Kafka', () => {
     expect(await stored('unverified')).toEqual(Array.from({ length: 50 }, (_, n) => n));
   });
 
-  it('refuses to start with a wrong password, a missing certificate or an unknown CA, saying why', async () => {
+  it('refuses to start with a wrong password or OAuth secret, an unreachable token endpoint, a missing certificate or an unknown CA, saying why', async () => {
     const s = secure();
     const topic = uniqueName('sec_refused');
     await createTopic(env.kafkaBrokers!, topic, 1);
@@ -184,6 +184,19 @@ describe('secured Kafka', () => {
     // The broker demands a client certificate; without one the handshake fails.
     expect(await attempt('no_cert', { brokers: [s.ssl], ssl: { ca: join(s.tlsDir, 'ca.pem') } })).toMatch(
       /certificate/i,
+    );
+    // OAUTHBEARER: the token endpoint's own answer, and where it was asked.
+    const oauth = { mechanism: 'oauthbearer', tokenEndpoint: s.oauthTokenUrl, clientId: 'megaservice' };
+    expect(
+      await attempt('wrong_secret', { brokers: [s.oauth], sasl: { ...oauth, clientSecret: 'wrong' } }),
+    ).toMatch(/OAuth token endpoint http:\/\/127\.0\.0\.1:\d+\/oauth2\/token answered 401: .*invalid_client/);
+    expect(
+      await attempt('no_endpoint', {
+        brokers: [s.oauth],
+        sasl: { ...oauth, clientSecret: 'x', tokenEndpoint: 'http://127.0.0.1:39999/oauth2/token' },
+      }),
+    ).toMatch(
+      /cannot reach the OAuth token endpoint http:\/\/127\.0\.0\.1:39999\/oauth2\/token: .*ECONNREFUSED/,
     );
     // Node's trusted CAs do not know the test CA.
     expect(
@@ -234,5 +247,86 @@ describe('secured Kafka', () => {
     );
     // The same files, right, pass.
     expect(await refused({ key, passphrase: KEY_PASSPHRASE })).toBeUndefined();
+  });
+});
+
+/**
+ * SASL/OAUTHBEARER (Confluent Cloud with an identity provider, Redpanda, Strimzi with Keycloak, Event
+ * Hubs): access tokens from a real OAuth 2.0 server (Spring Authorization Server) by the client-credentials
+ * grant; the broker checks each token's signature against the server's published keys, its issuer and
+ * its audience, and ends a session when its token expires.
+ */
+describe('SASL/OAUTHBEARER', () => {
+  const oauth = (clientId: string, clientSecret: string, extra: Record<string, unknown> = {}) => ({
+    brokers: [secure().oauth],
+    sasl: {
+      mechanism: 'oauthbearer',
+      tokenEndpoint: secure().oauthTokenUrl,
+      clientId,
+      clientSecret,
+      ...extra,
+    },
+  });
+
+  it('consumes and dead-letters with tokens from the OAuth server (client secret as HTTP Basic or in the form)', async () => {
+    const topic = uniqueName('sec_oauth');
+    const dlq = uniqueName('sec_oauth_dlq');
+    const config = pipelineConfig(
+      'oauth',
+      topic,
+      oauth('megaservice', 'megaservice-secret', { scope: 'kafka' }),
+      dlq,
+    );
+    await runThrough(config, topic, 200, true);
+    expect(await stored('oauth')).toEqual(Array.from({ length: 199 }, (_, n) => n));
+    const consumer = kafkaClient(env.kafkaBrokers!).consumer({ groupId: uniqueName('dlq-reader') });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic: dlq, fromBeginning: true });
+      const seen: string[] = [];
+      await consumer.run({ eachMessage: async ({ message }) => void seen.push(message.value!.toString()) });
+      await waitFor('the dead letter on its topic', async () => seen.length >= 1, 30_000);
+      expect(seen).toEqual(['{"n": 1']);
+    } finally {
+      await consumer.disconnect();
+    }
+    const postTopic = uniqueName('sec_oauth_post');
+    await runThrough(
+      pipelineConfig(
+        'oauth_post',
+        postTopic,
+        oauth('megaservice', 'megaservice-secret', { clientAuth: 'post' }),
+      ),
+      postTopic,
+      50,
+    );
+    expect(await stored('oauth_post')).toEqual(Array.from({ length: 50 }, (_, n) => n));
+  });
+
+  it('goes on consuming after its first token expired (20 s tokens: the session ends, and a new token is fetched)', async () => {
+    const topic = uniqueName('sec_oauth_short');
+    await createTopic(env.kafkaBrokers!, topic, 1);
+    const config = pipelineConfig(
+      'oauth_short',
+      topic,
+      oauth('megaservice-short', 'megaservice-short-secret'),
+    );
+    const pipeline = createPipeline(config, { logger: createLogger({ level: 'warn', destination: 2 }) });
+    await pipeline.start();
+    const consumed = () => counterValue(pipeline.telemetry.recordsIn, 'ingestion');
+    try {
+      // Two rounds of records, the second after the first one's token has expired.
+      for (let round = 0; round < 2; round++) {
+        if (round > 0) await new Promise((r) => setTimeout(r, 21_000));
+        const values = Array.from({ length: 50 }, (_, i) => ({
+          value: JSON.stringify({ n: round * 50 + i }),
+        }));
+        await produceInOrder(env.kafkaBrokers!, topic, new Map([[0, values]]));
+        await waitFor(`round ${round} consumed`, async () => (await consumed()) >= (round + 1) * 50, 30_000);
+      }
+    } finally {
+      await pipeline.stop(Date.now() + 30_000);
+    }
+    expect(await stored('oauth_short')).toEqual(Array.from({ length: 100 }, (_, n) => n));
   });
 });

@@ -64,9 +64,16 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
       setPath(doc, ['kafka', 'ssl'], { ...tlsSettings(doc), ca: value });
     },
   },
-  override('KAFKA_SASL_MECHANISM', 'kafka.sasl.mechanism', 'plain, scram-sha-256 or scram-sha-512'),
+  override(
+    'KAFKA_SASL_MECHANISM',
+    'kafka.sasl.mechanism',
+    'plain, scram-sha-256, scram-sha-512 or oauthbearer',
+  ),
   override('KAFKA_SASL_USERNAME', 'kafka.sasl.username', 'SASL user'),
   override('KAFKA_SASL_PASSWORD', 'kafka.sasl.password', 'SASL password'),
+  override('KAFKA_SASL_TOKEN_ENDPOINT', 'kafka.sasl.tokenEndpoint', 'OAuth 2.0 token endpoint (oauthbearer)'),
+  override('KAFKA_SASL_CLIENT_ID', 'kafka.sasl.clientId', 'OAuth 2.0 client id (oauthbearer)'),
+  override('KAFKA_SASL_CLIENT_SECRET', 'kafka.sasl.clientSecret', 'OAuth 2.0 client secret (oauthbearer)'),
   override(
     'CLICKHOUSE_URL',
     'storage.url',

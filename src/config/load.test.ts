@@ -71,7 +71,52 @@ describe('validateConfig', () => {
     ]);
     expect(
       issuesOf(() => validateConfig(kafka({ sasl: { mechanism: 'gssapi', username: 'u', password: 'p' } }))),
-    ).toEqual(['kafka.sasl.mechanism: must be one of "plain", "scram-sha-256", "scram-sha-512"']);
+    ).toEqual([
+      'kafka.sasl.mechanism: must be one of "plain", "scram-sha-256", "scram-sha-512", "oauthbearer"',
+    ]);
+    const oauth = {
+      mechanism: 'oauthbearer',
+      tokenEndpoint: 'https://idp.example/oauth2/token',
+      clientId: 'svc',
+      clientSecret: 's',
+    };
+    expect(
+      validateConfig(kafka({ sasl: { ...oauth, extensions: { logicalCluster: 'lkc-1' } } })).kafka.sasl,
+    ).toEqual({
+      ...oauth,
+      extensions: { logicalCluster: 'lkc-1' },
+    });
+    expect(
+      issuesOf(() => validateConfig(kafka({ sasl: { mechanism: 'oauthbearer', username: 'u' } }))),
+    ).toEqual([
+      'kafka.sasl.tokenEndpoint: is required with mechanism oauthbearer',
+      'kafka.sasl.clientId: is required with mechanism oauthbearer',
+      'kafka.sasl.clientSecret: is required with mechanism oauthbearer',
+      'kafka.sasl.username: only with mechanism plain, scram-sha-256 or scram-sha-512',
+    ]);
+    expect(
+      issuesOf(() =>
+        validateConfig(kafka({ sasl: { mechanism: 'plain', username: 'u', password: 'p', scope: 'x' } })),
+      ),
+    ).toEqual(['kafka.sasl.scope: only with mechanism oauthbearer']);
+    expect(
+      issuesOf(() => validateConfig(kafka({ sasl: { mechanism: 'scram-sha-256', username: 'u' } }))),
+    ).toEqual(['kafka.sasl.password: is required with mechanism scram-sha-256']);
+    expect(
+      issuesOf(() => validateConfig(kafka({ sasl: { ...oauth, tokenEndpoint: 'idp.example/token' } }))),
+    ).toEqual(['kafka.sasl.tokenEndpoint: must be an http:// or https:// URL']);
+    const fromEnv = validateConfig(kafka({}), {
+      KAFKA_SASL_MECHANISM: 'oauthbearer',
+      KAFKA_SASL_TOKEN_ENDPOINT: 'https://idp.example/token',
+      KAFKA_SASL_CLIENT_ID: 'svc',
+      KAFKA_SASL_CLIENT_SECRET: 'secret',
+    });
+    expect(fromEnv.kafka.sasl).toEqual({
+      mechanism: 'oauthbearer',
+      tokenEndpoint: 'https://idp.example/token',
+      clientId: 'svc',
+      clientSecret: 'secret',
+    });
     const env = {
       KAFKA_SSL_CA: '/etc/kafka/ca.pem',
       KAFKA_SASL_MECHANISM: 'scram-sha-512',

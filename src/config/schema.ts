@@ -51,13 +51,58 @@ const kafkaTlsSchema = z
       ctx.addIssue({ code: 'custom', message: 'set both cert and key (a client certificate), or neither' });
   });
 
+const OAUTH_KEYS = [
+  'tokenEndpoint',
+  'clientId',
+  'clientSecret',
+  'scope',
+  'extensions',
+  'clientAuth',
+] as const;
+
+/**
+ * SASL: a user and password (PLAIN, SCRAM), or OAUTHBEARER with access tokens from an OAuth 2.0
+ * token endpoint by the client-credentials grant (the mechanism's own fields only).
+ */
 const kafkaSaslSchema = z
   .object({
-    mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
-    username: z.string().min(1),
-    password: z.string().min(1),
+    mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512', 'oauthbearer']),
+    username: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+    tokenEndpoint: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+    clientId: z.string().min(1).optional(),
+    clientSecret: z.string().min(1).optional(),
+    /** space-separated scopes asked for */
+    scope: z.string().min(1).optional(),
+    /** SASL extensions sent with the token (Confluent Cloud: logicalCluster, identityPoolId) */
+    extensions: z.record(z.string().regex(/^[A-Za-z]+$/, 'must be letters only'), z.string()).optional(),
+    /** how the client authenticates to the token endpoint: HTTP Basic, or in the form body */
+    clientAuth: z.enum(['basic', 'post']).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((sasl, ctx) => {
+    const need = (keys: readonly string[]) =>
+      keys.forEach((k) => {
+        if (sasl[k as keyof typeof sasl] === undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: [k],
+            message: `is required with mechanism ${sasl.mechanism}`,
+          });
+      });
+    const refuse = (keys: readonly string[], only: string) =>
+      keys.forEach((k) => {
+        if (sasl[k as keyof typeof sasl] !== undefined)
+          ctx.addIssue({ code: 'custom', path: [k], message: `only with mechanism ${only}` });
+      });
+    if (sasl.mechanism === 'oauthbearer') {
+      need(['tokenEndpoint', 'clientId', 'clientSecret']);
+      refuse(['username', 'password'], 'plain, scram-sha-256 or scram-sha-512');
+    } else {
+      need(['username', 'password']);
+      refuse(OAUTH_KEYS, 'oauthbearer');
+    }
+  });
 
 const kafkaSchema = z
   .object({

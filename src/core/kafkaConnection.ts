@@ -1,5 +1,6 @@
 import type { ConnectionOptions } from 'node:tls';
 import { checkTlsFiles, readConfigFiles } from './configFiles.js';
+import { oauthBearerProvider, type OAuthBearerToken, type OAuthClientConfig } from './oauthToken.js';
 
 /** TLS to the brokers: PEM files (paths relative to the pipeline file), as Node's tls takes them. */
 export interface KafkaTlsConfig {
@@ -13,16 +14,25 @@ export interface KafkaTlsConfig {
   readonly servername?: string | undefined;
 }
 
-type SaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
+type PasswordMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
 
-/** One object type per mechanism, as kafkajs types them. */
-export type KafkaSaslConfig = {
-  readonly [M in SaslMechanism]: {
-    readonly mechanism: M;
-    readonly username: string;
-    readonly password: string;
-  };
-}[SaslMechanism];
+/** SASL as the pipeline file gives it (the schema checks each mechanism has its own fields). */
+export interface KafkaSaslConfig extends Partial<OAuthClientConfig> {
+  readonly mechanism: PasswordMechanism | 'oauthbearer';
+  readonly username?: string | undefined;
+  readonly password?: string | undefined;
+}
+
+/** SASL as kafkajs takes it: one object type per mechanism. */
+export type KafkaSaslOptions =
+  | {
+      readonly [M in PasswordMechanism]: {
+        readonly mechanism: M;
+        readonly username: string;
+        readonly password: string;
+      };
+    }[PasswordMechanism]
+  | { readonly mechanism: 'oauthbearer'; readonly oauthBearerProvider: () => Promise<OAuthBearerToken> };
 
 /** How to reach the cluster, as the pipeline file says it. */
 export interface KafkaAccessConfig {
@@ -37,7 +47,32 @@ export interface KafkaConnectionOptions {
   readonly brokers: string[];
   readonly clientId: string;
   readonly ssl?: boolean | ConnectionOptions;
-  readonly sasl?: KafkaSaslConfig;
+  readonly sasl?: KafkaSaslOptions;
+}
+
+/**
+ * One token provider per SASL config: the consumer, the dead-letter producer and the forward
+ * producer of a pipeline share its token instead of fetching one each.
+ */
+const providers = new WeakMap<KafkaSaslConfig, () => Promise<OAuthBearerToken>>();
+
+function saslOptions(sasl: KafkaSaslConfig): KafkaSaslOptions {
+  if (sasl.mechanism !== 'oauthbearer') {
+    return { mechanism: sasl.mechanism, username: sasl.username ?? '', password: sasl.password ?? '' };
+  }
+  let provider = providers.get(sasl);
+  if (!provider) {
+    provider = oauthBearerProvider({
+      tokenEndpoint: sasl.tokenEndpoint ?? '',
+      clientId: sasl.clientId ?? '',
+      clientSecret: sasl.clientSecret ?? '',
+      scope: sasl.scope,
+      extensions: sasl.extensions,
+      clientAuth: sasl.clientAuth,
+    });
+    providers.set(sasl, provider);
+  }
+  return { mechanism: 'oauthbearer', oauthBearerProvider: provider };
 }
 
 /**
@@ -49,7 +84,7 @@ export function kafkaConnectionOptions(access: KafkaAccessConfig, baseDir: strin
     brokers: [...access.brokers],
     clientId: access.clientId,
   };
-  if (access.sasl) out.sasl = { ...access.sasl }; // a copy: the config is frozen, and kafkajs writes into it
+  if (access.sasl) out.sasl = saslOptions(access.sasl); // a new object: the config is frozen, and kafkajs writes into it
   const tls = access.ssl;
   if (tls === true || tls === false) out.ssl = tls;
   else if (tls) {
