@@ -91,8 +91,10 @@ describe('ClickHouse over HTTPS', () => {
       key: encryptedClientKey(s.tlsDir, dir),
       passphrase: KEY_PASSPHRASE,
     };
+    const topic = uniqueName('ch_tls_passphrase');
+    await createTopic(env.kafkaBrokers!, topic, 1);
     // Start-up creates the tables over HTTPS: the server took the client certificate.
-    const pipeline = createPipeline(pipelineConfig('never', 'passphrase', { url: s.clickhouseHttps, tls }), {
+    const pipeline = createPipeline(pipelineConfig(topic, 'passphrase', { url: s.clickhouseHttps, tls }), {
       logger: createLogger({ level: 'warn', destination: 2 }),
     });
     try {
