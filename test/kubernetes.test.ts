@@ -102,3 +102,34 @@ describe('deploy/kubernetes/megaservice.yaml', () => {
     expect(pdb.spec.selector.matchLabels).toEqual(deployment.spec.selector.matchLabels);
   });
 });
+
+describe('deploy/kubernetes/keda.yaml', () => {
+  type ScaledObject = Doc & {
+    apiVersion: string;
+    spec: {
+      scaleTargetRef: { name: string };
+      minReplicaCount: number;
+      maxReplicaCount: number;
+      triggers: { type: string; metadata: Record<string, string> }[];
+    };
+  };
+  const keda = parseAllDocuments(readFileSync(resolve(root, 'deploy/kubernetes/keda.yaml'), 'utf8')).map(
+    (d) => d.toJS() as ScaledObject,
+  );
+
+  it("scales megaservice.yaml's Deployment on its own group's backlog, at most one instance per partition", () => {
+    expect(keda.map((d) => [d.apiVersion, d.kind])).toEqual([['keda.sh/v1alpha1', 'ScaledObject']]);
+    const scaled = keda[0]!;
+    expect(scaled.spec.scaleTargetRef.name).toBe(deployment.metadata.name);
+    const config = validateConfig(parseDocument(pipelineText(), 'pipeline.yaml'), containerEnv());
+    const [trigger] = scaled.spec.triggers;
+    expect(trigger!.type).toBe('prometheus');
+    // The backlog metric (the consumer lag counts records open windows hold back on purpose),
+    // summed into one series over the instances of this Deployment's group. test/monitoring.test.ts
+    // evaluates this query in a real Prometheus against a running pipeline.
+    expect(trigger!.metadata.query).toBe(`sum(megaservice_records_behind{group="${config.kafka.groupId}"})`);
+    expect(Number(trigger!.metadata.threshold)).toBeGreaterThan(0);
+    expect(scaled.spec.minReplicaCount).toBeGreaterThanOrEqual(1);
+    expect(scaled.spec.maxReplicaCount).toBeGreaterThanOrEqual(scaled.spec.minReplicaCount);
+  });
+});

@@ -117,10 +117,11 @@ describe('monitoring: Prometheus and Grafana in the compose file', () => {
   it('every dashboard query and alert rule works in a real Prometheus scraping a running pipeline', async () => {
     const brokers = env.kafkaBrokers!;
     const topic = uniqueName('monitored');
+    const groupId = uniqueName('g');
     await createTopic(brokers, topic, 2);
     const proc = await startPipelineProcess(
       writePipeline(dir, 'p.yaml', {
-        kafka: { brokers: [brokers], groupId: uniqueName('g'), partitionsConsumedConcurrently: 2 },
+        kafka: { brokers: [brokers], groupId, partitionsConsumedConcurrently: 2 },
         sources: [{ topics: [topic] }],
         output: {
           database: uniqueName('monitored'),
@@ -225,6 +226,19 @@ describe('monitoring: Prometheus and Grafana in the compose file', () => {
         if (!metricsOf(expr).some((n) => onlyAfterAFailure.has(n)))
           expect(r.data!.result.length, `${panel}: ${expr} has no series`).toBeGreaterThan(0);
       }
+      // KEDA's query (deploy/kubernetes/keda.yaml, for this pipeline's group): one series, as the
+      // Prometheus trigger needs, holding the backlog (nothing left after the traffic).
+      const scaled = parse(readFileSync(join(ROOT, 'deploy/kubernetes/keda.yaml'), 'utf8')) as {
+        spec: { triggers: { metadata: { query: string } }[] };
+      };
+      const kedaQuery = scaled.spec.triggers[0]!.metadata.query.replace(
+        /group="[^"]*"/,
+        `group="${groupId}"`,
+      );
+      expect(kedaQuery).toContain(groupId);
+      const backlog = (await query(kedaQuery)) as { data: { result: { value: [number, string] }[] } };
+      expect(backlog.data.result.length).toBe(1);
+      expect(Number(backlog.data.result[0]!.value[1])).toBe(0);
     } finally {
       prometheus.kill('SIGTERM');
       proc.child.kill('SIGTERM');

@@ -11,9 +11,14 @@ const CIRCUIT = { closed: 0, 'half-open': 1, open: 2 } as const;
 /** Gauges read at scrape time from the live parts (no timers of their own). */
 export function registerGauges(
   registry: Registry,
-  parts: { source: KafkaSource; sink: SinkStats; openWindows: ReadonlyMap<string, WindowCounts> },
+  parts: {
+    source: KafkaSource;
+    sink: SinkStats;
+    openWindows: ReadonlyMap<string, WindowCounts>;
+    groupId: string;
+  },
 ): void {
-  const { source, sink, openWindows } = parts;
+  const { source, sink, openWindows, groupId } = parts;
   new Gauge({
     name: 'megaservice_open_windows',
     help: 'Open windows held in memory per feature set (bounded by its maxOpenWindows)',
@@ -105,6 +110,29 @@ export function registerGauges(
         }
       } catch {
         // Kafka unreachable: no lag values in this scrape rather than a failed scrape.
+      }
+    },
+  });
+  new Gauge({
+    name: 'megaservice_records_behind',
+    help:
+      'Records of the partitions this instance holds that it has not yet taken into processing ' +
+      "(what is taken is bounded by the store's buffer): the group's backlog when summed over its " +
+      'instances, and what to autoscale on (the consumer lag also counts records that open windows ' +
+      'hold back on purpose)',
+    labelNames: ['group', 'topic', 'partition'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const held = new Set(source.assigned());
+      try {
+        for (const [lane, behind] of await source.behind()) {
+          if (!held.has(lane)) continue;
+          const i = lane.lastIndexOf('/');
+          this.set({ group: groupId, topic: lane.slice(0, i), partition: lane.slice(i + 1) }, Number(behind));
+        }
+      } catch {
+        // Kafka unreachable: no values in this scrape rather than a failed scrape.
       }
     },
   });

@@ -111,7 +111,7 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
   );
   let subscription: Subscription | undefined;
   const openWindows = new Map<string, WindowCounts>();
-  registerGauges(telemetry.registry, { source, sink, openWindows });
+  registerGauges(telemetry.registry, { source, sink, openWindows, groupId: config.kafka.groupId });
   // Hybrid mode runs its two stages on the main thread: the worker threads encode ClickHouse rows.
   const threads = forward ? 0 : resolveWorkers(config.workers);
   let workers: LaneWorkers | undefined;

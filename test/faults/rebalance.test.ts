@@ -57,8 +57,26 @@ describe('instances sharing a consumer group', () => {
         60_000,
         500,
       );
+      // Each partition's backlog is reported once, by the instance that holds it (what autoscaling
+      // sums over instances), under the group's name.
+      await waitFor(
+        'each partition in one backlog series',
+        async () => {
+          const series = await backlogSeries(procs);
+          const partitions = series.map((s) => s.partition).sort();
+          return (
+            series.every((s) => s.group === groupId && s.topic === topic) &&
+            JSON.stringify(partitions) === JSON.stringify(['0', '1', '2', '3', '4', '5'])
+          );
+        },
+        30_000,
+        500,
+      );
       await producing;
       await waitFor('all offsets committed', () => caughtUp(brokers, groupId, topic), 120_000, 500);
+      const left = await backlogSeries(procs);
+      expect(left.length).toBe(PARTITIONS);
+      expect(left.reduce((n, s) => n + s.value, 0)).toBe(0);
       for (const p of procs) p.child.kill('SIGTERM');
       for (const p of procs) expect((await p.exited).code, p.output()).toBe(0);
 
@@ -72,3 +90,15 @@ describe('instances sharing a consumer group', () => {
     }
   });
 });
+
+/** The megaservice_records_behind series every instance serves. */
+async function backlogSeries(procs: readonly PipelineProcess[]) {
+  const texts = await Promise.all(procs.map((p) => p.metrics()));
+  return texts.flatMap((text) =>
+    [
+      ...text.matchAll(
+        /^megaservice_records_behind\{group="([^"]+)",topic="([^"]+)",partition="(\d+)"\} (\S+)$/gm,
+      ),
+    ].map((m) => ({ group: m[1]!, topic: m[2]!, partition: m[3]!, value: Number(m[4]) })),
+  );
+}
