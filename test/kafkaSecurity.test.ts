@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -204,7 +204,7 @@ describe('secured Kafka', () => {
     ).toMatch(/unable to verify the first certificate/);
   });
 
-  it('reports an unreadable TLS file as a configuration mistake, naming the key', async () => {
+  it('reports an unreadable TLS file or token module as a configuration mistake, naming the key', async () => {
     const config = pipelineConfig('never', 'never', {
       brokers: ['127.0.0.1:1'],
       ssl: { ca: join(dir, 'nope.pem'), cert: join(dir, 'client.crt'), key: join(dir, 'client.key') },
@@ -213,6 +213,13 @@ describe('secured Kafka', () => {
       /kafka\.ssl\.ca: cannot read .*nope\.pem: file not found/,
     );
     await expect(prepareStages(config)).rejects.toThrow(/kafka\.ssl\.cert: cannot read/);
+    const noModule = pipelineConfig('never', 'never', {
+      brokers: ['127.0.0.1:1'],
+      sasl: { mechanism: 'oauthbearer', tokenModule: join(dir, 'nope.mjs') },
+    });
+    await expect(prepareStages(noModule)).rejects.toThrow(
+      /kafka\.sasl\.tokenModule: cannot load .*nope\.mjs/,
+    );
   });
 
   it('checks the client key and certificate before connecting, naming the key at fault', async () => {
@@ -301,6 +308,30 @@ describe('SASL/OAUTHBEARER', () => {
       50,
     );
     expect(await stored('oauth_post')).toEqual(Array.from({ length: 50 }, (_, n) => n));
+  });
+
+  it('consumes with tokens from a token module (how MSK IAM plugs in its signer)', async () => {
+    // The module gets its token its own way; here from the same OAuth server, by plain fetch.
+    const module = join(dir, 'token.mjs');
+    writeFileSync(
+      module,
+      `export default async () => {
+        const res = await fetch(${JSON.stringify(secure().oauthTokenUrl)}, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: 'grant_type=client_credentials&client_id=megaservice&client_secret=megaservice-secret',
+        });
+        const body = await res.json();
+        return { token: body.access_token, expiryTime: Date.now() + body.expires_in * 1000 };
+      };\n`,
+    );
+    const topic = uniqueName('sec_oauth_module');
+    const config = pipelineConfig('oauth_module', topic, {
+      brokers: [secure().oauth],
+      sasl: { mechanism: 'oauthbearer', tokenModule: module },
+    });
+    await runThrough(config, topic, 50);
+    expect(await stored('oauth_module')).toEqual(Array.from({ length: 50 }, (_, n) => n));
   });
 
   it('goes on consuming after its first token expired (20 s tokens: the session ends, and a new token is fetched)', async () => {

@@ -105,6 +105,17 @@ describe('validateConfig', () => {
     expect(
       issuesOf(() => validateConfig(kafka({ sasl: { ...oauth, tokenEndpoint: 'idp.example/token' } }))),
     ).toEqual(['kafka.sasl.tokenEndpoint: must be an http:// or https:// URL']);
+    expect(
+      validateConfig(kafka({ sasl: { mechanism: 'oauthbearer', tokenModule: './msk.mjs' } })).kafka.sasl,
+    ).toEqual({
+      mechanism: 'oauthbearer',
+      tokenModule: './msk.mjs',
+    });
+    expect(issuesOf(() => validateConfig(kafka({ sasl: { ...oauth, tokenModule: './msk.mjs' } })))).toEqual([
+      'kafka.sasl.tokenEndpoint: not with tokenModule (the module gets the token)',
+      'kafka.sasl.clientId: not with tokenModule (the module gets the token)',
+      'kafka.sasl.clientSecret: not with tokenModule (the module gets the token)',
+    ]);
     const fromEnv = validateConfig(kafka({}), {
       KAFKA_SASL_MECHANISM: 'oauthbearer',
       KAFKA_SASL_TOKEN_ENDPOINT: 'https://idp.example/token',

@@ -51,14 +51,8 @@ const kafkaTlsSchema = z
       ctx.addIssue({ code: 'custom', message: 'set both cert and key (a client certificate), or neither' });
   });
 
-const OAUTH_KEYS = [
-  'tokenEndpoint',
-  'clientId',
-  'clientSecret',
-  'scope',
-  'extensions',
-  'clientAuth',
-] as const;
+const ENDPOINT_KEYS = ['tokenEndpoint', 'clientId', 'clientSecret', 'scope', 'clientAuth'] as const;
+const OAUTH_KEYS = [...ENDPOINT_KEYS, 'tokenModule', 'extensions'] as const;
 
 /**
  * SASL: a user and password (PLAIN, SCRAM), or OAUTHBEARER with access tokens from an OAuth 2.0
@@ -78,6 +72,8 @@ const kafkaSaslSchema = z
     extensions: z.record(z.string().regex(/^[A-Za-z]+$/, 'must be letters only'), z.string()).optional(),
     /** how the client authenticates to the token endpoint: HTTP Basic, or in the form body */
     clientAuth: z.enum(['basic', 'post']).optional(),
+    /** instead of a token endpoint: a module whose default export gives { token, expiryTime } (MSK IAM) */
+    tokenModule: z.string().min(1).optional(),
   })
   .strict()
   .superRefine((sasl, ctx) => {
@@ -95,7 +91,17 @@ const kafkaSaslSchema = z
         if (sasl[k as keyof typeof sasl] !== undefined)
           ctx.addIssue({ code: 'custom', path: [k], message: `only with mechanism ${only}` });
       });
-    if (sasl.mechanism === 'oauthbearer') {
+    if (sasl.mechanism === 'oauthbearer' && sasl.tokenModule !== undefined) {
+      ENDPOINT_KEYS.forEach((k) => {
+        if (sasl[k] !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: [k],
+            message: 'not with tokenModule (the module gets the token)',
+          });
+      });
+      refuse(['username', 'password'], 'plain, scram-sha-256 or scram-sha-512');
+    } else if (sasl.mechanism === 'oauthbearer') {
       need(['tokenEndpoint', 'clientId', 'clientSecret']);
       refuse(['username', 'password'], 'plain, scram-sha-256 or scram-sha-512');
     } else {

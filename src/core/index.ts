@@ -10,3 +10,4 @@ export * from './paths.js';
 export * from './dateTime.js';
 export * from './configFiles.js';
 export * from './kafkaConnection.js';
+export { loadTokenModule } from './oauthToken.js';

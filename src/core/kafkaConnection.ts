@@ -1,6 +1,11 @@
 import type { ConnectionOptions } from 'node:tls';
 import { checkTlsFiles, readConfigFiles } from './configFiles.js';
-import { oauthBearerProvider, type OAuthBearerToken, type OAuthClientConfig } from './oauthToken.js';
+import {
+  moduleTokenProvider,
+  oauthBearerProvider,
+  type OAuthBearerToken,
+  type OAuthClientConfig,
+} from './oauthToken.js';
 
 /** TLS to the brokers: PEM files (paths relative to the pipeline file), as Node's tls takes them. */
 export interface KafkaTlsConfig {
@@ -19,6 +24,7 @@ type PasswordMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
 /** SASL as the pipeline file gives it (the schema checks each mechanism has its own fields). */
 export interface KafkaSaslConfig extends Partial<OAuthClientConfig> {
   readonly mechanism: PasswordMechanism | 'oauthbearer';
+  readonly tokenModule?: string | undefined;
   readonly username?: string | undefined;
   readonly password?: string | undefined;
 }
@@ -56,20 +62,22 @@ export interface KafkaConnectionOptions {
  */
 const providers = new WeakMap<KafkaSaslConfig, () => Promise<OAuthBearerToken>>();
 
-function saslOptions(sasl: KafkaSaslConfig): KafkaSaslOptions {
+function saslOptions(sasl: KafkaSaslConfig, baseDir: string): KafkaSaslOptions {
   if (sasl.mechanism !== 'oauthbearer') {
     return { mechanism: sasl.mechanism, username: sasl.username ?? '', password: sasl.password ?? '' };
   }
   let provider = providers.get(sasl);
   if (!provider) {
-    provider = oauthBearerProvider({
-      tokenEndpoint: sasl.tokenEndpoint ?? '',
-      clientId: sasl.clientId ?? '',
-      clientSecret: sasl.clientSecret ?? '',
-      scope: sasl.scope,
-      extensions: sasl.extensions,
-      clientAuth: sasl.clientAuth,
-    });
+    provider = sasl.tokenModule
+      ? moduleTokenProvider(sasl.tokenModule, baseDir, sasl.extensions)
+      : oauthBearerProvider({
+          tokenEndpoint: sasl.tokenEndpoint ?? '',
+          clientId: sasl.clientId ?? '',
+          clientSecret: sasl.clientSecret ?? '',
+          scope: sasl.scope,
+          extensions: sasl.extensions,
+          clientAuth: sasl.clientAuth,
+        });
     providers.set(sasl, provider);
   }
   return { mechanism: 'oauthbearer', oauthBearerProvider: provider };
@@ -84,7 +92,7 @@ export function kafkaConnectionOptions(access: KafkaAccessConfig, baseDir: strin
     brokers: [...access.brokers],
     clientId: access.clientId,
   };
-  if (access.sasl) out.sasl = saslOptions(access.sasl); // a new object: the config is frozen, and kafkajs writes into it
+  if (access.sasl) out.sasl = saslOptions(access.sasl, baseDir); // a new object: the config is frozen, and kafkajs writes into it
   const tls = access.ssl;
   if (tls === true || tls === false) out.ssl = tls;
   else if (tls) {

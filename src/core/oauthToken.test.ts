@@ -1,7 +1,10 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { oauthBearerProvider } from './oauthToken.js';
+import { loadTokenModule, moduleTokenProvider, oauthBearerProvider } from './oauthToken.js';
 
 // The provider's own bookkeeping (when to renew, sharing a fetch, reading answers) against a local
 // endpoint that answers what each case needs. Its work with a real OAuth server and a real broker is
@@ -106,5 +109,43 @@ describe('oauthBearerProvider', () => {
     await expect(p()).rejects.toThrow(/answered with something other than JSON: <html>sign in/);
     await expect(p()).rejects.toThrow(/answered without an access_token: \{"token_type":"Bearer"\}/);
     expect((await p()).value).toBe('t4');
+  });
+});
+
+describe('moduleTokenProvider', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'token-module-'));
+  const module = (name: string, body: string) => (writeFileSync(join(dir, name), body), name);
+
+  it("keeps the module's token until near its expiryTime, as aws-msk-iam-sasl-signer-js gives it", async () => {
+    const name = module(
+      'counting.mjs',
+      'let n = 0; export default async () => ({ token: `t${++n}`, expiryTime: globalThis.expiry });',
+    );
+    let clock = 1_000_000;
+    (globalThis as { expiry?: number }).expiry = clock + 900_000; // 15 minutes, as MSK IAM tokens
+    const provider = moduleTokenProvider(name, dir, { logicalCluster: 'c' }, () => clock);
+    expect(await provider()).toEqual({ value: 't1', extensions: { logicalCluster: 'c' } });
+    clock += 700_000;
+    expect((await provider()).value).toBe('t1');
+    clock += 30_000; // 170 s left: less than a fifth of 900 s
+    expect((await provider()).value).toBe('t2');
+  });
+
+  it('names the module when it throws or gives no token, and when it cannot be loaded', async () => {
+    const thrower = moduleTokenProvider(
+      module('throws.mjs', 'export default () => { throw new Error("no credentials"); };'),
+      dir,
+    );
+    await expect(thrower()).rejects.toThrow('kafka.sasl.tokenModule throws.mjs threw: no credentials');
+    const empty = moduleTokenProvider(module('empty.mjs', 'export default () => ({ expiryTime: 1 });'), dir);
+    await expect(empty()).rejects.toThrow(
+      /kafka\.sasl\.tokenModule empty\.mjs returned .*expected \{ token, expiryTime\? \}/,
+    );
+    await expect(loadTokenModule('missing.mjs', dir)).rejects.toThrow(
+      /kafka\.sasl\.tokenModule: cannot load missing\.mjs/,
+    );
+    await expect(
+      loadTokenModule(module('named.mjs', 'export const token = () => "x";'), dir),
+    ).rejects.toThrow('kafka.sasl.tokenModule: named.mjs must export a function as its default export');
   });
 });

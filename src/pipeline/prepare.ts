@@ -4,6 +4,7 @@ import {
   ConfigError,
   guarded,
   kafkaConnectionOptions,
+  loadTokenModule,
   type Batch,
   type DecodedRecord,
   type OutputRow,
@@ -48,6 +49,15 @@ export async function prepareStages(config: PipelineConfig): Promise<PreparedSta
   ]) {
     try {
       readTlsFiles();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.issues);
+    }
+  }
+  const tokenModule = config.kafka.sasl?.tokenModule;
+  if (tokenModule) {
+    try {
+      await loadTokenModule(tokenModule, config.baseDir);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       problems.push(...err.issues);
