@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface BenchResult {
@@ -71,7 +71,7 @@ const n = (x: number, d = 0) =>
   x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const check = (ok: boolean) => (ok ? 'met' : 'MISSED');
 
-/** Writes <out>/<when>.json, <out>/<when>.md and latest.{json,md}; returns the markdown. */
+/** Writes <out>/<when>.json, <out>/<when>.md and latest.{json,md} (under <out>/quick for a quick run); returns the markdown. */
 export function writeReport(r: BenchResult, out: string): string {
   const lines = [
     `# data-megaservice benchmark, ${r.when}${r.settings.quick ? ' (quick)' : ''}`,
@@ -129,9 +129,13 @@ export function writeReport(r: BenchResult, out: string): string {
   ];
   const md = lines.join('\n');
   const stamp = r.when.replace(/[:.]/g, '-');
+  // A quick run is for development: it goes to quick/ (ignored by git) and leaves latest.* to the
+  // last full run, the one the README quotes.
+  const dir = r.settings.quick ? join(out, 'quick') : out;
+  mkdirSync(dir, { recursive: true });
   for (const name of [stamp, 'latest']) {
-    writeFileSync(join(out, `${name}.json`), `${JSON.stringify(r, null, 2)}\n`);
-    writeFileSync(join(out, `${name}.md`), md);
+    writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(r, null, 2)}\n`);
+    writeFileSync(join(dir, `${name}.md`), md);
   }
   return md;
 }
