@@ -331,8 +331,9 @@ want() { [[ "$what" == all || "$what" == "$1" ]]; }
 
 case "$cmd" in
   up)
-    # The OAuth server first: Kafka's OAUTHBEARER listener reads its keys.
-    want oauth && oauth_up
+    # The OAuth server first, and with Kafka: the broker does not start while its OAUTHBEARER
+    # listener cannot read the server's keys.
+    if want oauth || want kafka; then oauth_up; fi
     want kafka && kafka_up
     want clickhouse && clickhouse_up
     want registry && registry_up
