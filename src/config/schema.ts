@@ -18,10 +18,14 @@ export const SCALAR_TYPES = [
   'Bool',
   'Date',
   'DateTime',
+  'UUID',
 ] as const;
 export type ScalarType = (typeof SCALAR_TYPES)[number];
 
-const COLUMN_TYPE = new RegExp(`^(?:${SCALAR_TYPES.join('|')}|Nullable\\((?:${SCALAR_TYPES.join('|')})\\))$`);
+const SCALAR = `(?:${SCALAR_TYPES.join('|')})`;
+const MAYBE_NULL = `(?:${SCALAR}|Nullable\\(${SCALAR}\\))`;
+/** A scalar, Nullable(scalar), or Array of either (ClickHouse has no Nullable(Array(...))). */
+const COLUMN_TYPE = new RegExp(`^(?:${MAYBE_NULL}|Array\\(${MAYBE_NULL}\\))$`);
 
 /** An unquoted ClickHouse identifier: we refuse anything that would need quoting. */
 const identifier = z
@@ -132,7 +136,10 @@ const columnSchema = z
     name: identifier,
     type: z
       .string()
-      .regex(COLUMN_TYPE, `must be one of ${SCALAR_TYPES.join(', ')}, or Nullable(one of them)`),
+      .regex(
+        COLUMN_TYPE,
+        `must be one of ${SCALAR_TYPES.join(', ')}, Nullable(one of them), or Array(one of these)`,
+      ),
     /** The record field this column is read from; defaults to the column name. */
     field: z.string().min(1).optional(),
   })

@@ -80,6 +80,9 @@ export const CAST_TYPES = ['string', 'number', 'integer', 'boolean'] as const;
 
 const fieldName = z.string().min(1);
 
+/** A value a default step may set: a scalar, or a list of them (an empty list for an Array column). */
+const defaultScalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+
 /** One transform step; each step is an object with exactly one of these keys. */
 const stepSchema = z
   .object({
@@ -90,7 +93,7 @@ const stepSchema = z
     /** field -> type; a value that cannot be converted rejects the record, naming the field. */
     cast: z.record(fieldName, z.enum(CAST_TYPES)).optional(),
     /** field -> value used when the field is missing or null */
-    default: z.record(fieldName, z.union([z.string(), z.number(), z.boolean(), z.null()])).optional(),
+    default: z.record(fieldName, z.union([defaultScalar, z.array(defaultScalar)])).optional(),
     /** field -> expression (filtrex) over the record's fields */
     derive: z.record(fieldName, z.string().min(1)).optional(),
     /** keep records for which this expression is true; the others are counted as filtered */

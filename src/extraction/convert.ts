@@ -16,6 +16,7 @@ const INT_RANGES: Record<string, readonly [bigint, bigint]> = {
 };
 
 const describe = describeValue;
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
 /** Why a value does not fit its column (a class, so the hot path allocates only on failure). */
 export class Unfit {
@@ -71,6 +72,10 @@ export function convert(type: ScalarType, v: unknown): unknown {
       if (seconds < 0 || seconds > 4294967295) return new Unfit(`${describe(v)} is outside DateTime's range`);
       return dateTimeText(seconds);
     }
+    case 'UUID':
+      return typeof v === 'string' && UUID.test(v)
+        ? v
+        : new Unfit(`expected a UUID (8-4-4-4-12 hex digits), got ${describe(v)}`);
     default:
       return toInteger(type, v);
   }

@@ -12,6 +12,7 @@ describe('convertValue', () => {
     ['Date', '2026-01-31', '2026-01-31'],
     ['DateTime', '2026-01-01T00:00:05Z', '2026-01-01 00:00:05'],
     ['DateTime', 1767225605, '2026-01-01 00:00:05'],
+    ['UUID', '61F0C404-5cb3-11e7-907b-a6006ad3dba0', '61F0C404-5cb3-11e7-907b-a6006ad3dba0'],
   ] as const)('%s accepts %j', (type, input, output) => {
     expect(convertValue(type, input)).toEqual({ ok: true, value: output });
   });
@@ -24,6 +25,11 @@ describe('convertValue', () => {
     ['Float64', 'NaN', 'expected a finite number (Float64), got the string "NaN"'],
     ['Bool', 'yes', 'expected true or false, got the string "yes"'],
     ['DateTime', 'tomorrow', 'expected epoch seconds or an ISO-8601 date-time, got the string "tomorrow"'],
+    [
+      'UUID',
+      '61f0c404-5cb3-11e7-907b',
+      'expected a UUID (8-4-4-4-12 hex digits), got the string "61f0c404-5cb3-11e7-907b"',
+    ],
   ] as const)('%s rejects %j', (type, input, reason) => {
     expect(convertValue(type, input)).toEqual({ ok: false, reason });
   });
@@ -69,6 +75,47 @@ describe('projectRecord', () => {
     });
     expect(projectRecord(plan, { id: 'a', n: -3 })).toEqual({
       reason: "field 'n': -3 is out of range for UInt16 [0, 65535]",
+    });
+  });
+});
+
+describe('projectRecord with Array columns', () => {
+  const plan = planColumns([
+    { name: 'tags', type: 'Array(String)' },
+    { name: 'scores', type: 'Array(Nullable(Int64))' },
+    { name: 'seen', type: 'Array(DateTime)' },
+  ]);
+
+  it('converts every element as its scalar type', () => {
+    expect(
+      projectRecord(plan, {
+        tags: ['a', 'b'],
+        scores: [1, null, '9007199254740993'],
+        seen: ['2026-01-01T00:00:05Z'],
+      }),
+    ).toEqual({
+      values: { tags: ['a', 'b'], scores: ['1', null, '9007199254740993'], seen: ['2026-01-01 00:00:05'] },
+    });
+    expect(projectRecord(plan, { tags: [], scores: [], seen: [] })).toEqual({
+      values: { tags: [], scores: [], seen: [] },
+    });
+  });
+
+  it('names the field and the element that does not fit', () => {
+    const ok = { tags: ['a'], scores: [], seen: [] };
+    expect(projectRecord(plan, { ...ok, tags: 'a' })).toEqual({
+      reason: `field 'tags': expected an array (Array(String)), got the string "a"`,
+    });
+    expect(projectRecord(plan, { ...ok, tags: ['a', 5] })).toEqual({
+      reason: "field 'tags': element 1: expected a string, got number 5",
+    });
+    expect(projectRecord(plan, { ...ok, tags: ['a', null] })).toEqual({
+      reason: "field 'tags': element 1 is null (Array(String) has no Nullable elements)",
+    });
+    // An Array column is never Nullable in ClickHouse: a missing array is refused (a transform's
+    // default can supply []).
+    expect(projectRecord(plan, { scores: [], seen: [] })).toEqual({
+      reason: "field 'tags': is missing (column tags Array(String) is not Nullable)",
     });
   });
 });

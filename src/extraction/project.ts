@@ -1,5 +1,5 @@
 import type { ColumnConfig, ScalarType } from '../config/index.js';
-import { pathReader } from '../core/index.js';
+import { describeValue, pathReader } from '../core/index.js';
 import { convert, Unfit } from './convert.js';
 
 /** A column's field may be a Kafka header instead of a record field: `$header.<name>`. */
@@ -20,17 +20,53 @@ interface ColumnPlan {
   readonly name: string;
   readonly read: (fields: Record<string, unknown>, headers: Headers) => unknown;
   readonly field: string;
+  /** the declared type, for messages */
+  readonly declared: string;
+  /** the scalar type of the value, or of each element of an Array */
   readonly type: ScalarType;
+  /** the value (or, in an Array, an element) may be null */
   readonly nullable: boolean;
+  readonly array: boolean;
 }
+
+const unwrap = (type: string, wrapper: string) =>
+  type.startsWith(`${wrapper}(`) ? type.slice(wrapper.length + 1, -1) : undefined;
 
 function plan(columns: readonly ColumnConfig[]): ColumnPlan[] {
   return columns.map((c) => {
-    const nullable = c.type.startsWith('Nullable(');
-    const type = (nullable ? c.type.slice('Nullable('.length, -1) : c.type) as ScalarType;
+    const element = unwrap(c.type, 'Array');
+    const inner = element ?? c.type;
+    const nullable = unwrap(inner, 'Nullable') !== undefined;
+    const type = (unwrap(inner, 'Nullable') ?? inner) as ScalarType;
     const field = c.field ?? c.name;
-    return { name: c.name, field, read: fieldReader(field), type, nullable };
+    return {
+      name: c.name,
+      field,
+      read: fieldReader(field),
+      declared: c.type,
+      type,
+      nullable,
+      array: !!element,
+    };
   });
+}
+
+/** An Array column's value: every element converted, or why one does not fit (naming its index). */
+function convertArray(c: ColumnPlan, v: unknown): unknown[] | Unfit {
+  if (!Array.isArray(v)) return new Unfit(`expected an array (${c.declared}), got ${describeValue(v)}`);
+  const out = new Array<unknown>(v.length);
+  for (let i = 0; i < v.length; i++) {
+    const e: unknown = v[i];
+    if (e === null || e === undefined) {
+      if (!c.nullable) return new Unfit(`element ${i} is null (${c.declared} has no Nullable elements)`);
+      out[i] = null;
+      continue;
+    }
+    const r = convert(c.type, e);
+    if (r instanceof Unfit) return new Unfit(`element ${i}: ${r.reason}`);
+    out[i] = r;
+  }
+  return out;
 }
 
 /** Build one row, or the reason (naming the field) why the record does not fit the columns. */
@@ -43,15 +79,15 @@ export function projectRecord(
   for (const c of columns) {
     const v = c.read(fields, headers);
     if (v === undefined || v === null) {
-      if (c.nullable) {
+      if (c.nullable && !c.array) {
         values[c.name] = null;
         continue;
       }
       return {
-        reason: `field '${c.field}': ${v === null ? 'is null' : 'is missing'} (column ${c.name} ${c.type} is not Nullable)`,
+        reason: `field '${c.field}': ${v === null ? 'is null' : 'is missing'} (column ${c.name} ${c.declared} is not Nullable)`,
       };
     }
-    const r = convert(c.type, v);
+    const r = c.array ? convertArray(c, v) : convert(c.type, v);
     if (r instanceof Unfit) return { reason: `field '${c.field}': ${r.reason}` };
     values[c.name] = r;
   }

@@ -110,7 +110,8 @@ export async function compileStep(step: TransformStep, baseDir: string): Promise
     return (fields) => {
       for (const [field, value] of entries) {
         const v = getPath(fields, field);
-        if (v === undefined || v === null) setPath(fields, field, value);
+        // A list is copied: records must not share one a later step could change.
+        if (v === undefined || v === null) setPath(fields, field, Array.isArray(value) ? [...value] : value);
       }
       return undefined;
     };

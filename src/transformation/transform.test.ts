@@ -82,6 +82,17 @@ describe('transform steps', () => {
     ]);
   });
 
+  it('default sets a list (an empty Array column), a copy for each record', async () => {
+    const r = await run([{ default: { tags: [] } }], [{ id: 'a' }, { id: 'b' }, { id: 'c', tags: ['x'] }]);
+    expect(r.fields).toEqual([
+      { id: 'a', tags: [] },
+      { id: 'b', tags: [] },
+      { id: 'c', tags: ['x'] },
+    ]);
+    const [a, b] = r.fields as { tags: unknown[] }[];
+    expect(a!.tags).not.toBe(b!.tags);
+  });
+
   it('derive evaluates expressions and rejects a record whose expression fails', async () => {
     const r = await run(
       [
