@@ -140,7 +140,7 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFo
     }
   });
 
-  it('stores Array and UUID columns as projection converts them, and takes its own table again', async () => {
+  it('stores Array, UUID and LowCardinality columns as projection converts them, and takes its own table again', async () => {
     const table = uniqueName('typed');
     const typed: ColumnConfig[] = [
       { name: 'id', type: 'UUID' },
@@ -149,6 +149,8 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFo
       { name: 'scores', type: 'Array(Nullable(Int64))' },
       { name: 'flags', type: 'Array(Bool)' },
       { name: 'seen', type: 'Array(DateTime)' },
+      { name: 'country', type: 'LowCardinality(String)' },
+      { name: 'region', type: 'LowCardinality(Nullable(String))' },
     ];
     const record = {
       id: '61f0c404-5cb3-11e7-907b-a6006ad3dba0',
@@ -156,6 +158,7 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFo
       scores: [1, null, '9007199254740993'],
       flags: [true, false],
       seen: ['2026-01-01T00:00:05Z', 1767225606],
+      country: 'NO',
     };
     const projected = projectRecord(planColumns(typed), record);
     if (!('values' in projected)) throw new Error(projected.reason);
@@ -178,7 +181,8 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFo
       const stored = await rows<Record<string, unknown>>(
         client,
         // 64-bit values as text: engines differ in quoting them in JSON, and a JS number drops digits.
-        `SELECT toString(id) AS id, maybe, tags, arrayMap(x -> toString(x), scores) AS scores, flags, seen
+        `SELECT toString(id) AS id, maybe, tags, arrayMap(x -> toString(x), scores) AS scores, flags, seen,
+                country, region, toTypeName(country) AS country_type
          FROM st.${table} ORDER BY _offset`,
       );
       const expected = {
@@ -188,6 +192,9 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFo
         scores: ['1', null, '9007199254740993'],
         flags: [1, 0],
         seen: ['2026-01-01 00:00:05', '2026-01-01 00:00:06'],
+        country: 'NO',
+        region: null,
+        country_type: 'LowCardinality(String)',
       };
       expect(stored).toEqual([expected, expected]);
     } finally {

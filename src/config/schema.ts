@@ -24,8 +24,12 @@ export type ScalarType = (typeof SCALAR_TYPES)[number];
 
 const SCALAR = `(?:${SCALAR_TYPES.join('|')})`;
 const MAYBE_NULL = `(?:${SCALAR}|Nullable\\(${SCALAR}\\))`;
-/** A scalar, Nullable(scalar), or Array of either (ClickHouse has no Nullable(Array(...))). */
-const COLUMN_TYPE = new RegExp(`^(?:${MAYBE_NULL}|Array\\(${MAYBE_NULL}\\))$`);
+const LOW_CARDINALITY = `LowCardinality\\((?:String|Nullable\\(String\\))\\)`;
+/**
+ * A scalar, Nullable(scalar), LowCardinality of a (Nullable) String, or Array of any of these but the
+ * last (ClickHouse has no Nullable(Array(...))).
+ */
+const COLUMN_TYPE = new RegExp(`^(?:${MAYBE_NULL}|${LOW_CARDINALITY}|Array\\(${MAYBE_NULL}\\))$`);
 
 /** An unquoted ClickHouse identifier: we refuse anything that would need quoting. */
 const identifier = z
@@ -138,7 +142,7 @@ const columnSchema = z
       .string()
       .regex(
         COLUMN_TYPE,
-        `must be one of ${SCALAR_TYPES.join(', ')}, Nullable(one of them), or Array(one of these)`,
+        `must be one of ${SCALAR_TYPES.join(', ')}, Nullable(one of them), LowCardinality(String), LowCardinality(Nullable(String)), or Array(a type of the first two kinds)`,
       ),
     /** The record field this column is read from; defaults to the column name. */
     field: z.string().min(1).optional(),

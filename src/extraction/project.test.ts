@@ -79,6 +79,22 @@ describe('projectRecord', () => {
   });
 });
 
+describe('projectRecord with LowCardinality columns', () => {
+  it('takes them as the String they hold', () => {
+    const plan = planColumns([
+      { name: 'country', type: 'LowCardinality(String)' },
+      { name: 'region', type: 'LowCardinality(Nullable(String))' },
+    ]);
+    expect(projectRecord(plan, { country: 'NO' })).toEqual({ values: { country: 'NO', region: null } });
+    expect(projectRecord(plan, { country: 7 })).toEqual({
+      reason: "field 'country': expected a string, got number 7",
+    });
+    expect(projectRecord(plan, {})).toEqual({
+      reason: "field 'country': is missing (column country LowCardinality(String) is not Nullable)",
+    });
+  });
+});
+
 describe('projectRecord with Array columns', () => {
   const plan = planColumns([
     { name: 'tags', type: 'Array(String)' },

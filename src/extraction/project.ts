@@ -34,8 +34,10 @@ const unwrap = (type: string, wrapper: string) =>
 
 function plan(columns: readonly ColumnConfig[]): ColumnPlan[] {
   return columns.map((c) => {
-    const element = unwrap(c.type, 'Array');
-    const inner = element ?? c.type;
+    // LowCardinality changes how ClickHouse stores a column, not what goes into it.
+    const stored = unwrap(c.type, 'LowCardinality') ?? c.type;
+    const element = unwrap(stored, 'Array');
+    const inner = element ?? stored;
     const nullable = unwrap(inner, 'Nullable') !== undefined;
     const type = (unwrap(inner, 'Nullable') ?? inner) as ScalarType;
     const field = c.field ?? c.name;

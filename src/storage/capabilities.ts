@@ -12,6 +12,11 @@ export interface Capabilities {
    * it (chDB, current servers), which chDB parses 1.4-1.6 times as fast; JSONEachRow otherwise (18.16).
    */
   readonly rowFormat: RowFormat;
+  /**
+   * Settings a CREATE TABLE needs for every column type we declare: 18.16 creates LowCardinality
+   * columns only with allow_experimental_low_cardinality_type, which current engines no longer know.
+   */
+  readonly createSettings: Readonly<Record<string, number>>;
 }
 
 async function exists(client: ClickHouseClient, query: string): Promise<boolean> {
@@ -43,5 +48,11 @@ export async function detectCapabilities(client: ClickHouseClient): Promise<Capa
     ))
       ? 'JSONCompactEachRow'
       : 'JSONEachRow',
+    createSettings: (await exists(
+      client,
+      "SELECT name FROM system.settings WHERE name = 'allow_experimental_low_cardinality_type'",
+    ))
+      ? { allow_experimental_low_cardinality_type: 1 }
+      : {},
   };
 }

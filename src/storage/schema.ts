@@ -80,9 +80,11 @@ export async function bootstrapTable(
   client: ClickHouseClient,
   spec: TableSpec,
   settings: Record<string, number> = {},
+  /** query settings the CREATE needs (`Capabilities.createSettings`) */
+  createSettings: Readonly<Record<string, number>> = {},
 ): Promise<void> {
   await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${spec.database}` });
-  await client.command({ query: createTableSql(spec, settings) });
+  await client.command({ query: createTableSql(spec, settings), clickhouse_settings: { ...createSettings } });
   const rs = await client.query({
     // Literals, not query parameters: 18.16 has no {name:Type} parameters. Both names passed the
     // identifier check of the config schema, so they cannot break out of the quotes.

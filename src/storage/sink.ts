@@ -222,7 +222,7 @@ export function createClickHouseSink(
         const settings: Record<string, number> = caps.nonReplicatedDeduplication
           ? { non_replicated_deduplication_window: 1000 }
           : {};
-        await bootstrapTable(client, output, settings);
+        await bootstrapTable(client, output, settings, caps.createSettings);
         await bootstrapTable(client, deadLetters, settings);
         for (const fs of config.featureSets ?? []) {
           await bootstrapTable(client, featureTables.get(fs.name)!, settings);
