@@ -229,6 +229,57 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFo
   });
 });
 
+describe('DateTime64 columns', () => {
+  const timed: ColumnConfig[] = [
+    { name: 'at_ms', type: 'DateTime64(3)' },
+    { name: 'at_us', type: 'Nullable(DateTime64(6))' },
+  ];
+  const sinkOn = (client: ClientConfig, table: string) =>
+    createClickHouseSink(
+      { client, database: 'st', table, columns: timed, ...defaults },
+      { logger, telemetry: createTelemetry() },
+    );
+
+  it('stores milliseconds and microseconds in the embedded engine', async () => {
+    const table = uniqueName('timed');
+    const projected = projectRecord(planColumns(timed), {
+      at_ms: '2026-01-01T00:00:05.123Z',
+      at_us: '2026-01-01T00:00:05.123456Z',
+    });
+    if (!('values' in projected)) throw new Error(projected.reason);
+    const sink = sinkOn(targets[0]!.client(), table);
+    await sink.start();
+    const { batch, done } = batchOf([{ source: source(0), values: projected.values }]);
+    await sink.accept(batch);
+    await sink.drain();
+    await done;
+    await sink.stop(Date.now() + 5000);
+    const client = await createClickHouseClient(targets[0]!.client(), logger);
+    try {
+      expect(
+        await rows(
+          client,
+          `SELECT toString(at_ms) AS ms, toString(at_us) AS us, toTypeName(at_ms) AS t FROM st.${table}`,
+        ),
+      ).toEqual([{ ms: '2026-01-01 00:00:05.123', us: '2026-01-01 00:00:05.123456', t: 'DateTime64(3)' }]);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('refuses to start on a server without DateTime64 (18.16), naming the columns', async () => {
+    const sink = sinkOn(targets[1]!.client(), uniqueName('timed'));
+    await expect(sink.start()).rejects.toMatchObject({
+      kind: 'fatal',
+      code: 'UNSUPPORTED_TYPE',
+      message: expect.stringMatching(
+        /\(ClickHouse 18\.16\.\d+\) has no DateTime64, which came in 20\.1: column at_ms DateTime64\(3\), column at_us Nullable\(DateTime64\(6\)\)\./,
+      ),
+    });
+    await sink.stop(Date.now() + 5000);
+  });
+});
+
 describe('clickhouseSink without a reachable server', () => {
   it('fails to start with a message naming the target', async () => {
     const sink = createClickHouseSink(

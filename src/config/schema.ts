@@ -19,10 +19,13 @@ export const SCALAR_TYPES = [
   'Date',
   'DateTime',
   'UUID',
+  // Milliseconds and microseconds; not in ClickHouse 18.16 (the sink says so at start).
+  'DateTime64(3)',
+  'DateTime64(6)',
 ] as const;
 export type ScalarType = (typeof SCALAR_TYPES)[number];
 
-const SCALAR = `(?:${SCALAR_TYPES.join('|')})`;
+const SCALAR = `(?:${SCALAR_TYPES.map((t) => t.replace(/[()]/g, '\\$&')).join('|')})`;
 const MAYBE_NULL = `(?:${SCALAR}|Nullable\\(${SCALAR}\\))`;
 const LOW_CARDINALITY = `LowCardinality\\((?:String|Nullable\\(String\\))\\)`;
 /**

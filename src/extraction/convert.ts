@@ -43,6 +43,40 @@ function toInteger(type: string, v: unknown): unknown {
   return wide ? n.toString() : Number(n);
 }
 
+/** DateTime64's range in current ClickHouse: 1900-01-01 to 2299-12-31, UTC. */
+const DATETIME64_RANGE = [-2208988800, 10413791999] as const;
+
+/**
+ * DateTime64 text ('YYYY-MM-DD hh:mm:ss.fff', UTC) from epoch seconds (a fraction keeps its digits
+ * to the precision) or an ISO-8601 string, whose fraction digits past milliseconds are kept too.
+ */
+function toDateTime64(v: unknown, precision: number): unknown {
+  let seconds: number;
+  let fraction: string;
+  if (typeof v === 'number' && Number.isFinite(v)) {
+    seconds = Math.floor(v);
+    const rounded = (v - seconds).toFixed(precision); // "0.123", or "1.000" when it rounds up
+    if (rounded.startsWith('1')) seconds += 1;
+    fraction = rounded.slice(2);
+  } else {
+    const ms = typeof v === 'string' ? Date.parse(v) : Number.NaN;
+    if (Number.isNaN(ms))
+      return new Unfit(`expected epoch seconds or an ISO-8601 date-time, got ${describe(v)}`);
+    seconds = Math.floor(ms / 1000);
+    const finer = /T[\d:]+\.\d{3}(\d+)/.exec(v as string)?.[1] ?? '';
+    fraction = (String(ms - seconds * 1000).padStart(3, '0') + finer)
+      .padEnd(precision, '0')
+      .slice(0, precision);
+  }
+  if (seconds < DATETIME64_RANGE[0] || seconds > DATETIME64_RANGE[1]) {
+    const hint =
+      typeof v === 'number' && v > DATETIME64_RANGE[1] ? ' (epoch milliseconds? divide by 1000)' : '';
+    return new Unfit(`${describe(v)} is outside DateTime64's range${hint}`);
+  }
+  const text = new Date(seconds * 1000).toISOString().slice(0, 19).replace('T', ' ');
+  return `${text}.${fraction}`;
+}
+
 /** Converts one field value to the declared ClickHouse type, or says why it does not fit. */
 export function convert(type: ScalarType, v: unknown): unknown {
   switch (type) {
@@ -72,6 +106,10 @@ export function convert(type: ScalarType, v: unknown): unknown {
       if (seconds < 0 || seconds > 4294967295) return new Unfit(`${describe(v)} is outside DateTime's range`);
       return dateTimeText(seconds);
     }
+    case 'DateTime64(3)':
+      return toDateTime64(v, 3);
+    case 'DateTime64(6)':
+      return toDateTime64(v, 6);
     case 'UUID':
       return typeof v === 'string' && UUID.test(v)
         ? v

@@ -13,6 +13,12 @@ describe('convertValue', () => {
     ['DateTime', '2026-01-01T00:00:05Z', '2026-01-01 00:00:05'],
     ['DateTime', 1767225605, '2026-01-01 00:00:05'],
     ['UUID', '61F0C404-5cb3-11e7-907b-a6006ad3dba0', '61F0C404-5cb3-11e7-907b-a6006ad3dba0'],
+    ['DateTime64(3)', '2026-01-01T00:00:05.123Z', '2026-01-01 00:00:05.123'],
+    ['DateTime64(6)', '2026-01-01T02:00:05.123456+02:00', '2026-01-01 00:00:05.123456'],
+    ['DateTime64(3)', '2026-01-01', '2026-01-01 00:00:00.000'],
+    ['DateTime64(3)', 1767225605.5, '2026-01-01 00:00:05.500'],
+    ['DateTime64(3)', 1.9999999, '1970-01-01 00:00:02.000'],
+    ['DateTime64(6)', -0.25, '1969-12-31 23:59:59.750000'],
   ] as const)('%s accepts %j', (type, input, output) => {
     expect(convertValue(type, input)).toEqual({ ok: true, value: output });
   });
@@ -29,6 +35,11 @@ describe('convertValue', () => {
       'UUID',
       '61f0c404-5cb3-11e7-907b',
       'expected a UUID (8-4-4-4-12 hex digits), got the string "61f0c404-5cb3-11e7-907b"',
+    ],
+    [
+      'DateTime64(3)',
+      1767225605123,
+      "number 1767225605123 is outside DateTime64's range (epoch milliseconds? divide by 1000)",
     ],
   ] as const)('%s rejects %j', (type, input, reason) => {
     expect(convertValue(type, input)).toEqual({ ok: false, reason });

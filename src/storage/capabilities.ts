@@ -17,6 +17,8 @@ export interface Capabilities {
    * columns only with allow_experimental_low_cardinality_type, which current engines no longer know.
    */
   readonly createSettings: Readonly<Record<string, number>>;
+  /** The DateTime64 type (ClickHouse 20.1+; not 18.16). */
+  readonly dateTime64: boolean;
 }
 
 async function exists(client: ClickHouseClient, query: string): Promise<boolean> {
@@ -54,5 +56,6 @@ export async function detectCapabilities(client: ClickHouseClient): Promise<Capa
     ))
       ? { allow_experimental_low_cardinality_type: 1 }
       : {},
+    dateTime64: await exists(client, "SELECT name FROM system.data_type_families WHERE name = 'DateTime64'"),
   };
 }

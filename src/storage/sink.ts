@@ -3,6 +3,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { ColumnConfig, FeatureSetConfig } from '../config/index.js';
 import {
   describePosition,
+  PipelineError,
   type Batch,
   type Health,
   type Lifecycle,
@@ -218,6 +219,15 @@ export function createClickHouseSink(
       try {
         caps = await detectCapabilities(client);
         format = caps.rowFormat;
+        const tooNew = config.columns.filter((c) => c.type.includes('DateTime64') && !caps!.dateTime64);
+        if (tooNew.length > 0) {
+          throw new PipelineError(
+            'fatal',
+            'UNSUPPORTED_TYPE',
+            `${describeTarget(config.client)} (ClickHouse ${caps.version}) has no DateTime64, which came in ` +
+              `20.1: ${tooNew.map((c) => `column ${c.name} ${c.type}`).join(', ')}. Declare DateTime (seconds) instead, or use a newer server.`,
+          );
+        }
         encode = batchEncoder(config.featureSets ?? [], format);
         const settings: Record<string, number> = caps.nonReplicatedDeduplication
           ? { non_replicated_deduplication_window: 1000 }
