@@ -229,10 +229,12 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFo
   });
 });
 
-describe('DateTime64 columns', () => {
+describe('DateTime64 and Decimal columns (current engines)', () => {
   const timed: ColumnConfig[] = [
     { name: 'at_ms', type: 'DateTime64(3)' },
     { name: 'at_us', type: 'Nullable(DateTime64(6))' },
+    { name: 'price', type: 'Decimal(10,2)' },
+    { name: 'exact', type: 'Decimal(38, 20)' },
   ];
   const sinkOn = (client: ClientConfig, table: string) =>
     createClickHouseSink(
@@ -240,40 +242,60 @@ describe('DateTime64 columns', () => {
       { logger, telemetry: createTelemetry() },
     );
 
-  it('stores milliseconds and microseconds in the embedded engine', async () => {
+  it('stores milliseconds, microseconds and every digit of a decimal in the embedded engine', async () => {
     const table = uniqueName('timed');
     const projected = projectRecord(planColumns(timed), {
       at_ms: '2026-01-01T00:00:05.123Z',
       at_us: '2026-01-01T00:00:05.123456Z',
+      price: 19.99,
+      exact: '-12345678901234567.12345678901234567891',
     });
     if (!('values' in projected)) throw new Error(projected.reason);
-    const sink = sinkOn(targets[0]!.client(), table);
-    await sink.start();
-    const { batch, done } = batchOf([{ source: source(0), values: projected.values }]);
-    await sink.accept(batch);
-    await sink.drain();
-    await done;
-    await sink.stop(Date.now() + 5000);
+    for (let run = 0; run < 2; run++) {
+      // The second start takes the table it made: Decimal(10,2) is Decimal(10, 2) to ClickHouse.
+      const sink = sinkOn(targets[0]!.client(), table);
+      await sink.start();
+      const { batch, done } = batchOf([{ source: source(run), values: projected.values }]);
+      await sink.accept({ ...batch, firstOffset: String(run), lastOffset: String(run) });
+      await sink.drain();
+      await done;
+      await sink.stop(Date.now() + 5000);
+    }
     const client = await createClickHouseClient(targets[0]!.client(), logger);
     try {
+      const expected = {
+        ms: '2026-01-01 00:00:05.123',
+        us: '2026-01-01 00:00:05.123456',
+        t: 'DateTime64(3)',
+        price: '19.99',
+        exact: '-12345678901234567.12345678901234567891',
+      };
       expect(
         await rows(
           client,
-          `SELECT toString(at_ms) AS ms, toString(at_us) AS us, toTypeName(at_ms) AS t FROM st.${table}`,
+          `SELECT toString(at_ms) AS ms, toString(at_us) AS us, toTypeName(at_ms) AS t,
+                  toString(price) AS price, toString(exact) AS exact FROM st.${table} ORDER BY _offset`,
         ),
-      ).toEqual([{ ms: '2026-01-01 00:00:05.123', us: '2026-01-01 00:00:05.123456', t: 'DateTime64(3)' }]);
+      ).toEqual([expected, expected]);
     } finally {
       await client.close();
     }
   });
 
-  it('refuses to start on a server without DateTime64 (18.16), naming the columns', async () => {
+  it('refuses to start on a server without them (18.16), naming the columns', async () => {
     const sink = sinkOn(targets[1]!.client(), uniqueName('timed'));
     await expect(sink.start()).rejects.toMatchObject({
       kind: 'fatal',
       code: 'UNSUPPORTED_TYPE',
       message: expect.stringMatching(
-        /\(ClickHouse 18\.16\.\d+\) has no DateTime64, which came in 20\.1: column at_ms DateTime64\(3\), column at_us Nullable\(DateTime64\(6\)\)\./,
+        new RegExp(
+          [
+            String.raw`\(ClickHouse 18\.16\.\d+\) cannot store column at_ms DateTime64\(3\): no DateTime64 before ClickHouse 20\.1; declare DateTime \(seconds\)`,
+            String.raw`; column at_us Nullable\(DateTime64\(6\)\): .*`,
+            String.raw`; column price Decimal\(10,2\): this engine reads Decimal only from JSON numbers, which cannot carry every digit; declare Float64 or String`,
+            String.raw`; column exact Decimal\(38, 20\): .*\. Or use a newer server\.`,
+          ].join(''),
+        ),
       ),
     });
     await sink.stop(Date.now() + 5000);

@@ -238,11 +238,22 @@ describe('validateConfig', () => {
     ]);
   });
 
+  it('checks a Decimal precision and scale', () => {
+    const doc = (type: string) => ({ ...minimal(), output: { table: 't', columns: [{ name: 'd', type }] } });
+    expect(validateConfig(doc('Decimal(38, 38)')).output!.columns[0]!.type).toBe('Decimal(38, 38)');
+    expect(issuesOf(() => validateConfig(doc('Decimal(39, 2)')))).toEqual([
+      'output.columns[0].type: Decimal(P, S) takes a precision P from 1 to 38 and a scale S from 0 to P',
+    ]);
+    expect(issuesOf(() => validateConfig(doc('Nullable(Decimal(4, 5))')))).toEqual([
+      'output.columns[0].type: Decimal(P, S) takes a precision P from 1 to 38 and a scale S from 0 to P',
+    ]);
+  });
+
   it('explains a bad column type with the allowed types', () => {
     const doc = { ...minimal(), output: { table: 'e', columns: [{ name: 'x', type: 'Strin' }] } };
     const [line] = issuesOf(() => validateConfig(doc));
     expect(line).toMatch(
-      /^output\.columns\[0\]\.type: must be one of String, UInt8, .*DateTime, UUID, DateTime64\(3\), DateTime64\(6\), Nullable\(one of them\), LowCardinality\(String\), LowCardinality\(Nullable\(String\)\), or Array\(a type of the first two kinds\)$/,
+      /^output\.columns\[0\]\.type: must be one of String, UInt8, .*DateTime, UUID, DateTime64\(3\), DateTime64\(6\), Decimal\(P, S\), Nullable\(one of them\), LowCardinality\(String\), LowCardinality\(Nullable\(String\)\), or Array\(a type of the first two kinds\)$/,
     );
   });
 

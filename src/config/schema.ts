@@ -25,7 +25,8 @@ export const SCALAR_TYPES = [
 ] as const;
 export type ScalarType = (typeof SCALAR_TYPES)[number];
 
-const SCALAR = `(?:${SCALAR_TYPES.map((t) => t.replace(/[()]/g, '\\$&')).join('|')})`;
+/** Decimal(P, S) too: precision 1 to 38, scale 0 to P (checked beside the pattern). */
+const SCALAR = `(?:${SCALAR_TYPES.map((t) => t.replace(/[()]/g, '\\$&')).join('|')}|Decimal\\(\\d{1,2}, ?\\d{1,2}\\))`;
 const MAYBE_NULL = `(?:${SCALAR}|Nullable\\(${SCALAR}\\))`;
 const LOW_CARDINALITY = `LowCardinality\\((?:String|Nullable\\(String\\))\\)`;
 /**
@@ -145,8 +146,12 @@ const columnSchema = z
       .string()
       .regex(
         COLUMN_TYPE,
-        `must be one of ${SCALAR_TYPES.join(', ')}, Nullable(one of them), LowCardinality(String), LowCardinality(Nullable(String)), or Array(a type of the first two kinds)`,
-      ),
+        `must be one of ${SCALAR_TYPES.join(', ')}, Decimal(P, S), Nullable(one of them), LowCardinality(String), LowCardinality(Nullable(String)), or Array(a type of the first two kinds)`,
+      )
+      .refine((t) => {
+        const m = /Decimal\((\d+), ?(\d+)\)/.exec(t);
+        return !m || (Number(m[1]) >= 1 && Number(m[1]) <= 38 && Number(m[2]) <= Number(m[1]));
+      }, 'Decimal(P, S) takes a precision P from 1 to 38 and a scale S from 0 to P'),
     /** The record field this column is read from; defaults to the column name. */
     field: z.string().min(1).optional(),
   })

@@ -77,6 +77,54 @@ function toDateTime64(v: unknown, precision: number): unknown {
   return `${text}.${fraction}`;
 }
 
+/**
+ * Decimal(P, S) as exact decimal text (sent quoted: current engines parse it digit for digit). A
+ * number is taken as JavaScript prints it (its shortest exact form); a string must be plain decimal
+ * digits. More integer digits than P - S, or more decimal places than S, do not fit: ClickHouse
+ * would refuse the first and silently cut the second.
+ */
+export function toDecimal(v: unknown, precision: number, scale: number): unknown {
+  const type = `Decimal(${precision}, ${scale})`;
+  let text: string;
+  if (typeof v === 'number' && Number.isFinite(v)) {
+    if (Math.abs(v) > Number.MAX_SAFE_INTEGER)
+      return new Unfit(
+        `${describe(v)} is past 2^53, where JSON numbers lose digits; send it as a string (${type})`,
+      );
+    text = plainDecimal(String(v));
+  } else if (typeof v === 'string' && DECIMAL_TEXT.test(v)) {
+    text = v;
+  } else {
+    return new Unfit(`expected a decimal number (${type}), got ${describe(v)}`);
+  }
+  const m = DECIMAL_TEXT.exec(text)!;
+  const sign = m[1] ?? '';
+  const whole = m[2]!.replace(/^0+(?=\d)/, '');
+  const fraction = (m[3] ?? '').replace(/0+$/, '');
+  if (fraction.length > scale)
+    return new Unfit(`${describe(v)} has more than ${scale} decimal places (${type})`);
+  if ((whole === '0' ? 0 : whole.length) > precision - scale)
+    return new Unfit(`${describe(v)} has more than ${precision - scale} digits before the point (${type})`);
+  return `${sign === '-' && (whole !== '0' || fraction !== '') ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`;
+}
+
+const DECIMAL_TEXT = /^([-+])?(\d+)(?:\.(\d+))?$/;
+
+/** JavaScript's exponent form of a number ("1e-7", "1.5e+25") written out as plain decimal digits. */
+function plainDecimal(text: string): string {
+  const m = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(text);
+  if (!m) return text;
+  const digits = m[2]! + (m[3] ?? '');
+  const point = 1 + Number(m[4]);
+  const body =
+    point <= 0
+      ? `0.${'0'.repeat(-point)}${digits}`
+      : point >= digits.length
+        ? digits + '0'.repeat(point - digits.length)
+        : `${digits.slice(0, point)}.${digits.slice(point)}`;
+  return m[1] + body;
+}
+
 /** Converts one field value to the declared ClickHouse type, or says why it does not fit. */
 export function convert(type: ScalarType, v: unknown): unknown {
   switch (type) {

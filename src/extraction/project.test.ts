@@ -90,6 +90,41 @@ describe('projectRecord', () => {
   });
 });
 
+describe('projectRecord with Decimal columns', () => {
+  const plan = planColumns([
+    { name: 'price', type: 'Decimal(10,2)' },
+    { name: 'exact', type: 'Nullable(Decimal(38, 10))' },
+  ]);
+  const price = (v: unknown) => projectRecord(plan, { price: v });
+
+  it('keeps every digit as decimal text', () => {
+    expect(price(19.99)).toEqual({ values: { price: '19.99', exact: null } });
+    expect(price('0012.30')).toEqual({ values: { price: '12.3', exact: null } });
+    expect(price('-0.00')).toEqual({ values: { price: '0', exact: null } });
+    expect(projectRecord(plan, { price: 1, exact: 1e-7 })).toEqual({
+      values: { price: '1', exact: '0.0000001' },
+    });
+    expect(projectRecord(plan, { price: 1, exact: '1234567890123456789012345678.0123456789' })).toEqual({
+      values: { price: '1', exact: '1234567890123456789012345678.0123456789' },
+    });
+  });
+
+  it('refuses what would lose digits or not fit, and says why', () => {
+    expect(price('12.345')).toEqual({
+      reason: `field 'price': the string "12.345" has more than 2 decimal places (Decimal(10, 2))`,
+    });
+    expect(price(123456789.5)).toEqual({
+      reason: "field 'price': number 123456789.5 has more than 8 digits before the point (Decimal(10, 2))",
+    });
+    expect(price(2 ** 60)).toEqual({
+      reason: `field 'price': number ${2 ** 60} is past 2^53, where JSON numbers lose digits; send it as a string (Decimal(10, 2))`,
+    });
+    expect(price('1e5')).toEqual({
+      reason: `field 'price': expected a decimal number (Decimal(10, 2)), got the string "1e5"`,
+    });
+  });
+});
+
 describe('projectRecord with LowCardinality columns', () => {
   it('takes them as the String they hold', () => {
     const plan = planColumns([

@@ -1,6 +1,6 @@
 import type { ColumnConfig, ScalarType } from '../config/index.js';
 import { describeValue, pathReader } from '../core/index.js';
-import { convert, Unfit } from './convert.js';
+import { convert, toDecimal, Unfit } from './convert.js';
 
 /** A column's field may be a Kafka header instead of a record field: `$header.<name>`. */
 export const HEADER_FIELD = '$header.';
@@ -27,6 +27,8 @@ interface ColumnPlan {
   /** the value (or, in an Array, an element) may be null */
   readonly nullable: boolean;
   readonly array: boolean;
+  /** converts a value (or an element) to `type` */
+  readonly convert: (v: unknown) => unknown;
 }
 
 const unwrap = (type: string, wrapper: string) =>
@@ -41,6 +43,7 @@ function plan(columns: readonly ColumnConfig[]): ColumnPlan[] {
     const nullable = unwrap(inner, 'Nullable') !== undefined;
     const type = (unwrap(inner, 'Nullable') ?? inner) as ScalarType;
     const field = c.field ?? c.name;
+    const decimal = /^Decimal\((\d+), ?(\d+)\)$/.exec(type);
     return {
       name: c.name,
       field,
@@ -49,6 +52,9 @@ function plan(columns: readonly ColumnConfig[]): ColumnPlan[] {
       type,
       nullable,
       array: !!element,
+      convert: decimal
+        ? (v: unknown) => toDecimal(v, Number(decimal[1]), Number(decimal[2]))
+        : (v: unknown) => convert(type, v),
     };
   });
 }
@@ -64,7 +70,7 @@ function convertArray(c: ColumnPlan, v: unknown): unknown[] | Unfit {
       out[i] = null;
       continue;
     }
-    const r = convert(c.type, e);
+    const r = c.convert(e);
     if (r instanceof Unfit) return new Unfit(`element ${i}: ${r.reason}`);
     out[i] = r;
   }
@@ -89,7 +95,7 @@ export function projectRecord(
         reason: `field '${c.field}': ${v === null ? 'is null' : 'is missing'} (column ${c.name} ${c.declared} is not Nullable)`,
       };
     }
-    const r = c.array ? convertArray(c, v) : convert(c.type, v);
+    const r = c.array ? convertArray(c, v) : c.convert(v);
     if (r instanceof Unfit) return { reason: `field '${c.field}': ${r.reason}` };
     values[c.name] = r;
   }

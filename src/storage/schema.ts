@@ -22,7 +22,8 @@ export const DEAD_LETTER_COLUMNS: readonly { name: string; type: string }[] = [
 
 /** `Bool` is stored as UInt8 so the same DDL works on 18.16 and current servers. */
 export function storedType(type: string): string {
-  return type.replace(/\bBool\b/, 'UInt8');
+  // As ClickHouse names types (system.columns), so an existing table is recognised.
+  return type.replace(/\bBool\b/, 'UInt8').replace(/Decimal\((\d+), ?(\d+)\)/, 'Decimal($1, $2)');
 }
 
 export interface TableSpec {

@@ -219,15 +219,7 @@ export function createClickHouseSink(
       try {
         caps = await detectCapabilities(client);
         format = caps.rowFormat;
-        const tooNew = config.columns.filter((c) => c.type.includes('DateTime64') && !caps!.dateTime64);
-        if (tooNew.length > 0) {
-          throw new PipelineError(
-            'fatal',
-            'UNSUPPORTED_TYPE',
-            `${describeTarget(config.client)} (ClickHouse ${caps.version}) has no DateTime64, which came in ` +
-              `20.1: ${tooNew.map((c) => `column ${c.name} ${c.type}`).join(', ')}. Declare DateTime (seconds) instead, or use a newer server.`,
-          );
-        }
+        unsupportedColumns(config.columns, caps, describeTarget(config.client));
         encode = batchEncoder(config.featureSets ?? [], format);
         const settings: Record<string, number> = caps.nonReplicatedDeduplication
           ? { non_replicated_deduplication_window: 1000 }
@@ -280,4 +272,28 @@ export function createClickHouseSink(
       };
     },
   };
+}
+
+/** Column types this engine cannot take: a fatal error naming each column, before any table is made. */
+function unsupportedColumns(columns: readonly ColumnConfig[], caps: Capabilities, target: string): void {
+  const problems = [
+    ...columns
+      .filter((c) => c.type.includes('DateTime64') && !caps.dateTime64)
+      .map(
+        (c) => `column ${c.name} ${c.type}: no DateTime64 before ClickHouse 20.1; declare DateTime (seconds)`,
+      ),
+    ...columns
+      .filter((c) => c.type.includes('Decimal') && !caps.decimalText)
+      .map(
+        (c) =>
+          `column ${c.name} ${c.type}: this engine reads Decimal only from JSON numbers, which cannot carry every digit; declare Float64 or String`,
+      ),
+  ];
+  if (problems.length > 0) {
+    throw new PipelineError(
+      'fatal',
+      'UNSUPPORTED_TYPE',
+      `${target} (ClickHouse ${caps.version}) cannot store ${problems.join('; ')}. Or use a newer server.`,
+    );
+  }
 }
