@@ -229,12 +229,13 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFo
   });
 });
 
-describe('DateTime64 and Decimal columns (current engines)', () => {
+describe('DateTime64, Decimal and Map columns (current engines)', () => {
   const timed: ColumnConfig[] = [
     { name: 'at_ms', type: 'DateTime64(3)' },
     { name: 'at_us', type: 'Nullable(DateTime64(6))' },
     { name: 'price', type: 'Decimal(10,2)' },
     { name: 'exact', type: 'Decimal(38, 20)' },
+    { name: 'props', type: 'Map(String,Nullable(Int64))' },
   ];
   const sinkOn = (client: ClientConfig, table: string) =>
     createClickHouseSink(
@@ -242,13 +243,14 @@ describe('DateTime64 and Decimal columns (current engines)', () => {
       { logger, telemetry: createTelemetry() },
     );
 
-  it('stores milliseconds, microseconds and every digit of a decimal in the embedded engine', async () => {
+  it('stores milliseconds, microseconds, every digit of a decimal, and a map in the embedded engine', async () => {
     const table = uniqueName('timed');
     const projected = projectRecord(planColumns(timed), {
       at_ms: '2026-01-01T00:00:05.123Z',
       at_us: '2026-01-01T00:00:05.123456Z',
       price: 19.99,
       exact: '-12345678901234567.12345678901234567891',
+      props: { clicks: 3, big: '9007199254740993', none: null },
     });
     if (!('values' in projected)) throw new Error(projected.reason);
     for (let run = 0; run < 2; run++) {
@@ -269,12 +271,17 @@ describe('DateTime64 and Decimal columns (current engines)', () => {
         t: 'DateTime64(3)',
         price: '19.99',
         exact: '-12345678901234567.12345678901234567891',
+        clicks: '3',
+        big: '9007199254740993',
+        keys: ['clicks', 'big', 'none'],
       };
       expect(
         await rows(
           client,
           `SELECT toString(at_ms) AS ms, toString(at_us) AS us, toTypeName(at_ms) AS t,
-                  toString(price) AS price, toString(exact) AS exact FROM st.${table} ORDER BY _offset`,
+                  toString(price) AS price, toString(exact) AS exact,
+                  toString(props['clicks']) AS clicks, toString(props['big']) AS big, mapKeys(props) AS keys
+           FROM st.${table} ORDER BY _offset`,
         ),
       ).toEqual([expected, expected]);
     } finally {
@@ -292,6 +299,7 @@ describe('DateTime64 and Decimal columns (current engines)', () => {
           [
             String.raw`\(ClickHouse 18\.16\.\d+\) cannot store column at_ms DateTime64\(3\): no DateTime64 before ClickHouse 20\.1; declare DateTime \(seconds\)`,
             String.raw`; column at_us Nullable\(DateTime64\(6\)\): .*`,
+            String.raw`; column props Map\(String,Nullable\(Int64\)\): no Map before ClickHouse 21\.1; declare String and send JSON text`,
             String.raw`; column price Decimal\(10,2\): this engine reads Decimal only from JSON numbers, which cannot carry every digit; declare Float64 or String`,
             String.raw`; column exact Decimal\(38, 20\): .*\. Or use a newer server\.`,
           ].join(''),

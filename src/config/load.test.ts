@@ -253,7 +253,7 @@ describe('validateConfig', () => {
     const doc = { ...minimal(), output: { table: 'e', columns: [{ name: 'x', type: 'Strin' }] } };
     const [line] = issuesOf(() => validateConfig(doc));
     expect(line).toMatch(
-      /^output\.columns\[0\]\.type: must be one of String, UInt8, .*DateTime, UUID, DateTime64\(3\), DateTime64\(6\), Decimal\(P, S\), Nullable\(one of them\), LowCardinality\(String\), LowCardinality\(Nullable\(String\)\), or Array\(a type of the first two kinds\)$/,
+      /^output\.columns\[0\]\.type: must be one of String, UInt8, .*DateTime, UUID, DateTime64\(3\), DateTime64\(6\), Decimal\(P, S\), Nullable\(one of them\), LowCardinality\(String\), LowCardinality\(Nullable\(String\)\), Array\(a type of the first two kinds\), or Map\(String, a type of the first two kinds\)$/,
     );
   });
 

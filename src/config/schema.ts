@@ -30,10 +30,12 @@ const SCALAR = `(?:${SCALAR_TYPES.map((t) => t.replace(/[()]/g, '\\$&')).join('|
 const MAYBE_NULL = `(?:${SCALAR}|Nullable\\(${SCALAR}\\))`;
 const LOW_CARDINALITY = `LowCardinality\\((?:String|Nullable\\(String\\))\\)`;
 /**
- * A scalar, Nullable(scalar), LowCardinality of a (Nullable) String, or Array of any of these but the
- * last (ClickHouse has no Nullable(Array(...))).
+ * A scalar, Nullable(scalar), LowCardinality of a (Nullable) String, Array of a (Nullable) scalar
+ * (ClickHouse has no Nullable(Array(...))), or Map from String to a (Nullable) scalar.
  */
-const COLUMN_TYPE = new RegExp(`^(?:${MAYBE_NULL}|${LOW_CARDINALITY}|Array\\(${MAYBE_NULL}\\))$`);
+const COLUMN_TYPE = new RegExp(
+  `^(?:${MAYBE_NULL}|${LOW_CARDINALITY}|Array\\(${MAYBE_NULL}\\)|Map\\(String, ?${MAYBE_NULL}\\))$`,
+);
 
 /** An unquoted ClickHouse identifier: we refuse anything that would need quoting. */
 const identifier = z
@@ -146,7 +148,7 @@ const columnSchema = z
       .string()
       .regex(
         COLUMN_TYPE,
-        `must be one of ${SCALAR_TYPES.join(', ')}, Decimal(P, S), Nullable(one of them), LowCardinality(String), LowCardinality(Nullable(String)), or Array(a type of the first two kinds)`,
+        `must be one of ${SCALAR_TYPES.join(', ')}, Decimal(P, S), Nullable(one of them), LowCardinality(String), LowCardinality(Nullable(String)), Array(a type of the first two kinds), or Map(String, a type of the first two kinds)`,
       )
       .refine((t) => {
         const m = /Decimal\((\d+), ?(\d+)\)/.exec(t);

@@ -125,6 +125,28 @@ describe('projectRecord with Decimal columns', () => {
   });
 });
 
+describe('projectRecord with Map columns', () => {
+  const plan = planColumns([{ name: 'props', type: 'Map(String, Nullable(Int64))' }]);
+
+  it('converts every value of an object, and names the key that does not fit', () => {
+    expect(projectRecord(plan, { props: { a: 1, b: null, c: '9007199254740993' } })).toEqual({
+      values: { props: { a: '1', b: null, c: '9007199254740993' } },
+    });
+    expect(projectRecord(plan, { props: {} })).toEqual({ values: { props: {} } });
+    expect(projectRecord(plan, { props: { a: 1.5 } })).toEqual({
+      reason: "field 'props': key 'a': expected an integer (Int64), got number 1.5",
+    });
+    expect(projectRecord(plan, { props: [1] })).toEqual({
+      reason: "field 'props': expected an object (Map(String, Nullable(Int64))), got an array",
+    });
+    expect(
+      projectRecord(planColumns([{ name: 'm', type: 'Map(String, String)' }]), { m: { k: null } }),
+    ).toEqual({
+      reason: "field 'm': key 'k' is null (Map(String, String) has no Nullable values)",
+    });
+  });
+});
+
 describe('projectRecord with LowCardinality columns', () => {
   it('takes them as the String they hold', () => {
     const plan = planColumns([

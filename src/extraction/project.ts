@@ -27,6 +27,8 @@ interface ColumnPlan {
   /** the value (or, in an Array, an element) may be null */
   readonly nullable: boolean;
   readonly array: boolean;
+  /** a Map(String, type): a JSON object whose values are converted */
+  readonly map: boolean;
   /** converts a value (or an element) to `type` */
   readonly convert: (v: unknown) => unknown;
 }
@@ -39,7 +41,8 @@ function plan(columns: readonly ColumnConfig[]): ColumnPlan[] {
     // LowCardinality changes how ClickHouse stores a column, not what goes into it.
     const stored = unwrap(c.type, 'LowCardinality') ?? c.type;
     const element = unwrap(stored, 'Array');
-    const inner = element ?? stored;
+    const mapped = unwrap(stored, 'Map')?.replace(/^String, ?/, '');
+    const inner = element ?? mapped ?? stored;
     const nullable = unwrap(inner, 'Nullable') !== undefined;
     const type = (unwrap(inner, 'Nullable') ?? inner) as ScalarType;
     const field = c.field ?? c.name;
@@ -52,11 +55,30 @@ function plan(columns: readonly ColumnConfig[]): ColumnPlan[] {
       type,
       nullable,
       array: !!element,
+      map: mapped !== undefined,
       convert: decimal
         ? (v: unknown) => toDecimal(v, Number(decimal[1]), Number(decimal[2]))
         : (v: unknown) => convert(type, v),
     };
   });
+}
+
+/** A Map column's value: an object whose every value is converted, or why one does not fit (naming its key). */
+function convertMap(c: ColumnPlan, v: unknown): Record<string, unknown> | Unfit {
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    return new Unfit(`expected an object (${c.declared}), got ${describeValue(v)}`);
+  const out: Record<string, unknown> = {};
+  for (const [k, e] of Object.entries(v)) {
+    if (e === null || e === undefined) {
+      if (!c.nullable) return new Unfit(`key '${k}' is null (${c.declared} has no Nullable values)`);
+      out[k] = null;
+      continue;
+    }
+    const r = c.convert(e);
+    if (r instanceof Unfit) return new Unfit(`key '${k}': ${r.reason}`);
+    out[k] = r;
+  }
+  return out;
 }
 
 /** An Array column's value: every element converted, or why one does not fit (naming its index). */
@@ -87,7 +109,7 @@ export function projectRecord(
   for (const c of columns) {
     const v = c.read(fields, headers);
     if (v === undefined || v === null) {
-      if (c.nullable && !c.array) {
+      if (c.nullable && !c.array && !c.map) {
         values[c.name] = null;
         continue;
       }
@@ -95,7 +117,7 @@ export function projectRecord(
         reason: `field '${c.field}': ${v === null ? 'is null' : 'is missing'} (column ${c.name} ${c.declared} is not Nullable)`,
       };
     }
-    const r = c.array ? convertArray(c, v) : c.convert(v);
+    const r = c.array ? convertArray(c, v) : c.map ? convertMap(c, v) : c.convert(v);
     if (r instanceof Unfit) return { reason: `field '${c.field}': ${r.reason}` };
     values[c.name] = r;
   }

@@ -19,6 +19,8 @@ export interface Capabilities {
   readonly createSettings: Readonly<Record<string, number>>;
   /** The DateTime64 type (ClickHouse 20.1+; not 18.16). */
   readonly dateTime64: boolean;
+  /** The Map type (ClickHouse 21.1+; not 18.16). */
+  readonly map: boolean;
   /**
    * Decimal read from quoted JSON text, digit for digit (current engines); 18.16 reads Decimal only
    * from JSON numbers, which cannot carry every digit.
@@ -62,6 +64,7 @@ export async function detectCapabilities(client: ClickHouseClient): Promise<Capa
       ? { allow_experimental_low_cardinality_type: 1 }
       : {},
     dateTime64: await exists(client, "SELECT name FROM system.data_type_families WHERE name = 'DateTime64'"),
+    map: await exists(client, "SELECT name FROM system.data_type_families WHERE name = 'Map'"),
     decimalText: await exists(
       client,
       `SELECT d FROM format(JSONEachRow, 'd Decimal(38, 20)', '{"d":"12345678901234567.12345678901234567891"}') WHERE toString(d) = '12345678901234567.12345678901234567891'`,

@@ -23,7 +23,10 @@ export const DEAD_LETTER_COLUMNS: readonly { name: string; type: string }[] = [
 /** `Bool` is stored as UInt8 so the same DDL works on 18.16 and current servers. */
 export function storedType(type: string): string {
   // As ClickHouse names types (system.columns), so an existing table is recognised.
-  return type.replace(/\bBool\b/, 'UInt8').replace(/Decimal\((\d+), ?(\d+)\)/, 'Decimal($1, $2)');
+  return type
+    .replace(/\bBool\b/, 'UInt8')
+    .replace(/Decimal\((\d+), ?(\d+)\)/, 'Decimal($1, $2)')
+    .replace(/^Map\(String, ?/, 'Map(String, ');
 }
 
 export interface TableSpec {

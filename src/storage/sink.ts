@@ -283,6 +283,11 @@ function unsupportedColumns(columns: readonly ColumnConfig[], caps: Capabilities
         (c) => `column ${c.name} ${c.type}: no DateTime64 before ClickHouse 20.1; declare DateTime (seconds)`,
       ),
     ...columns
+      .filter((c) => c.type.startsWith('Map(') && !caps.map)
+      .map(
+        (c) => `column ${c.name} ${c.type}: no Map before ClickHouse 21.1; declare String and send JSON text`,
+      ),
+    ...columns
       .filter((c) => c.type.includes('Decimal') && !caps.decimalText)
       .map(
         (c) =>
