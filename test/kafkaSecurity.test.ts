@@ -59,6 +59,21 @@ async function runThrough(config: PipelineConfig, topic: string, count: number, 
   }
 }
 
+/** The values on a dead-letter topic, read on the plain listener once at least one is there. */
+async function deadLetterValues(dlq: string): Promise<string[]> {
+  const consumer = kafkaClient(env.kafkaBrokers!).consumer({ groupId: uniqueName('dlq-reader') });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic: dlq, fromBeginning: true });
+    const seen: string[] = [];
+    await consumer.run({ eachMessage: async ({ message }) => void seen.push(message.value!.toString()) });
+    await waitFor('the dead letter on its topic', async () => seen.length >= 1, 30_000);
+    return seen;
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
 async function stored(table: string): Promise<number[]> {
   const client = await createClickHouseClient(storage as never, createLogger({ level: 'silent' }));
   try {
@@ -88,17 +103,7 @@ describe('secured Kafka', () => {
     await runThrough(config, topic, 300, true);
     expect(await stored('scram_tls')).toEqual(Array.from({ length: 299 }, (_, n) => n));
     // The dead letter went out through the same secured connection; read it back on the plain one.
-    const consumer = kafkaClient(env.kafkaBrokers!).consumer({ groupId: uniqueName('dlq-reader') });
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topic: dlq, fromBeginning: true });
-      const seen: string[] = [];
-      await consumer.run({ eachMessage: async ({ message }) => void seen.push(message.value!.toString()) });
-      await waitFor('the dead letter on its topic', async () => seen.length >= 1, 30_000);
-      expect(seen).toEqual(['{"n": 1']);
-    } finally {
-      await consumer.disconnect();
-    }
+    expect(await deadLetterValues(dlq)).toEqual(['{"n": 1']);
   });
 
   it('consumes over TLS with a client certificate', async () => {
@@ -286,17 +291,7 @@ describe('SASL/OAUTHBEARER', () => {
     );
     await runThrough(config, topic, 200, true);
     expect(await stored('oauth')).toEqual(Array.from({ length: 199 }, (_, n) => n));
-    const consumer = kafkaClient(env.kafkaBrokers!).consumer({ groupId: uniqueName('dlq-reader') });
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topic: dlq, fromBeginning: true });
-      const seen: string[] = [];
-      await consumer.run({ eachMessage: async ({ message }) => void seen.push(message.value!.toString()) });
-      await waitFor('the dead letter on its topic', async () => seen.length >= 1, 30_000);
-      expect(seen).toEqual(['{"n": 1']);
-    } finally {
-      await consumer.disconnect();
-    }
+    expect(await deadLetterValues(dlq)).toEqual(['{"n": 1']);
     const postTopic = uniqueName('sec_oauth_post');
     await runThrough(
       pipelineConfig(

@@ -14,7 +14,12 @@ import {
   type SourceRecord,
 } from '../src/core/index.js';
 import { planColumns, projectRecord } from '../src/extraction/index.js';
-import { createClickHouseClient, createClickHouseSink, type ClientConfig } from '../src/storage/index.js';
+import {
+  createClickHouseClient,
+  createClickHouseSink,
+  type ClickHouseSink,
+  type ClientConfig,
+} from '../src/storage/index.js';
 import { rows } from './support/clickhouse.js';
 import { services, uniqueName } from './support/env.js';
 
@@ -62,6 +67,23 @@ function batchOf(
     filtered: 0,
   };
   return { batch, done: handle.done };
+}
+
+/**
+ * Starts a sink twice, storing the same values at offsets 0 and 1 each time: the second start finds
+ * the table the first made. Each batch has its own span, or an engine that honours insert
+ * deduplication tokens drops the second insert.
+ */
+async function storeInTwoStarts(makeSink: () => ClickHouseSink, values: OutputRow['values']): Promise<void> {
+  for (let run = 0; run < 2; run++) {
+    const sink = makeSink();
+    await sink.start();
+    const { batch, done } = batchOf([{ source: source(run), values }]);
+    await sink.accept({ ...batch, firstOffset: String(run), lastOffset: String(run) });
+    await sink.drain();
+    await done;
+    await sink.stop(Date.now() + 5000);
+  }
 }
 
 // chDB is a current engine and reads compact rows; 18.16 does not (the same check serves any server).
@@ -162,20 +184,15 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFo
     };
     const projected = projectRecord(planColumns(typed), record);
     if (!('values' in projected)) throw new Error(projected.reason);
-    for (let run = 0; run < 2; run++) {
-      // The second start finds the table it made and must take it (types compared as ClickHouse names them).
-      const sink = createClickHouseSink(
-        { client: clientConfig(), database: 'st', table, columns: typed, ...defaults },
-        { logger, telemetry: createTelemetry() },
-      );
-      await sink.start();
-      const { batch, done } = batchOf([{ source: source(run), values: projected.values }]);
-      // Its own span, or the engine that honours insert deduplication tokens drops the second insert.
-      await sink.accept({ ...batch, firstOffset: String(run), lastOffset: String(run) });
-      await sink.drain();
-      await done;
-      await sink.stop(Date.now() + 5000);
-    }
+    // The second start finds the table it made and must take it (types compared as ClickHouse names them).
+    await storeInTwoStarts(
+      () =>
+        createClickHouseSink(
+          { client: clientConfig(), database: 'st', table, columns: typed, ...defaults },
+          { logger, telemetry: createTelemetry() },
+        ),
+      projected.values,
+    );
     const client = await createClickHouseClient(clientConfig(), logger);
     try {
       const stored = await rows<Record<string, unknown>>(
@@ -253,16 +270,8 @@ describe('DateTime64, Decimal and Map columns (current engines)', () => {
       props: { clicks: 3, big: '9007199254740993', none: null },
     });
     if (!('values' in projected)) throw new Error(projected.reason);
-    for (let run = 0; run < 2; run++) {
-      // The second start takes the table it made: Decimal(10,2) is Decimal(10, 2) to ClickHouse.
-      const sink = sinkOn(targets[0]!.client(), table);
-      await sink.start();
-      const { batch, done } = batchOf([{ source: source(run), values: projected.values }]);
-      await sink.accept({ ...batch, firstOffset: String(run), lastOffset: String(run) });
-      await sink.drain();
-      await done;
-      await sink.stop(Date.now() + 5000);
-    }
+    // The second start takes the table it made: Decimal(10,2) is Decimal(10, 2) to ClickHouse.
+    await storeInTwoStarts(() => sinkOn(targets[0]!.client(), table), projected.values);
     const client = await createClickHouseClient(targets[0]!.client(), logger);
     try {
       const expected = {
