@@ -73,8 +73,7 @@ function toDateTime64(v: unknown, precision: number): unknown {
       typeof v === 'number' && v > DATETIME64_RANGE[1] ? ' (epoch milliseconds? divide by 1000)' : '';
     return new Unfit(`${describe(v)} is outside DateTime64's range${hint}`);
   }
-  const text = new Date(seconds * 1000).toISOString().slice(0, 19).replace('T', ' ');
-  return `${text}.${fraction}`;
+  return `${dateTimeText(seconds)}.${fraction}`;
 }
 
 /**

@@ -8,6 +8,12 @@ type SinkStats = Pick<ClickHouseSink, 'buffer' | 'circuit'>;
 
 const CIRCUIT = { closed: 0, 'half-open': 1, open: 2 } as const;
 
+/** A lane id (`topic/partition`) as metric labels; a topic name may itself hold slashes. */
+function laneLabels(lane: string): { topic: string; partition: string } {
+  const i = lane.lastIndexOf('/');
+  return { topic: lane.slice(0, i), partition: lane.slice(i + 1) };
+}
+
 /** Gauges read at scrape time from the live parts (no timers of their own). */
 export function registerGauges(
   registry: Registry,
@@ -105,8 +111,7 @@ export function registerGauges(
       this.reset();
       try {
         for (const [lane, lag] of await source.lag()) {
-          const i = lane.lastIndexOf('/');
-          this.set({ topic: lane.slice(0, i), partition: lane.slice(i + 1) }, Number(lag));
+          this.set(laneLabels(lane), Number(lag));
         }
       } catch {
         // Kafka unreachable: no lag values in this scrape rather than a failed scrape.
@@ -128,8 +133,7 @@ export function registerGauges(
       try {
         for (const [lane, behind] of await source.behind()) {
           if (!held.has(lane)) continue;
-          const i = lane.lastIndexOf('/');
-          this.set({ group: groupId, topic: lane.slice(0, i), partition: lane.slice(i + 1) }, Number(behind));
+          this.set({ group: groupId, ...laneLabels(lane) }, Number(behind));
         }
       } catch {
         // Kafka unreachable: no values in this scrape rather than a failed scrape.

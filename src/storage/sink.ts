@@ -276,24 +276,19 @@ export function createClickHouseSink(
 
 /** Column types this engine cannot take: a fatal error naming each column, before any table is made. */
 function unsupportedColumns(columns: readonly ColumnConfig[], caps: Capabilities, target: string): void {
-  const problems = [
-    ...columns
-      .filter((c) => c.type.includes('DateTime64') && !caps.dateTime64)
-      .map(
-        (c) => `column ${c.name} ${c.type}: no DateTime64 before ClickHouse 20.1; declare DateTime (seconds)`,
-      ),
-    ...columns
-      .filter((c) => c.type.startsWith('Map(') && !caps.map)
-      .map(
-        (c) => `column ${c.name} ${c.type}: no Map before ClickHouse 21.1; declare String and send JSON text`,
-      ),
-    ...columns
-      .filter((c) => c.type.includes('Decimal') && !caps.decimalText)
-      .map(
-        (c) =>
-          `column ${c.name} ${c.type}: this engine reads Decimal only from JSON numbers, which cannot carry every digit; declare Float64 or String`,
-      ),
+  // [type in the column's declaration, the engine has it, why not and what to declare instead]
+  const limits: [RegExp, boolean, string][] = [
+    [/DateTime64/, caps.dateTime64, 'no DateTime64 before ClickHouse 20.1; declare DateTime (seconds)'],
+    [/^Map\(/, caps.map, 'no Map before ClickHouse 21.1; declare String and send JSON text'],
+    [
+      /Decimal/,
+      caps.decimalText,
+      'this engine reads Decimal only from JSON numbers, which cannot carry every digit; declare Float64 or String',
+    ],
   ];
+  const problems = limits.flatMap(([type, has, why]) =>
+    has ? [] : columns.filter((c) => type.test(c.type)).map((c) => `column ${c.name} ${c.type}: ${why}`),
+  );
   if (problems.length > 0) {
     throw new PipelineError(
       'fatal',
