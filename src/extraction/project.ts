@@ -22,14 +22,12 @@ interface ColumnPlan {
   readonly field: string;
   /** the declared type, for messages */
   readonly declared: string;
-  /** the scalar type of the value, or of each element of an Array */
-  readonly type: ScalarType;
-  /** the value (or, in an Array, an element) may be null */
+  /** the value (or an Array element, or a Map value) may be null */
   readonly nullable: boolean;
   readonly array: boolean;
   /** a Map(String, type): a JSON object whose values are converted */
   readonly map: boolean;
-  /** converts a value (or an element) to `type` */
+  /** converts a value (or an element, or a Map value) to its scalar type */
   readonly convert: (v: unknown) => unknown;
 }
 
@@ -44,6 +42,7 @@ function plan(columns: readonly ColumnConfig[]): ColumnPlan[] {
     const mapped = unwrap(stored, 'Map')?.replace(/^String, ?/, '');
     const inner = element ?? mapped ?? stored;
     const nullable = unwrap(inner, 'Nullable') !== undefined;
+    // the scalar type of the value, or of each Array element or Map value
     const type = (unwrap(inner, 'Nullable') ?? inner) as ScalarType;
     const field = c.field ?? c.name;
     const decimal = /^Decimal\((\d+), ?(\d+)\)$/.exec(type);
@@ -52,7 +51,6 @@ function plan(columns: readonly ColumnConfig[]): ColumnPlan[] {
       field,
       read: fieldReader(field),
       declared: c.type,
-      type,
       nullable,
       array: !!element,
       map: mapped !== undefined,
