@@ -146,4 +146,95 @@ describe.each(targets)('$name', ({ storage, workers }) => {
       await client.close();
     }
   });
+  it("stores each source's records in the source's own table, and both sources' dead letters in one", async () => {
+    const brokers = env.kafkaBrokers!;
+    const [ordersTopic, clicksTopic] = [uniqueName('orders'), uniqueName('clicks')];
+    const [orders, clicks, rejects] = [uniqueName('orders'), uniqueName('clicks'), uniqueName('rejects')];
+    const groupId = uniqueName('g');
+    for (const t of [ordersTopic, clicksTopic]) await createTopic(brokers, t, 2);
+    const list = (n: number, value: (i: number) => unknown) =>
+      new Map(
+        [0, 1].map((p) => [
+          p,
+          Array.from({ length: n }, (_, i) => ({ value: JSON.stringify(value(2 * i + p)) })),
+        ]),
+      );
+    await produceInOrder(
+      brokers,
+      ordersTopic,
+      list(150, (i) => ({ id: `o${i}`, amount: i / 4 })),
+    );
+    // Click 7 has no url: refused by its own table's columns (orders have no url, and are not refused for it).
+    await produceInOrder(
+      brokers,
+      clicksTopic,
+      list(100, (i) => (i === 7 ? { ms: i } : { url: `/p${i}`, ms: i })),
+    );
+
+    const config = validateConfig({
+      kafka: { brokers: [brokers], groupId, partitionsConsumedConcurrently: 4 },
+      sources: [
+        {
+          topics: [ordersTopic],
+          output: {
+            table: orders,
+            columns: [
+              { name: 'id', type: 'String' },
+              { name: 'amount', type: 'Float64' },
+            ],
+          },
+        },
+        {
+          topics: [clicksTopic],
+          output: {
+            table: clicks,
+            columns: [
+              { name: 'url', type: 'String' },
+              { name: 'ms', type: 'UInt32' },
+            ],
+          },
+        },
+      ],
+      output: { database: 'e2e' },
+      deadLetters: { table: rejects },
+      storage: storage(),
+      workers,
+      log: { level: 'warn' },
+    });
+    const pipeline = createPipeline(config, { logger: createLogger({ level: 'warn', destination: 2 }) });
+    await pipeline.start();
+    try {
+      for (const t of [ordersTopic, clicksTopic])
+        await waitFor(`${t} committed`, () => caughtUp(brokers, groupId, t), 120_000, 500);
+    } finally {
+      await pipeline.stop(Date.now() + 30_000);
+    }
+    const client = await createClickHouseClient(config.storage, createLogger({ level: 'silent' }));
+    try {
+      const stored = await rows<{ _topic: string; id: string; amount: number }>(
+        client,
+        `SELECT _topic, id, amount FROM e2e.${orders}`,
+      );
+      expect(stored.length).toBe(300);
+      expect(new Set(stored.map((r) => r._topic))).toEqual(new Set([ordersTopic]));
+      expect(stored.find((r) => r.id === 'o201')?.amount).toBe(50.25);
+      const clicked = await rows<{ _topic: string; url: string; ms: number }>(
+        client,
+        `SELECT _topic, url, ms FROM e2e.${clicks} ORDER BY ms`,
+      );
+      expect(clicked.map((r) => r.ms)).toEqual(
+        Array.from({ length: 200 }, (_, i) => i).filter((i) => i !== 7),
+      );
+      expect(new Set(clicked.map((r) => r._topic))).toEqual(new Set([clicksTopic]));
+      const dead = await rows<{ _topic: string; reason: string }>(
+        client,
+        `SELECT _topic, reason FROM e2e.${rejects}`,
+      );
+      expect(dead).toEqual([
+        { _topic: clicksTopic, reason: "field 'url': is missing (column url String is not Nullable)" },
+      ]);
+    } finally {
+      await client.close();
+    }
+  });
 });

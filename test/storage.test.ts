@@ -34,6 +34,11 @@ const storageDefaults = validateConfig({
   output: { table: 't', columns: [{ name: 'a', type: 'String' }] },
 }).storage;
 const defaults = { batching: storageDefaults, resilience: { ...storageDefaults, breakerFailures: 3 } };
+/** One output table, and its dead letters beside it. */
+const oneTable = (table: string, columns: readonly ColumnConfig[]) => ({
+  outputs: [{ table, columns }],
+  deadLetterTable: `${table}_dead_letters`,
+});
 
 const columns: ColumnConfig[] = [
   { name: 'id', type: 'String' },
@@ -111,7 +116,7 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFo
     const table = uniqueName('orders');
     const telemetry = createTelemetry();
     const sink = createClickHouseSink(
-      { client: clientConfig(), database: 'st', table, columns, ...defaults },
+      { client: clientConfig(), database: 'st', ...oneTable(table, columns), ...defaults },
       { logger, telemetry },
     );
     await sink.start();
@@ -162,6 +167,79 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFo
     }
   });
 
+  it("stores each topic's rows in its own table in one chunk, isolating a bad row in the second, and dead-letters both tables' records in one table", async () => {
+    const orders = uniqueName('orders');
+    const clicks = uniqueName('clicks');
+    const dlq = uniqueName('rejects');
+    const clickColumns: ColumnConfig[] = [
+      { name: 'url', type: 'String' },
+      { name: 'ms', type: 'UInt32' },
+    ];
+    const telemetry = createTelemetry();
+    const sink = createClickHouseSink(
+      {
+        client: clientConfig(),
+        database: 'st',
+        outputs: [
+          { table: orders, columns },
+          { table: clicks, columns: clickColumns },
+        ],
+        tableFor: (topic) => (topic === 'clicks' ? 1 : 0),
+        deadLetterTable: dlq,
+        ...defaults,
+        // One chunk holds both batches: the insert of each table is built from its own rows.
+        batching: { ...defaults.batching, flushIntervalMs: 60_000 },
+      },
+      { logger, telemetry },
+    );
+    await sink.start();
+    const order = batchOf([0, 1].map((i) => ({ source: source(i), values: { id: `o${i}`, n: i } })));
+    const onClicks = (i: number, ms: unknown): OutputRow => ({
+      source: { ...source(i), topic: 'clicks' },
+      values: { url: `/p${i}`, ms },
+    });
+    // Offset 11 has a value ClickHouse refuses for UInt32: it alone is dead-lettered.
+    const click = batchOf([onClicks(10, 5), onClicks(11, 'slow'), onClicks(12, 7)]);
+    await sink.accept(order.batch);
+    await sink.accept({
+      ...click.batch,
+      lane: { topic: 'clicks', partition: 2 },
+      firstOffset: '10',
+      lastOffset: '12',
+    });
+    await sink.drain();
+    await Promise.all([order.done, click.done]);
+    await sink.stop(Date.now() + 5000);
+
+    const client = await createClickHouseClient(clientConfig(), logger);
+    try {
+      const inOrders = await rows<{ _topic: string; id: string }>(
+        client,
+        `SELECT _topic, id FROM st.${orders} ORDER BY id`,
+      );
+      expect(inOrders).toEqual([
+        { _topic: 'orders', id: 'o0' },
+        { _topic: 'orders', id: 'o1' },
+      ]);
+      const inClicks = await rows<{ _topic: string; url: string; ms: number }>(
+        client,
+        `SELECT _topic, url, ms FROM st.${clicks} ORDER BY url`,
+      );
+      expect(inClicks).toEqual([
+        { _topic: 'clicks', url: '/p10', ms: 5 },
+        { _topic: 'clicks', url: '/p12', ms: 7 },
+      ]);
+      const dead = await rows<{ _topic: string; _offset: unknown; stage: string }>(
+        client,
+        `SELECT _topic, _offset, stage FROM st.${dlq}`,
+      );
+      expect(dead.map((d) => [d._topic, Number(d._offset), d.stage])).toEqual([['clicks', 11, 'storage']]);
+      expect(await counterValue(telemetry.recordsOut, 'storage')).toBe(4);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('stores Array, UUID and LowCardinality columns as projection converts them, and takes its own table again', async () => {
     const table = uniqueName('typed');
     const typed: ColumnConfig[] = [
@@ -188,7 +266,7 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFo
     await storeInTwoStarts(
       () =>
         createClickHouseSink(
-          { client: clientConfig(), database: 'st', table, columns: typed, ...defaults },
+          { client: clientConfig(), database: 'st', ...oneTable(table, typed), ...defaults },
           { logger, telemetry: createTelemetry() },
         ),
       projected.values,
@@ -232,7 +310,7 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFo
       await client.close();
     }
     const sink = createClickHouseSink(
-      { client: clientConfig(), database: 'st', table, columns, ...defaults },
+      { client: clientConfig(), database: 'st', ...oneTable(table, columns), ...defaults },
       { logger, telemetry: createTelemetry() },
     );
     await expect(sink.start()).rejects.toMatchObject({
@@ -256,7 +334,7 @@ describe('DateTime64, Decimal and Map columns (current engines)', () => {
   ];
   const sinkOn = (client: ClientConfig, table: string) =>
     createClickHouseSink(
-      { client, database: 'st', table, columns: timed, ...defaults },
+      { client, database: 'st', ...oneTable(table, timed), ...defaults },
       { logger, telemetry: createTelemetry() },
     );
 
@@ -331,8 +409,7 @@ describe('clickhouseSink without a reachable server', () => {
           requestTimeoutMs: 2000,
         },
         database: 'st',
-        table: 't',
-        columns,
+        ...oneTable('t', columns),
         ...defaults,
       },
       { logger, telemetry: createTelemetry() },

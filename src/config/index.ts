@@ -6,6 +6,8 @@ export { AGGREGATIONS, aggregationColumns } from './featureSchema.js';
 export type { FeatureSetConfig, AggregationConfig } from './featureSchema.js';
 export type { SourceConfig, TransformStep } from './sourceSchema.js';
 export { sourceRouter } from './routing.js';
+export { outputPlan, deadLetterTableName } from './outputs.js';
+export type { OutputPlan, OutputTable } from './outputs.js';
 export type {
   PipelineConfig,
   PipelineConfigInput,

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../core/index.js';
-import { loadConfig, validateConfig } from './index.js';
+import { loadConfig, outputPlan, validateConfig } from './index.js';
 
 const minimal = () => ({
   kafka: { brokers: ['127.0.0.1:9092'], groupId: 'g' },
@@ -42,7 +42,7 @@ describe('validateConfig', () => {
   it('names an unknown key inside a list', () => {
     const doc = { ...minimal(), sources: [{ topics: ['t'], formt: 'json' }] };
     expect(issuesOf(() => validateConfig(doc))).toEqual([
-      'sources[0].formt: unknown key (allowed: name, topics, topicPattern, format, avro, protobuf, transform)',
+      'sources[0].formt: unknown key (allowed: name, topics, topicPattern, format, avro, protobuf, transform, output)',
     ]);
   });
 
@@ -240,7 +240,7 @@ describe('validateConfig', () => {
 
   it('checks a Decimal precision and scale', () => {
     const doc = (type: string) => ({ ...minimal(), output: { table: 't', columns: [{ name: 'd', type }] } });
-    expect(validateConfig(doc('Decimal(38, 38)')).output!.columns[0]!.type).toBe('Decimal(38, 38)');
+    expect(validateConfig(doc('Decimal(38, 38)')).output!.columns![0]!.type).toBe('Decimal(38, 38)');
     expect(issuesOf(() => validateConfig(doc('Decimal(39, 2)')))).toEqual([
       'output.columns[0].type: Decimal(P, S) takes a precision P from 1 to 38 and a scale S from 0 to P',
     ]);
@@ -271,6 +271,81 @@ describe('validateConfig', () => {
     expect(issuesOf(() => validateConfig(doc))).toEqual([
       'output.table: must be an identifier: letters, digits and _, not starting with a digit',
       "output.columns[1].name: duplicate column 'a'",
+    ]);
+  });
+
+  it('takes a table per source, in output.database, and plans where each source goes', () => {
+    const orders = { table: 'orders', columns: [{ name: 'amount', type: 'Float64' }] };
+    const doc = {
+      ...minimal(),
+      sources: [{ topics: ['t'] }, { topics: ['o1'], output: orders }, { topics: ['o2'], output: orders }],
+    };
+    const plan = outputPlan(validateConfig(doc))!;
+    expect(plan.tables.map((t) => t.table)).toEqual(['events', 'orders']);
+    expect(plan.ofSource).toEqual([0, 1, 1]);
+    expect(plan.deadLetterTable).toBe('events_dead_letters');
+
+    // Without output.table, every source names its own, and dead letters go to dead_letters.
+    const own = {
+      ...minimal(),
+      output: { database: 'shop' },
+      sources: [{ topics: ['o1'], output: orders }],
+    };
+    const only = outputPlan(validateConfig(own))!;
+    expect(only).toMatchObject({ database: 'shop', ofSource: [0], deadLetterTable: 'dead_letters' });
+    expect(outputPlan(validateConfig({ ...own, deadLetters: { table: 'rejects' } }))!.deadLetterTable).toBe(
+      'rejects',
+    );
+    expect(issuesOf(() => validateConfig({ ...own, sources: [...own.sources, { topics: ['x'] }] }))).toEqual([
+      'sources[1].output: is required: output has no table for the records of this source (set output.table and output.columns, or this)',
+    ]);
+    expect(issuesOf(() => validateConfig({ ...own, output: { table: 'events' } }))).toEqual([
+      'output.columns: is required with table',
+    ]);
+  });
+
+  it('refuses two uses of one table name', () => {
+    const features = (name: string) => [
+      {
+        name,
+        entity: 'id',
+        eventTime: '$timestamp',
+        window: { type: 'tumbling', size: '1m' },
+        aggregations: [{ name: 'n', fn: 'count' }],
+      },
+    ];
+    const other = { table: 'events', columns: [{ name: 'amount', type: 'Float64' }] };
+    expect(
+      issuesOf(() =>
+        validateConfig({ ...minimal(), sources: [{ topics: ['t'] }, { topics: ['u'], output: other }] }),
+      ),
+    ).toEqual([
+      'sources[1].output.table: events is also the table of output.table, with other columns: declare the same columns, or another table',
+    ]);
+    expect(issuesOf(() => validateConfig({ ...minimal(), features: features('events') }))).toEqual([
+      'features[0].name: events is already taken by output.table: each feature set has a table of its own, named after it',
+    ]);
+    expect(
+      issuesOf(() => validateConfig({ ...minimal(), features: features('events_dead_letters') })),
+    ).toEqual([
+      "features[0].name: events_dead_letters is already taken by the dead letters' table: each feature set has a table of its own, named after it",
+    ]);
+    expect(issuesOf(() => validateConfig({ ...minimal(), deadLetters: { table: 'events' } }))).toEqual([
+      "deadLetters.table: the dead letters' table events is also the table of output.table",
+    ]);
+    const { output: _, ...noOutput } = minimal();
+    expect(
+      issuesOf(() =>
+        validateConfig({
+          ...noOutput,
+          sources: [{ topics: ['t'], output: other }],
+          forward: { topic: 'clean' },
+          deadLetters: { topic: 'dlq', table: 'x' },
+        }),
+      ),
+    ).toEqual([
+      'deadLetters.table: only with output: with forward, dead letters go to deadLetters.topic',
+      'sources[0].output: not with forward: this deployment stores nothing in ClickHouse',
     ]);
   });
 

@@ -1,49 +1,10 @@
 import { z } from 'zod';
 import { featureSetSchema } from './featureSchema.js';
 import { sourceSchema } from './sourceSchema.js';
+import { deadLetterTableName } from './outputs.js';
+import { columnSchema, identifier, outputSchema } from './outputSchema.js';
 
-/** ClickHouse column types the output may declare; all of them exist on 18.16 as well as current servers. */
-export const SCALAR_TYPES = [
-  'String',
-  'UInt8',
-  'UInt16',
-  'UInt32',
-  'UInt64',
-  'Int8',
-  'Int16',
-  'Int32',
-  'Int64',
-  'Float32',
-  'Float64',
-  'Bool',
-  'Date',
-  'DateTime',
-  'UUID',
-  // Milliseconds and microseconds; not in ClickHouse 18.16 (the sink says so at start).
-  'DateTime64(3)',
-  'DateTime64(6)',
-] as const;
-export type ScalarType = (typeof SCALAR_TYPES)[number];
-
-/** Decimal(P, S) too: precision 1 to 38, scale 0 to P (checked beside the pattern). */
-const SCALAR = `(?:${SCALAR_TYPES.map((t) => t.replace(/[()]/g, '\\$&')).join('|')}|Decimal\\(\\d{1,2}, ?\\d{1,2}\\))`;
-const MAYBE_NULL = `(?:${SCALAR}|Nullable\\(${SCALAR}\\))`;
-const LOW_CARDINALITY = `LowCardinality\\((?:String|Nullable\\(String\\))\\)`;
-/**
- * A scalar, Nullable(scalar), LowCardinality of a (Nullable) String, Array of a (Nullable) scalar
- * (ClickHouse has no Nullable(Array(...))), or Map from String to a (Nullable) scalar.
- */
-const COLUMN_TYPE = new RegExp(
-  `^(?:${MAYBE_NULL}|${LOW_CARDINALITY}|Array\\(${MAYBE_NULL}\\)|Map\\(String, ?${MAYBE_NULL}\\))$`,
-);
-
-/** An unquoted ClickHouse identifier: we refuse anything that would need quoting. */
-const identifier = z
-  .string()
-  .regex(
-    /^[A-Za-z_][A-Za-z0-9_]*$/,
-    'must be an identifier: letters, digits and _, not starting with a digit',
-  );
+export { SCALAR_TYPES, type ScalarType } from './outputSchema.js';
 
 const brokerList = z
   .array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port'))
@@ -141,52 +102,6 @@ const kafkaSchema = z
   })
   .strict();
 
-const columnSchema = z
-  .object({
-    name: identifier,
-    type: z
-      .string()
-      .regex(
-        COLUMN_TYPE,
-        `must be one of ${SCALAR_TYPES.join(', ')}, Decimal(P, S), Nullable(one of them), LowCardinality(String), LowCardinality(Nullable(String)), Array(a type of the first two kinds), or Map(String, a type of the first two kinds)`,
-      )
-      .refine((t) => {
-        const m = /Decimal\((\d+), ?(\d+)\)/.exec(t);
-        return !m || (Number(m[1]) >= 1 && Number(m[1]) <= 38 && Number(m[2]) <= Number(m[1]));
-      }, 'Decimal(P, S) takes a precision P from 1 to 38 and a scale S from 0 to P'),
-    /** The record field this column is read from; defaults to the column name. */
-    field: z.string().min(1).optional(),
-  })
-  .strict();
-
-const outputSchema = z
-  .object({
-    database: identifier.default('default'),
-    table: identifier,
-    columns: z.array(columnSchema).min(1, 'must declare at least one column'),
-  })
-  .strict()
-  .superRefine((out, ctx) => {
-    const seen = new Set<string>();
-    out.columns.forEach((c, i) => {
-      if (seen.has(c.name)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['columns', i, 'name'],
-          message: `duplicate column '${c.name}'`,
-        });
-      }
-      if (c.name.startsWith('_')) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['columns', i, 'name'],
-          message: `'${c.name}': names starting with _ are reserved for source columns (_topic, _partition, _offset, ...)`,
-        });
-      }
-      seen.add(c.name);
-    });
-  });
-
 const storageSchema = z
   .object({
     /** A ClickHouse server (HTTP). Without it the embedded engine (chDB) stores into `path`. */
@@ -270,15 +185,18 @@ export const pipelineSchema = z
   .object({
     kafka: kafkaSchema,
     sources: z.array(sourceSchema).min(1, 'must declare at least one source'),
-    /** The ClickHouse table records are stored in (or `forward`). */
+    /** The ClickHouse database and the table records are stored in (or `forward`); sources may name their own. */
     output: outputSchema.optional(),
     /** Hybrid mode: hand transformed records to a topic instead of storing them (or `output`). */
     forward: forwardSchema.optional(),
     /** Windowed per-entity features, one table each (beside output.table). */
     features: z.array(featureSetSchema).default([]),
-    /** Dead letters always go to `<output.table>_dead_letters`; with a topic, also to Kafka. */
+    /**
+     * Dead letters of every table go to deadLetters.table (default `<output.table>_dead_letters`, or
+     * `dead_letters` when output has no table); with a topic, also to Kafka.
+     */
     deadLetters: z
-      .object({ topic: z.string().min(1).optional() })
+      .object({ topic: z.string().min(1).optional(), table: identifier.optional() })
       .strict()
       .default({}),
     storage: storageSchema.default(storageSchema.parse({})),
@@ -344,7 +262,78 @@ export const pipelineSchema = z
         path: ['deadLetters', 'topic'],
         message: 'is required with forward: without a ClickHouse table, dead letters go to a topic',
       });
+    if (p.forward && p.deadLetters.table)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['deadLetters', 'table'],
+        message: 'only with output: with forward, dead letters go to deadLetters.topic',
+      });
+    p.sources.forEach((s, i) => {
+      if (p.forward && s.output)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sources', i, 'output'],
+          message: 'not with forward: this deployment stores nothing in ClickHouse',
+        });
+      if (p.output && !s.output && p.output.table === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sources', i, 'output'],
+          message:
+            'is required: output has no table for the records of this source (set output.table and output.columns, or this)',
+        });
+    });
+    if (p.output) tableNameClashes(p, ctx);
   });
+
+/**
+ * Every table of a database has one job: output tables (shared only with the same columns), the
+ * dead letters' table, and one table per feature set.
+ */
+function tableNameClashes(p: z.output<typeof pipelineSchema>, ctx: z.RefinementCtx): void {
+  const outputs = new Map<string, { where: string; columns: string }>();
+  const named: [string, (string | number)[], string, readonly unknown[]][] = [];
+  if (p.output?.table && p.output.columns)
+    named.push([p.output.table, ['output', 'table'], 'output.table', p.output.columns]);
+  p.sources.forEach((s, i) => {
+    if (s.output)
+      named.push([
+        s.output.table,
+        ['sources', i, 'output', 'table'],
+        `sources[${i}].output`,
+        s.output.columns,
+      ]);
+  });
+  for (const [table, path, where, columns] of named) {
+    const seen = outputs.get(table);
+    const text = JSON.stringify(columns);
+    if (!seen) outputs.set(table, { where, columns: text });
+    else if (seen.columns !== text)
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message: `${table} is also the table of ${seen.where}, with other columns: declare the same columns, or another table`,
+      });
+  }
+  const deadLetters = deadLetterTableName(p);
+  const dlqPath = p.deadLetters.table ? ['deadLetters', 'table'] : ['output', 'table'];
+  if (outputs.has(deadLetters))
+    ctx.addIssue({
+      code: 'custom',
+      path: dlqPath,
+      message: `the dead letters' table ${deadLetters} is also the table of ${outputs.get(deadLetters)!.where}`,
+    });
+  p.features.forEach((fs, i) => {
+    const clash =
+      outputs.get(fs.name)?.where ?? (fs.name === deadLetters ? "the dead letters' table" : undefined);
+    if (clash)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['features', i, 'name'],
+        message: `${fs.name} is already taken by ${clash}: each feature set has a table of its own, named after it`,
+      });
+  });
+}
 
 export type PipelineConfigInput = z.input<typeof pipelineSchema>;
 export type PipelineConfig = z.output<typeof pipelineSchema> & {
@@ -352,7 +341,7 @@ export type PipelineConfig = z.output<typeof pipelineSchema> & {
   readonly baseDir: string;
 };
 export type OutputConfig = NonNullable<PipelineConfig['output']>;
-export type ColumnConfig = OutputConfig['columns'][number];
+export type ColumnConfig = z.output<typeof columnSchema>;
 export type ForwardConfig = NonNullable<PipelineConfig['forward']>;
 export type KafkaConfig = PipelineConfig['kafka'];
 export type StorageConfig = PipelineConfig['storage'];

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { sourceOutputSchema } from './outputSchema.js';
 
 /** A Confluent-compatible schema registry (Confluent, Apicurio's ccompat API, Redpanda, Karapace). */
 const registrySettings = {
@@ -140,6 +141,8 @@ export const sourceSchema = z
     avro: avroSchema.optional(),
     protobuf: protobufSchema.optional(),
     transform: z.array(stepSchema).default([]),
+    /** This source's own table (in output.database), instead of output.table. */
+    output: sourceOutputSchema.optional(),
   })
   .strict()
   .superRefine((s, ctx) => {

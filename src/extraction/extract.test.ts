@@ -53,7 +53,7 @@ function withHeaders(users: string[], headers: Record<string, string>[]): Batch<
 /** Runs one batch through extraction; its dead letters as [offset, reason], and the window counts. */
 async function extractOne(c: ReturnType<typeof config>, b: Batch<DecodedRecord>) {
   const open = new Map<string, WindowCounts>();
-  const out = await lastValueFrom(from([b]).pipe(extractFeatures(c.output!.columns, c.features, open)));
+  const out = await lastValueFrom(from([b]).pipe(extractFeatures(c.output!.columns!, c.features, open)));
   return { rejected: out.rejected.map((r) => [r.source.offset, r.reason]), counts: open.get('f') };
 }
 
@@ -62,7 +62,7 @@ describe('extractFeatures state ceiling', () => {
     const c = config({ maxOpenWindows: 2, onLimit: 'dead-letter' });
     const open = new Map<string, WindowCounts>();
     const out = await lastValueFrom(
-      from([batch(['a', 'b', 'c', 'a'])]).pipe(extractFeatures(c.output!.columns, c.features, open)),
+      from([batch(['a', 'b', 'c', 'a'])]).pipe(extractFeatures(c.output!.columns!, c.features, open)),
     );
     expect(out.records).toHaveLength(4); // the raw rows are still stored
     expect(out.rejected.map((r) => [r.source.offset, r.reason])).toEqual([
@@ -106,7 +106,7 @@ describe('extractFeatures state ceiling', () => {
       records: lane1.records.map((r) => ({ ...r, source: { ...r.source, partition: 1 } })),
     };
     await lastValueFrom(
-      from([batch(['a', 'b', 'c', 'd']), other]).pipe(extractFeatures(c.output!.columns, c.features, open)),
+      from([batch(['a', 'b', 'c', 'd']), other]).pipe(extractFeatures(c.output!.columns!, c.features, open)),
     );
     // Lane 0 reached 1003, lane 1 1000; the watermark trails by outOfOrderness.
     expect(open.get('f')?.watermark).toBe(1000 - 1000);
@@ -115,7 +115,7 @@ describe('extractFeatures state ceiling', () => {
   it('fails with an error naming the feature set and what to change', async () => {
     const c = config({ maxOpenWindows: 2, onLimit: 'fail' });
     await expect(
-      lastValueFrom(from([batch(['a', 'b', 'c'])]).pipe(extractFeatures(c.output!.columns, c.features))),
+      lastValueFrom(from([batch(['a', 'b', 'c'])]).pipe(extractFeatures(c.output!.columns!, c.features))),
     ).rejects.toMatchObject({
       kind: 'fatal',
       message:
@@ -143,7 +143,7 @@ describe('extractFeatures across a rebalance', () => {
         onLane(1, ['c', 'd', 'e'], 0),
         // Partition 1 was revoked: the next generation only brings partition 0 back.
         onLane(0, ['a'], 1),
-      ]).pipe(extractFeatures(c.output!.columns, c.features, open)),
+      ]).pipe(extractFeatures(c.output!.columns!, c.features, open)),
     );
     expect(open.get('f')?.open).toBe(1); // only partition 0's rebuilt window; partition 1's are gone
   });
@@ -156,7 +156,7 @@ describe('extractFeatures told of a new generation', () => {
     let tell: ((generation: number) => void) | undefined;
     await lastValueFrom(
       from([{ ...batch(['a', 'b', 'c']), resume: { metadata: null, generation: 1 } }]).pipe(
-        extractFeatures(c.output!.columns, c.features, open, (l) => (tell = l)),
+        extractFeatures(c.output!.columns!, c.features, open, (l) => (tell = l)),
       ),
     );
     expect(open.get('f')?.open).toBe(3);
@@ -182,7 +182,7 @@ describe('extractFeatures lane order', () => {
 
   it('processes numbered batches in sequence, and refuses one whose predecessor never came', () => {
     const c = config();
-    const extract = extractFeatures(c.output!.columns, c.features);
+    const extract = extractFeatures(c.output!.columns!, c.features);
     const seen: number[] = [];
     const errors: unknown[] = [];
     from([numbered(['a'], 0, 0), numbered(['b'], 1, 1), numbered(['c'], 3, 3)])
@@ -201,7 +201,7 @@ describe('extractFeatures writing closed windows', () => {
   it('writes a share per batch, holding the commit back, and the rest on a tick', () => {
     const c = config({ window: { type: 'tumbling', size: '1s' }, outOfOrderness: '0s' });
     const counts = new Map<string, WindowCounts>();
-    const extract = extractFeatures(c.output!.columns, c.features, counts);
+    const extract = extractFeatures(c.output!.columns!, c.features, counts);
     const out: { features: number; commit: bigint | undefined; held?: WindowCounts }[] = [];
     const input = new Subject<Batch<DecodedRecord>>();
     input
@@ -241,8 +241,8 @@ describe('extractFeatures commit metadata within Kafka limit', () => {
 
   it('refuses feature sets whose metadata could pass offset.metadata.max.bytes, saying why', () => {
     const c = config();
-    expect(() => extractFeatures(c.output!.columns, manySets(60))).not.toThrow();
-    expect(() => extractFeatures(c.output!.columns, manySets(70))).toThrow(
+    expect(() => extractFeatures(c.output!.columns!, manySets(60))).not.toThrow();
+    expect(() => extractFeatures(c.output!.columns!, manySets(70))).toThrow(
       /70 feature sets need up to 4\d{3} bytes of commit metadata, over Kafka's 4096 \(offset\.metadata\.max\.bytes\)/,
     );
   });
@@ -255,7 +255,7 @@ describe('extractFeatures commit metadata within Kafka limit', () => {
       const out: number[] = [];
       // 1000 users in [1 s, 2 s), then z at 2 s: the watermark closes 1000 windows per set.
       from([{ ...batch([...Array.from({ length: 1000 }, (_, i) => `u${i}`), 'z']), ack }])
-        .pipe(extractFeatures(c.output!.columns, manySets(sets, over)))
+        .pipe(extractFeatures(c.output!.columns!, manySets(sets, over)))
         .subscribe((b) => out.push(b.features?.length ?? 0));
       return { features: out[0]!, metadata: commit()!.metadata, offset: commit()!.offset };
     };
@@ -270,5 +270,37 @@ describe('extractFeatures commit metadata within Kafka limit', () => {
     expect(many.metadata.length).toBeLessThanOrEqual(4096);
     expect(JSON.parse(many.metadata).c).toBeUndefined();
     expect(many.offset).toBe(1000n); // only z's windows hold the commit
+  });
+});
+
+describe('extractFeatures output columns per topic', () => {
+  it("projects each batch onto its topic's columns, and refuses a record by its own table's columns", async () => {
+    const users = [{ name: 'user', type: 'String' }];
+    const orders = [{ name: 'amount', type: 'Float64' }];
+    const columnsFor = (topic: string) => (topic === 't' ? users : orders);
+    const onTopic = (topic: string, fields: Record<string, unknown>[]): Batch<DecodedRecord> => {
+      const b = batch(fields.map(() => 'u'));
+      return {
+        ...b,
+        lane: { topic, partition: 0 },
+        records: b.records.map((r, i) => ({ source: { ...r.source, topic }, fields: fields[i]! })),
+      };
+    };
+    const out: Batch<unknown>[] = [];
+    await new Promise<void>((done) =>
+      from([
+        onTopic('t', [{ user: 'a', amount: 1 }]),
+        onTopic('orders', [{ user: 'b', amount: 2.5 }, { user: 'c' }]),
+      ])
+        .pipe(extractFeatures(columnsFor, []))
+        .subscribe({ next: (b) => out.push(b), complete: done }),
+    );
+    expect(out.map((b) => b.records.map((r) => (r as { values: unknown }).values))).toEqual([
+      [{ user: 'a' }],
+      [{ amount: 2.5 }],
+    ]);
+    expect(out[1]!.rejected.map((r) => r.reason)).toEqual([
+      "field 'amount': is missing (column amount Float64 is not Nullable)",
+    ]);
   });
 });

@@ -148,6 +148,23 @@ interface LaneState {
   nextSeq: number | undefined;
 }
 
+/** The column plan for a topic's records: one plan per distinct column list, made once. */
+function columnPlans(
+  columns: readonly ColumnConfig[] | ((topic: string) => readonly ColumnConfig[]),
+): (topic: string) => ReturnType<typeof planColumns> {
+  if (typeof columns !== 'function') {
+    const plan = planColumns(columns);
+    return () => plan;
+  }
+  const plans = new Map<readonly ColumnConfig[], ReturnType<typeof planColumns>>();
+  return (topic) => {
+    const list = columns(topic);
+    let plan = plans.get(list);
+    if (!plan) plans.set(list, (plan = planColumns(list)));
+    return plan;
+  };
+}
+
 const iso = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms));
 
 /**
@@ -157,7 +174,8 @@ const iso = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : 
  * Pure: state is per lane and depends only on the records in offset order.
  */
 export function extractFeatures(
-  columns: readonly ColumnConfig[],
+  /** The output columns, or per topic: the columns of the table its source's records go to. */
+  columns: readonly ColumnConfig[] | ((topic: string) => readonly ColumnConfig[]),
   featureSets: readonly FeatureSetConfig[] = [],
   /** Windows held per feature set, kept up to date for the state-size metrics. */
   openWindows: Map<string, WindowCounts> = new Map(),
@@ -169,7 +187,7 @@ export function extractFeatures(
 ): OperatorFunction<Batch<DecodedRecord>, Batch<OutputRow>> {
   const problem = commitMetadataProblem(featureSets);
   if (problem) throw new ConfigError([problem]);
-  const columnPlan = planColumns(columns);
+  const planFor = columnPlans(columns);
   const keyPlans = featureSets.map(keyPlan);
   // Feature sets that read the same event time share one parse per record.
   const sameTimeAs = featureSets.map((fs) => featureSets.findIndex((f) => f.eventTime === fs.eventTime));
@@ -235,6 +253,7 @@ export function extractFeatures(
     const rejected: RejectedRecord[] = [];
     const held = featureSets.length > 0 ? laneState(batch) : undefined;
     const state = held?.windows ?? [];
+    const columnPlan = planFor(batch.lane.topic);
     next: for (const record of batch.records) {
       const r = projectRecord(columnPlan, record.fields, record.source.headers);
       if (!('values' in r)) {

@@ -86,7 +86,7 @@ function stream(n: number, seed: number, users = 8): DecodedRecord[] {
 function startProcess() {
   const input = new Subject<Batch<DecodedRecord>>();
   const out: { features: readonly FeatureRow[]; late: string[] }[] = [];
-  input.pipe(extractFeatures(config.output!.columns, config.features)).subscribe((b) =>
+  input.pipe(extractFeatures(config.output!.columns!, config.features)).subscribe((b) =>
     out.push({
       features: b.features ?? [],
       late: b.rejected.map((r) => `${r.source.offset}|${r.reason}`),

@@ -117,7 +117,7 @@ async function inThread(cfg: PipelineConfig) {
   const decode = decodeRecords(stages.decoderFor);
   const steps = transform(stages.transformFor);
   const openWindows = new Map<string, WindowCounts>();
-  const extract = extractFeatures(cfg.output!.columns, cfg.features, openWindows, (l) => (onGeneration = l));
+  const extract = extractFeatures(cfg.output!.columns!, cfg.features, openWindows, (l) => (onGeneration = l));
   const encode = batchEncoder(cfg.features, ROW_FORMAT);
   return {
     openWindows,

@@ -165,6 +165,7 @@ export function createLaneWorkers(
     for (const [offset, metadata] of r.commits) batch.ack.commitAt(BigInt(offset), metadata);
     return {
       ack: batch.ack,
+      lane: batch.lane,
       span: batchSpan(batch.lane, batch.firstOffset, batch.lastOffset),
       rows: r.rows,
       sources,

@@ -1,6 +1,6 @@
 import type { Subscription } from 'rxjs';
 import { mergeMap } from 'rxjs';
-import type { PipelineConfig } from '../config/index.js';
+import { outputPlan, sourceRouter, type PipelineConfig } from '../config/index.js';
 import {
   createTelemetry,
   errorMessage,
@@ -77,14 +77,16 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
         { ...storageDeps, onFatal },
       )
     : undefined;
-  const output = config.output;
+  const output = outputPlan(config);
+  const route = sourceRouter(config.sources);
   const clickhouse = output
     ? createClickHouseSink(
         {
           client: { ...config.storage, baseDir: config.baseDir },
           database: output.database,
-          table: output.table,
-          columns: output.columns,
+          outputs: output.tables,
+          tableFor: (topic) => output.ofSource[route(topic) ?? -1] ?? 0,
+          deadLetterTable: output.deadLetterTable,
           featureSets: config.features,
           batching: config.storage,
           resilience: config.storage,

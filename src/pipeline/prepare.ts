@@ -1,5 +1,5 @@
 import type { OperatorFunction } from 'rxjs';
-import { sourceRouter, type PipelineConfig } from '../config/index.js';
+import { outputPlan, sourceRouter, type ColumnConfig, type PipelineConfig } from '../config/index.js';
 import {
   ConfigError,
   guarded,
@@ -20,6 +20,8 @@ import { prepareTransform, transform, type CompiledTransform } from '../transfor
 export interface PreparedStages {
   decoderFor(topic: string): Decoder | undefined;
   transformFor(topic: string): CompiledTransform | undefined;
+  /** The columns of the table a topic's records are stored in (none in hybrid mode). */
+  columnsFor(topic: string): readonly ColumnConfig[];
 }
 
 /**
@@ -67,9 +69,11 @@ export async function prepareStages(config: PipelineConfig): Promise<PreparedSta
   if (metadata) problems.push(metadata);
   if (problems.length > 0) throw new ConfigError(problems);
   const route = sourceRouter(config.sources);
+  const outputs = outputPlan(config);
   return {
     decoderFor: (topic) => decoders[route(topic) ?? -1],
     transformFor: (topic) => transforms[route(topic) ?? -1],
+    columnsFor: (topic) => outputs?.tables[outputs.ofSource[route(topic) ?? -1] ?? -1]?.columns ?? [],
   };
 }
 
@@ -87,7 +91,7 @@ export function recordStages(
   const decode = guarded(decodeRecords(stages.decoderFor), 'ingestion', meter);
   const steps = guarded(transform(stages.transformFor), 'transformation', meter);
   const extract = guarded(
-    extractFeatures(config.output!.columns, config.features, openWindows, onGeneration),
+    extractFeatures(stages.columnsFor, config.features, openWindows, onGeneration),
     'extraction',
     meter,
   );

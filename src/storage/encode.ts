@@ -1,5 +1,5 @@
 import type { FeatureSetConfig } from '../config/index.js';
-import type { Ack, Batch, FeatureRow, OutputRow, RejectedRecord, SourceRecord } from '../core/index.js';
+import type { Ack, Batch, FeatureRow, Lane, OutputRow, RejectedRecord, SourceRecord } from '../core/index.js';
 import { featureAggregateNames, toFeatureCompactLine, toFeatureInsertLine } from './featureTables.js';
 import {
   compactLinePrefix,
@@ -18,6 +18,8 @@ import {
  */
 export interface EncodedBatch {
   readonly ack: Ack;
+  /** The batch's lane: its topic decides the output table. */
+  readonly lane: Lane;
   /** Identifies the batch's content for the insert deduplication token. */
   readonly span: string;
   /** Output rows, one line each, joined with newlines ('' when none). */
@@ -64,6 +66,7 @@ export function batchEncoder(featureSets: readonly FeatureSetConfig[], format: R
     }
     return {
       ack: batch.ack,
+      lane: batch.lane,
       span: batchSpan(batch.lane, batch.firstOffset, batch.lastOffset),
       rows: lines.join('\n'),
       sources,

@@ -54,7 +54,7 @@ export function outputTableSpec(
 export function deadLetterTableSpec(database: string, table: string): TableSpec {
   return {
     database,
-    table: `${table}_dead_letters`,
+    table,
     columns: DEAD_LETTER_COLUMNS,
     // One record can be dead-lettered more than once (late for two feature sets): the key keeps both,
     // while a replayed dead letter (same record, same reason) still replaces itself.

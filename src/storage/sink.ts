@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { ColumnConfig, FeatureSetConfig } from '../config/index.js';
+import type { ColumnConfig, FeatureSetConfig, OutputTable } from '../config/index.js';
 import {
   describePosition,
   PipelineError,
@@ -27,8 +27,12 @@ import { bootstrapTable, deadLetterTableSpec, outputTableSpec, type TableSpec } 
 export interface ClickHouseSinkConfig {
   readonly client: ClientConfig;
   readonly database: string;
-  readonly table: string;
-  readonly columns: readonly ColumnConfig[];
+  /** The tables rows are stored in; a batch's rows go to `outputs[tableFor(its topic)]`. */
+  readonly outputs: readonly OutputTable[];
+  /** Which output a topic's rows go to (default: the first). */
+  readonly tableFor?: (topic: string) => number;
+  /** Dead letters of every output go to this table. */
+  readonly deadLetterTable: string;
   readonly featureSets?: readonly FeatureSetConfig[];
   readonly batching: BatchingConfig;
   readonly resilience: ResilienceConfig;
@@ -58,8 +62,9 @@ export function createClickHouseSink(
   deps: { logger: Logger; telemetry: Telemetry },
 ): ClickHouseSink {
   const { logger, telemetry } = deps;
-  const output = outputTableSpec(config.database, config.table, config.columns);
-  const deadLetters = deadLetterTableSpec(config.database, config.table);
+  const outputs = config.outputs.map((o) => outputTableSpec(config.database, o.table, o.columns));
+  const tableFor = config.tableFor ?? (() => 0);
+  const deadLetters = deadLetterTableSpec(config.database, config.deadLetterTable);
   // Decided by the engine at start; batches encoded elsewhere (worker threads) must use `rowFormat()`.
   let format: RowFormat = 'JSONEachRow';
   let encode = batchEncoder(config.featureSets ?? [], format);
@@ -105,6 +110,7 @@ export function createClickHouseSink(
    * isolated, store the rest, and return the bad rows as rejected with ClickHouse's reason.
    */
   async function insertIsolatingPoison(
+    output: TableSpec,
     blocks: readonly string[],
     sources: readonly SourceRecord[],
     token: string,
@@ -127,22 +133,24 @@ export function createClickHouseSink(
       const lines = blocks.length === sources.length ? blocks : blocks.join('\n').split('\n');
       const mid = lines.length >>> 1;
       return [
-        ...(await insertIsolatingPoison(lines.slice(0, mid), sources.slice(0, mid), `${token}/a`)),
-        ...(await insertIsolatingPoison(lines.slice(mid), sources.slice(mid), `${token}/b`)),
+        ...(await insertIsolatingPoison(output, lines.slice(0, mid), sources.slice(0, mid), `${token}/a`)),
+        ...(await insertIsolatingPoison(output, lines.slice(mid), sources.slice(mid), `${token}/b`)),
       ];
     }
   }
 
   async function write(batches: readonly EncodedBatch[]): Promise<void> {
     const started = performance.now();
-    const blocks: string[] = [];
+    // Rows per output table (by index in `outputs`), and every row's source in that order.
+    const byTable = outputs.map(() => ({ blocks: [] as string[], sources: [] as SourceRecord[] }));
     const sources: SourceRecord[] = [];
     const rejected: RejectedRecord[] = [];
     const features = new Map<string, { blocks: string[]; rows: number }>();
     const span = createHash('sha1');
     for (const b of batches) {
-      if (b.rows !== '') blocks.push(b.rows);
-      for (const s of b.sources) sources.push(s);
+      const t = byTable[tableFor(b.lane.topic)]!;
+      if (b.rows !== '') t.blocks.push(b.rows);
+      for (const s of b.sources) t.sources.push(s);
       for (const r of b.rejected) rejected.push(r);
       for (const [name, text, n] of b.features) {
         let f = features.get(name);
@@ -156,8 +164,22 @@ export function createClickHouseSink(
       span.update(b.span);
     }
     const token = span.digest('hex');
+    for (const t of byTable) for (const s of t.sources) sources.push(s);
     try {
-      const poisoned = await insertIsolatingPoison(blocks, sources, token);
+      // Output tables are independent of each other: inserted side by side. The first keeps the
+      // chunk's token as it was before sources could name their own tables.
+      const poisoned = (
+        await Promise.all(
+          byTable.map((t, i) =>
+            insertIsolatingPoison(
+              outputs[i]!,
+              t.blocks,
+              t.sources,
+              i === 0 ? token : `${token}/t/${outputs[i]!.table}`,
+            ),
+          ),
+        )
+      ).flat();
       const dead = poisoned.length === 0 ? rejected : [...rejected, ...poisoned];
       if (dead.length > 0) {
         await Promise.all([
@@ -219,12 +241,16 @@ export function createClickHouseSink(
       try {
         caps = await detectCapabilities(client);
         format = caps.rowFormat;
-        unsupportedColumns(config.columns, caps, describeTarget(config.client));
+        unsupportedColumns(
+          config.outputs.flatMap((o) => o.columns),
+          caps,
+          describeTarget(config.client),
+        );
         encode = batchEncoder(config.featureSets ?? [], format);
         const settings: Record<string, number> = caps.nonReplicatedDeduplication
           ? { non_replicated_deduplication_window: 1000 }
           : {};
-        await bootstrapTable(client, output, settings, caps.createSettings);
+        for (const output of outputs) await bootstrapTable(client, output, settings, caps.createSettings);
         await bootstrapTable(client, deadLetters, settings);
         for (const fs of config.featureSets ?? []) {
           await bootstrapTable(client, featureTables.get(fs.name)!, settings);
@@ -246,7 +272,7 @@ export function createClickHouseSink(
         {
           target: describeTarget(config.client),
           version: caps.version,
-          table: `${output.database}.${output.table}`,
+          tables: outputs.map((o) => `${o.database}.${o.table}`),
           insertDeduplicationToken: caps.insertDeduplicationToken,
           rowFormat: format,
         },

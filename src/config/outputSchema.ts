@@ -1,0 +1,109 @@
+import { z } from 'zod';
+
+/** ClickHouse column types the output may declare; all of them exist on 18.16 as well as current servers. */
+export const SCALAR_TYPES = [
+  'String',
+  'UInt8',
+  'UInt16',
+  'UInt32',
+  'UInt64',
+  'Int8',
+  'Int16',
+  'Int32',
+  'Int64',
+  'Float32',
+  'Float64',
+  'Bool',
+  'Date',
+  'DateTime',
+  'UUID',
+  // Milliseconds and microseconds; not in ClickHouse 18.16 (the sink says so at start).
+  'DateTime64(3)',
+  'DateTime64(6)',
+] as const;
+export type ScalarType = (typeof SCALAR_TYPES)[number];
+
+/** Decimal(P, S) too: precision 1 to 38, scale 0 to P (checked beside the pattern). */
+const SCALAR = `(?:${SCALAR_TYPES.map((t) => t.replace(/[()]/g, '\\$&')).join('|')}|Decimal\\(\\d{1,2}, ?\\d{1,2}\\))`;
+const MAYBE_NULL = `(?:${SCALAR}|Nullable\\(${SCALAR}\\))`;
+const LOW_CARDINALITY = `LowCardinality\\((?:String|Nullable\\(String\\))\\)`;
+/**
+ * A scalar, Nullable(scalar), LowCardinality of a (Nullable) String, Array of a (Nullable) scalar
+ * (ClickHouse has no Nullable(Array(...))), or Map from String to a (Nullable) scalar.
+ */
+const COLUMN_TYPE = new RegExp(
+  `^(?:${MAYBE_NULL}|${LOW_CARDINALITY}|Array\\(${MAYBE_NULL}\\)|Map\\(String, ?${MAYBE_NULL}\\))$`,
+);
+
+/** An unquoted ClickHouse identifier: we refuse anything that would need quoting. */
+export const identifier = z
+  .string()
+  .regex(
+    /^[A-Za-z_][A-Za-z0-9_]*$/,
+    'must be an identifier: letters, digits and _, not starting with a digit',
+  );
+
+export const columnSchema = z
+  .object({
+    name: identifier,
+    type: z
+      .string()
+      .regex(
+        COLUMN_TYPE,
+        `must be one of ${SCALAR_TYPES.join(', ')}, Decimal(P, S), Nullable(one of them), LowCardinality(String), LowCardinality(Nullable(String)), Array(a type of the first two kinds), or Map(String, a type of the first two kinds)`,
+      )
+      .refine((t) => {
+        const m = /Decimal\((\d+), ?(\d+)\)/.exec(t);
+        return !m || (Number(m[1]) >= 1 && Number(m[1]) <= 38 && Number(m[2]) <= Number(m[1]));
+      }, 'Decimal(P, S) takes a precision P from 1 to 38 and a scale S from 0 to P'),
+    /** The record field this column is read from; defaults to the column name. */
+    field: z.string().min(1).optional(),
+  })
+  .strict();
+
+/** Output columns: at least one, unique names, none starting with _ (the source columns' prefix). */
+const columnsSchema = z
+  .array(columnSchema)
+  .min(1, 'must declare at least one column')
+  .superRefine((columns, ctx) => {
+    const seen = new Set<string>();
+    columns.forEach((c, i) => {
+      if (seen.has(c.name)) {
+        ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate column '${c.name}'` });
+      }
+      if (c.name.startsWith('_')) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [i, 'name'],
+          message: `'${c.name}': names starting with _ are reserved for source columns (_topic, _partition, _offset, ...)`,
+        });
+      }
+      seen.add(c.name);
+    });
+  });
+
+/**
+ * The ClickHouse database, and the table (with its columns) for the records of every source that
+ * does not name its own. Without a table here, every source must have its own `output`.
+ */
+export const outputSchema = z
+  .object({
+    database: identifier.default('default'),
+    table: identifier.optional(),
+    columns: columnsSchema.optional(),
+  })
+  .strict()
+  .superRefine((out, ctx) => {
+    if (out.table !== undefined && out.columns === undefined)
+      ctx.addIssue({ code: 'custom', path: ['columns'], message: 'is required with table' });
+    if (out.columns !== undefined && out.table === undefined)
+      ctx.addIssue({ code: 'custom', path: ['table'], message: 'is required with columns' });
+  });
+
+/** A source's own table in output.database: its records are stored there instead of in output.table. */
+export const sourceOutputSchema = z
+  .object({
+    table: identifier,
+    columns: columnsSchema,
+  })
+  .strict();
