@@ -24,6 +24,7 @@ import {
   type SourceRecord,
 } from '../core/index.js';
 import { registerCompressionCodecs } from './codecs.js';
+import { createOffsetsRound } from './offsetsRound.js';
 import { createLaneCommits, type CommitPoint, type LaneCommits } from './laneCommits.js';
 
 export interface KafkaSourceConfig extends KafkaAccessConfig {
@@ -426,36 +427,23 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
     return [...new Set([...config.topics, ...matching])];
   };
 
+  const offsetsRound = createOffsetsRound({ admin: () => admin, topics: allTopics, groupId: config.groupId });
+
   return {
     batches$: subject.asObservable(),
     assigned: () => [...assigned].sort(),
 
     async lag() {
       const out = new Map<string, bigint>();
-      if (!admin) return out;
-      const topics = await allTopics();
-      const committed = await admin.fetchOffsets({ groupId: config.groupId, topics });
-      for (const { topic, partitions } of committed) {
-        const ends = await admin.fetchTopicOffsets(topic);
-        for (const end of ends) {
-          const c = partitions.find((p) => p.partition === end.partition)?.offset ?? '-1';
-          const from = c === '-1' ? BigInt(end.low) : BigInt(c);
-          out.set(`${topic}/${end.partition}`, BigInt(end.high) - from);
-        }
-      }
+      for (const [lane, p] of await offsetsRound()) out.set(lane, p.high - (p.committed ?? p.low));
       return out;
     },
 
     async behind() {
       const out = new Map<string, bigint>();
-      if (!admin) return out;
-      const committed = await this.lag();
-      for (const topic of await allTopics()) {
-        for (const end of await admin.fetchTopicOffsets(topic)) {
-          const id = `${topic}/${end.partition}`;
-          const at = handedOut.get(id);
-          out.set(id, at === undefined ? (committed.get(id) ?? 0n) : BigInt(end.high) - at);
-        }
+      for (const [lane, p] of await offsetsRound()) {
+        const at = handedOut.get(lane);
+        out.set(lane, at === undefined ? p.high - (p.committed ?? p.low) : p.high - at);
       }
       return out;
     },
