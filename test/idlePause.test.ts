@@ -8,7 +8,7 @@ import { createPipeline } from '../src/pipeline/index.js';
 import { createClickHouseClient } from '../src/storage/index.js';
 import { rows } from './support/clickhouse.js';
 import { services, uniqueName } from './support/env.js';
-import { createTopic, produceInOrder, waitFor } from './support/kafka.js';
+import { caughtUp, createTopic, produceInOrder, waitFor } from './support/kafka.js';
 import { USER_10S_IDLE } from './support/pipeline.js';
 
 const env = services();
@@ -74,6 +74,43 @@ describe('idle timeout across a pause', () => {
       expect(windows.map((w) => [w.entity, Number(w.events)])).toEqual([['u1', 200]]);
     } finally {
       await client.close();
+    }
+  });
+
+  it('commits a quiet lane once, not again on every idle tick', async () => {
+    const brokers = env.kafkaBrokers!;
+    const topic = uniqueName('idle_commits');
+    const groupId = uniqueName('g');
+    await createTopic(brokers, topic, 1);
+    const config = validateConfig({
+      kafka: { brokers: [brokers], groupId },
+      sources: [{ topics: [topic] }],
+      workers: 0,
+      output: { database: 'idle_pause', table: 'events', columns: [{ name: 'user', type: 'String' }] },
+      features: [USER_10S_IDLE],
+      storage: { path: join(dir, 'chdb'), flushIntervalMs: 200 },
+      http: { enabled: false },
+    });
+    const pipeline = createPipeline(config, { logger: createLogger({ level: 'warn', destination: 2 }) });
+    const commits = async () =>
+      (await pipeline.telemetry.offsetCommits.get()).values.find((v) => v.labels.result === 'ok')?.value ?? 0;
+    await pipeline.start();
+    try {
+      await produceInOrder(
+        brokers,
+        topic,
+        new Map([[0, Array.from({ length: 20 }, (_, i) => event(BASE + i))]]),
+      );
+      // The idle timeout closes the window; the lane then commits past its last record, with metadata.
+      await waitFor('all 20 committed', () => caughtUp(brokers, groupId, topic), 60_000);
+      await new Promise((r) => setTimeout(r, 1000)); // the commit point settles: no window left open
+      const settled = await commits();
+      expect(settled).toBeGreaterThan(0);
+      // Ticks come every 500 ms (idle timeout 1 s): six of them, and the commit point did not move.
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(await commits()).toBe(settled);
+    } finally {
+      await pipeline.stop(Date.now() + 30_000);
     }
   });
 });

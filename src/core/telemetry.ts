@@ -12,6 +12,8 @@ export interface Telemetry {
   readonly deadLettered: Counter;
   readonly featureRows: Counter<'feature_set'>;
   readonly retries: Counter<'module'>;
+  /** Offset commits sent to Kafka, by result (`ok`, `failed`). */
+  readonly offsetCommits: Counter<'result'>;
   readonly batchSeconds: Histogram<'module'>;
   /** Kafka timestamp to stored, every 4th row (the benchmark's latency). */
   readonly eventToStoredSeconds: Histogram;
@@ -129,6 +131,12 @@ export function createTelemetry(): Telemetry {
       name: 'megaservice_retries_total',
       help: 'Retried attempts after retryable errors',
       labelNames: ['module'],
+      registers: [registry],
+    }),
+    offsetCommits: new Counter({
+      name: 'megaservice_offset_commits_total',
+      help: 'Offset commits sent to Kafka, by result (a lane commits only when its commit point moved)',
+      labelNames: ['result'],
       registers: [registry],
     }),
     // A histogram, not a summary: replicas in a consumer group add up (histogram_quantile over the

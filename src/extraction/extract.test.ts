@@ -229,6 +229,41 @@ describe('extractFeatures writing closed windows', () => {
   });
 });
 
+describe('extractFeatures commits of a quiet lane', () => {
+  it('asks for a new commit point when an idle tick closes windows, and repeats the last one when it closes none', () => {
+    const c = config({
+      window: { type: 'tumbling', size: '10s' },
+      outOfOrderness: '0s',
+      allowedLateness: '0s',
+      idleTimeout: '1s',
+    });
+    const input = new Subject<Batch<DecodedRecord>>();
+    const out: { features: number; commit?: { offset: bigint; metadata: string } }[] = [];
+    input
+      .pipe(extractFeatures(c.output!.columns!, c.features))
+      .subscribe((b) => out.push({ features: b.features?.length ?? 0 }));
+    const feed = (b: Batch<DecodedRecord>) => {
+      const { ack, commit } = createAck();
+      input.next({ ...b, ack });
+      out[out.length - 1]!.commit = commit();
+    };
+    const t = (i: number) => (JSON.parse(out[i]!.commit!.metadata) as { t: { f: number } }).t.f;
+    feed(batch(['a', 'b'])); // event times 1000 and 1001: one window [0 s, 10 s), open
+    const tick = (idleMs: number) => feed({ ...batch([]), firstOffset: '1', lastOffset: '1', idleMs });
+    tick(2000); // the idle clock runs to 3001: nothing closes
+    tick(20_000); // to 21001: the windows of a and b close
+    tick(25_000); // to 26001: nothing left to close
+    expect(out.map((o) => [o.features, o.commit!.offset])).toEqual([
+      [0, 0n],
+      [0, 0n],
+      [2, 2n],
+      [0, 2n],
+    ]);
+    expect([t(0), t(1), t(2), t(3)]).toEqual([1001, 1001, 21001, 21001]);
+    expect(out[3]!.commit).toEqual(out[2]!.commit);
+  });
+});
+
 describe('extractFeatures commit metadata within Kafka limit', () => {
   /** `n` feature sets like config()'s, each with a 40-character name. */
   function manySets(n: number, over: Record<string, unknown> = {}) {

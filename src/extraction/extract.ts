@@ -146,6 +146,8 @@ interface LaneState {
   readonly horizon: bigint;
   /** the `seq` the lane's next batch must have (undefined: batches are not numbered) */
   nextSeq: number | undefined;
+  /** what the lane last asked to commit, and its metadata without the event times (`t`) */
+  last?: { offset: bigint; metadata: string; rest: string };
 }
 
 /** The column plan for a topic's records: one plan per distinct column list, made once. */
@@ -309,14 +311,25 @@ export function extractFeatures(
       for (const lane of state) for (const row of lane.close()) features.push(row);
       commit = checkpoint(held!, next);
     }
+    const last = held!.last;
+    if (tick && features.length === 0 && last && last.offset === commit.offset && last.rest === commit.rest) {
+      // Only the idle clock moved, and it closed nothing. The event times stay as last committed:
+      // windows closed so far are closed under them too, and the same point is not committed again
+      // on every tick of a quiet lane (a commit each, forever).
+      commit = last;
+    }
+    held!.last = commit;
     publish();
     batch.ack.commitAt(commit.offset, commit.metadata);
     if (batch.seq !== undefined) held!.nextSeq = batch.seq + 1;
     return { ...withRecords(batch, rows, rejected), features };
   });
 
-  /** Where the lane may commit after a batch ending before `next`, and the metadata to replay. */
-  function checkpoint(held: LaneState, next: bigint): { offset: bigint; metadata: string } {
+  /**
+   * Where the lane may commit after a batch ending before `next`, the metadata to replay, and that
+   * metadata without its event times (to tell whether anything but the clock moved).
+   */
+  function checkpoint(held: LaneState, next: bigint): { offset: bigint; metadata: string; rest: string } {
     let offset = next;
     const point: ResumePoint = { v: 1, h: (next > held.horizon ? next : held.horizon).toString(), t: {} };
     featureSets.forEach((fs, i) => {
@@ -326,7 +339,7 @@ export function extractFeatures(
       if (cp.from) (point.s ??= {})[fs.name] = cp.from;
       if (cp.closing) (point.c ??= {})[fs.name] = cp.closing;
     });
-    return { offset, metadata: JSON.stringify(point) };
+    return { offset, metadata: JSON.stringify(point), rest: JSON.stringify({ ...point, t: undefined }) };
   }
 
   function late(fs: FeatureSetConfig, source: SourceRecord, ts: number, wm: number): RejectedRecord {

@@ -72,6 +72,8 @@ export interface KafkaSourceDeps {
   readonly logger: Logger;
   /** Called when a batch failed after storage accepted it: nothing after it can be committed. */
   readonly onFatal: (err: unknown) => void;
+  /** Counts commits sent, by result. */
+  readonly offsetCommits?: { inc(labels: { result: 'ok' | 'failed' }): void };
 }
 
 const HEARTBEAT_EVERY_MS = 3000;
@@ -161,13 +163,17 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
       const committed = lastCommit;
       const next = prev
         .then(() => consumer?.commitOffsets([{ topic, partition, offset: offset.toString(), metadata }]))
-        .then(() => void committed.set(id, point)) // a failed one is asked again by the next tick
-        .catch((err) =>
+        .then(() => {
+          committed.set(id, point); // a failed one is asked again by the next tick
+          deps.offsetCommits?.inc({ result: 'ok' });
+        })
+        .catch((err) => {
+          deps.offsetCommits?.inc({ result: 'failed' });
           logger.warn(
             { lane: id, offset: offset.toString(), err: errorMessage(err) },
             'offset commit failed',
-          ),
-        );
+          );
+        });
       commitChains.set(id, next);
     };
   }

@@ -109,6 +109,7 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
     {
       logger: logger.child({ module: 'ingestion' }),
       onFatal,
+      offsetCommits: telemetry.offsetCommits,
     },
   );
   let subscription: Subscription | undefined;

@@ -8,7 +8,8 @@ export const finite = (t: number) => (Number.isFinite(t) ? t : null);
  * A lane's event-time clock: the highest event time seen, and while idle, the time run on since.
  * Idle: once the lane has had no records for `idleTimeout`, its highest event time becomes the one
  * at its last record plus the processing time since that record, so windows close as they would if
- * events had kept arriving. The value is committed like any other, so a replay keeps it.
+ * events had kept arriving. It is committed like any other when it closes windows, so a replay
+ * keeps them closed; an idle tick that closes nothing repeats the last commit (see extractFeatures).
  */
 export function eventClock(fs: FeatureSetConfig, start: number) {
   let max = start;
