@@ -240,7 +240,7 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFo
     }
   });
 
-  it('stores Array, UUID and LowCardinality columns as projection converts them, and takes its own table again', async () => {
+  it('stores Array, UUID and LowCardinality columns (LowCardinality elements too) as projection converts them, and takes its own table again', async () => {
     const table = uniqueName('typed');
     const typed: ColumnConfig[] = [
       { name: 'id', type: 'UUID' },
@@ -251,6 +251,7 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFo
       { name: 'seen', type: 'Array(DateTime)' },
       { name: 'country', type: 'LowCardinality(String)' },
       { name: 'region', type: 'LowCardinality(Nullable(String))' },
+      { name: 'labels', type: 'Array(LowCardinality(String))' },
     ];
     const record = {
       id: '61f0c404-5cb3-11e7-907b-a6006ad3dba0',
@@ -259,6 +260,7 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFo
       flags: [true, false],
       seen: ['2026-01-01T00:00:05Z', 1767225606],
       country: 'NO',
+      labels: ['web', 'web', 'ios'],
     };
     const projected = projectRecord(planColumns(typed), record);
     if (!('values' in projected)) throw new Error(projected.reason);
@@ -277,7 +279,7 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFo
         client,
         // 64-bit values as text: engines differ in quoting them in JSON, and a JS number drops digits.
         `SELECT toString(id) AS id, maybe, tags, arrayMap(x -> toString(x), scores) AS scores, flags, seen,
-                country, region, toTypeName(country) AS country_type
+                country, region, toTypeName(country) AS country_type, labels, toTypeName(labels) AS labels_type
          FROM st.${table} ORDER BY _offset`,
       );
       const expected = {
@@ -290,6 +292,8 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFo
         country: 'NO',
         region: null,
         country_type: 'LowCardinality(String)',
+        labels: ['web', 'web', 'ios'],
+        labels_type: 'Array(LowCardinality(String))',
       };
       expect(stored).toEqual([expected, expected]);
     } finally {
@@ -331,6 +335,7 @@ describe('DateTime64, Decimal and Map columns (current engines)', () => {
     { name: 'price', type: 'Decimal(10,2)' },
     { name: 'exact', type: 'Decimal(38, 20)' },
     { name: 'props', type: 'Map(String,Nullable(Int64))' },
+    { name: 'counts', type: 'Map(LowCardinality(String),UInt32)' },
   ];
   const sinkOn = (client: ClientConfig, table: string) =>
     createClickHouseSink(
@@ -346,6 +351,7 @@ describe('DateTime64, Decimal and Map columns (current engines)', () => {
       price: 19.99,
       exact: '-12345678901234567.12345678901234567891',
       props: { clicks: 3, big: '9007199254740993', none: null },
+      counts: { web: 2 },
     });
     if (!('values' in projected)) throw new Error(projected.reason);
     // The second start takes the table it made: Decimal(10,2) is Decimal(10, 2) to ClickHouse.
@@ -361,13 +367,16 @@ describe('DateTime64, Decimal and Map columns (current engines)', () => {
         clicks: '3',
         big: '9007199254740993',
         keys: ['clicks', 'big', 'none'],
+        web: 2,
+        counts_type: 'Map(LowCardinality(String), UInt32)',
       };
       expect(
         await rows(
           client,
           `SELECT toString(at_ms) AS ms, toString(at_us) AS us, toTypeName(at_ms) AS t,
                   toString(price) AS price, toString(exact) AS exact,
-                  toString(props['clicks']) AS clicks, toString(props['big']) AS big, mapKeys(props) AS keys
+                  toString(props['clicks']) AS clicks, toString(props['big']) AS big, mapKeys(props) AS keys,
+                  counts['web'] AS web, toTypeName(counts) AS counts_type
            FROM st.${table} ORDER BY _offset`,
         ),
       ).toEqual([expected, expected]);
@@ -387,6 +396,7 @@ describe('DateTime64, Decimal and Map columns (current engines)', () => {
             String.raw`\(ClickHouse 18\.16\.\d+\) cannot store column at_ms DateTime64\(3\): no DateTime64 before ClickHouse 20\.1; declare DateTime \(seconds\)`,
             String.raw`; column at_us Nullable\(DateTime64\(6\)\): .*`,
             String.raw`; column props Map\(String,Nullable\(Int64\)\): no Map before ClickHouse 21\.1; declare String and send JSON text`,
+            String.raw`; column counts Map\(LowCardinality\(String\),UInt32\): .*`,
             String.raw`; column price Decimal\(10,2\): this engine reads Decimal only from JSON numbers, which cannot carry every digit; declare Float64 or String`,
             String.raw`; column exact Decimal\(38, 20\): .*\. Or use a newer server\.`,
           ].join(''),

@@ -249,11 +249,30 @@ describe('validateConfig', () => {
     ]);
   });
 
+  it('takes LowCardinality(String) as an Array element, a Map key and a Map value, and no other LowCardinality', () => {
+    const doc = (type: string) => ({ ...minimal(), output: { table: 't', columns: [{ name: 'c', type }] } });
+    for (const type of [
+      'Array(LowCardinality(String))',
+      'Array(LowCardinality(Nullable(String)))',
+      'Map(LowCardinality(String), UInt32)',
+      'Map(LowCardinality(String),LowCardinality(String))',
+    ])
+      expect(validateConfig(doc(type)).output!.columns![0]!.type).toBe(type);
+    for (const type of [
+      'Array(LowCardinality(UInt8))',
+      'Map(LowCardinality(UInt8), String)',
+      'LowCardinality(Array(String))',
+    ])
+      expect(issuesOf(() => validateConfig(doc(type)))[0]).toMatch(
+        /^output\.columns\[0\]\.type: must be one of/,
+      );
+  });
+
   it('explains a bad column type with the allowed types', () => {
     const doc = { ...minimal(), output: { table: 'e', columns: [{ name: 'x', type: 'Strin' }] } };
     const [line] = issuesOf(() => validateConfig(doc));
     expect(line).toMatch(
-      /^output\.columns\[0\]\.type: must be one of String, UInt8, .*DateTime, UUID, DateTime64\(3\), DateTime64\(6\), Decimal\(P, S\), Nullable\(one of them\), LowCardinality\(String\), LowCardinality\(Nullable\(String\)\), Array\(a type of the first two kinds\), or Map\(String, a type of the first two kinds\)$/,
+      /^output\.columns\[0\]\.type: must be one of String, UInt8, .*DateTime, UUID, DateTime64\(3\), DateTime64\(6\), Decimal\(P, S\), Nullable\(one of them\), LowCardinality\(String\), LowCardinality\(Nullable\(String\)\), Array\(a type of those kinds\), or Map\(String or LowCardinality\(String\), a type of those kinds\)$/,
     );
   });
 

@@ -27,12 +27,14 @@ export type ScalarType = (typeof SCALAR_TYPES)[number];
 const SCALAR = `(?:${SCALAR_TYPES.map((t) => t.replace(/[()]/g, '\\$&')).join('|')}|Decimal\\(\\d{1,2}, ?\\d{1,2}\\))`;
 const MAYBE_NULL = `(?:${SCALAR}|Nullable\\(${SCALAR}\\))`;
 const LOW_CARDINALITY = `LowCardinality\\((?:String|Nullable\\(String\\))\\)`;
+/** What a column, an Array's elements or a Map's values can be. */
+const ELEMENT = `(?:${MAYBE_NULL}|${LOW_CARDINALITY})`;
 /**
- * A scalar, Nullable(scalar), LowCardinality of a (Nullable) String, Array of a (Nullable) scalar
- * (ClickHouse has no Nullable(Array(...))), or Map from String to a (Nullable) scalar.
+ * A scalar, Nullable(scalar), LowCardinality of a (Nullable) String, Array of one of these
+ * (ClickHouse has no Nullable(Array(...))), or Map from a (LowCardinality) String to one of these.
  */
 const COLUMN_TYPE = new RegExp(
-  `^(?:${MAYBE_NULL}|${LOW_CARDINALITY}|Array\\(${MAYBE_NULL}\\)|Map\\(String, ?${MAYBE_NULL}\\))$`,
+  `^(?:${ELEMENT}|Array\\(${ELEMENT}\\)|Map\\((?:String|LowCardinality\\(String\\)), ?${ELEMENT}\\))$`,
 );
 
 /** An unquoted ClickHouse identifier: we refuse anything that would need quoting. */
@@ -50,7 +52,7 @@ export const columnSchema = z
       .string()
       .regex(
         COLUMN_TYPE,
-        `must be one of ${SCALAR_TYPES.join(', ')}, Decimal(P, S), Nullable(one of them), LowCardinality(String), LowCardinality(Nullable(String)), Array(a type of the first two kinds), or Map(String, a type of the first two kinds)`,
+        `must be one of ${SCALAR_TYPES.join(', ')}, Decimal(P, S), Nullable(one of them), LowCardinality(String), LowCardinality(Nullable(String)), Array(a type of those kinds), or Map(String or LowCardinality(String), a type of those kinds)`,
       )
       .refine((t) => {
         const m = /Decimal\((\d+), ?(\d+)\)/.exec(t);

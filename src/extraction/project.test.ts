@@ -161,6 +161,27 @@ describe('projectRecord with LowCardinality columns', () => {
       reason: "field 'country': is missing (column country LowCardinality(String) is not Nullable)",
     });
   });
+
+  it('takes them as Array elements, Map keys and Map values', () => {
+    const nested = planColumns([
+      { name: 'tags', type: 'Array(LowCardinality(String))' },
+      { name: 'notes', type: 'Array(LowCardinality(Nullable(String)))' },
+      { name: 'counts', type: 'Map(LowCardinality(String), UInt32)' },
+      { name: 'labels', type: 'Map(String, LowCardinality(String))' },
+    ]);
+    const ok = { tags: ['a', 'b'], notes: [null, 'x'], counts: { a: 1 }, labels: { env: 'prod' } };
+    expect(projectRecord(nested, ok)).toEqual({ values: ok });
+    expect(projectRecord(nested, { ...ok, tags: ['a', 3] })).toEqual({
+      reason: "field 'tags': element 1: expected a string, got number 3",
+    });
+    expect(projectRecord(nested, { ...ok, counts: { a: -1 } })).toEqual({
+      reason: "field 'counts': key 'a': -1 is out of range for UInt32 [0, 4294967295]",
+    });
+    expect(projectRecord(nested, { ...ok, labels: { env: null } })).toEqual({
+      reason:
+        "field 'labels': key 'env' is null (Map(String, LowCardinality(String)) has no Nullable values)",
+    });
+  });
 });
 
 describe('projectRecord with Array columns', () => {

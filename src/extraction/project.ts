@@ -36,11 +36,13 @@ const unwrap = (type: string, wrapper: string) =>
 
 function plan(columns: readonly ColumnConfig[]): ColumnPlan[] {
   return columns.map((c) => {
-    // LowCardinality changes how ClickHouse stores a column, not what goes into it.
+    // LowCardinality changes how ClickHouse stores a column (or an element, a key, a Map value), not
+    // what goes into it.
     const stored = unwrap(c.type, 'LowCardinality') ?? c.type;
     const element = unwrap(stored, 'Array');
-    const mapped = unwrap(stored, 'Map')?.replace(/^String, ?/, '');
-    const inner = element ?? mapped ?? stored;
+    const mapped = unwrap(stored, 'Map')?.replace(/^(?:String|LowCardinality\(String\)), ?/, '');
+    const wrapped = element ?? mapped ?? stored;
+    const inner = unwrap(wrapped, 'LowCardinality') ?? wrapped;
     const nullable = unwrap(inner, 'Nullable') !== undefined;
     // the scalar type of the value, or of each Array element or Map value
     const type = (unwrap(inner, 'Nullable') ?? inner) as ScalarType;

@@ -26,7 +26,7 @@ export function storedType(type: string): string {
   return type
     .replace(/\bBool\b/, 'UInt8')
     .replace(/Decimal\((\d+), ?(\d+)\)/, 'Decimal($1, $2)')
-    .replace(/^Map\(String, ?/, 'Map(String, ');
+    .replace(/^Map\((String|LowCardinality\(String\)), ?/, 'Map($1, ');
 }
 
 export interface TableSpec {
