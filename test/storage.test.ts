@@ -301,6 +301,53 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFo
     }
   });
 
+  it('adds declared columns an existing table lacks with addColumns, and otherwise refuses it, saying so', async () => {
+    const table = uniqueName('grown');
+    const grown: ColumnConfig[] = [
+      ...columns,
+      { name: 'note', type: 'Nullable(String)' },
+      { name: 'tags', type: 'Array(LowCardinality(String))' },
+    ];
+    const sink = (cols: readonly ColumnConfig[], addColumns?: boolean) =>
+      createClickHouseSink(
+        { client: clientConfig(), database: 'st', ...oneTable(table, cols), addColumns, ...defaults },
+        { logger, telemetry: createTelemetry() },
+      );
+    await storeInTwoStarts(() => sink(columns), { id: 'old', n: 1 });
+    const refused = sink(grown);
+    await expect(refused.start()).rejects.toMatchObject({
+      code: 'TABLE_MISMATCH',
+      message: expect.stringMatching(
+        /column note is missing \(expected Nullable\(String\)\); column tags is missing .*, or set output\.addColumns: true to add the missing ones\.$/,
+      ),
+    });
+    await refused.stop(Date.now() + 5000);
+
+    const grows = sink(grown, true);
+    await grows.start();
+    const { batch, done } = batchOf([
+      { source: source(7), values: { id: 'new', n: 2, note: 'hi', tags: ['a'] } },
+    ]);
+    await grows.accept({ ...batch, firstOffset: '7', lastOffset: '7' });
+    await grows.drain();
+    await done;
+    await grows.stop(Date.now() + 5000);
+    // A second start with addColumns finds nothing to add.
+    await storeInTwoStarts(() => sink(grown, true), { id: 'again', n: 3, note: null, tags: [] });
+    const client = await createClickHouseClient(clientConfig(), logger);
+    try {
+      expect(
+        await rows(client, `SELECT id, note, tags FROM st.${table} WHERE id IN ('old', 'new') ORDER BY id`),
+      ).toEqual([
+        { id: 'new', note: 'hi', tags: ['a'] },
+        { id: 'old', note: null, tags: [] },
+        { id: 'old', note: null, tags: [] },
+      ]);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('refuses an existing table that does not fit, naming the column', async () => {
     const table = uniqueName('clash');
     const client = await createClickHouseClient(clientConfig(), logger);

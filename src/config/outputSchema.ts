@@ -93,6 +93,11 @@ export const outputSchema = z
     database: identifier.default('default'),
     table: identifier.optional(),
     columns: columnsSchema.optional(),
+    /**
+     * Add declared columns an existing output table lacks (ALTER TABLE ADD COLUMN) instead of refusing
+     * to start. Off by default: on a cluster, the Distributed table and its shards' tables both need it.
+     */
+    addColumns: z.boolean().default(false),
   })
   .strict()
   .superRefine((out, ctx) => {

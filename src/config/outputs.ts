@@ -17,10 +17,17 @@ export interface OutputPlan {
   /** For each source (by index), its table's index in `tables`. */
   readonly ofSource: readonly number[];
   readonly deadLetterTable: string;
+  /** Add declared columns an existing output table lacks. */
+  readonly addColumns: boolean;
 }
 
 interface Shape {
-  readonly output?: { database: string; table?: string | undefined; columns?: readonly Column[] | undefined };
+  readonly output?: {
+    database: string;
+    table?: string | undefined;
+    columns?: readonly Column[] | undefined;
+    addColumns?: boolean;
+  };
   readonly sources: readonly { output?: OutputTable | undefined }[];
   readonly deadLetters: { table?: string | undefined };
 }
@@ -55,5 +62,11 @@ export function outputPlan(config: Shape): OutputPlan | undefined {
       ? add({ table: output.table, columns: output.columns })
       : -1;
   const ofSource = config.sources.map((s) => (s.output ? add(s.output) : fallback));
-  return { database: output.database, tables, ofSource, deadLetterTable: deadLetterTableName(config) };
+  return {
+    database: output.database,
+    tables,
+    ofSource,
+    deadLetterTable: deadLetterTableName(config),
+    addColumns: output.addColumns ?? false,
+  };
 }

@@ -87,6 +87,7 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
           outputs: output.tables,
           tableFor: (topic) => output.ofSource[route(topic) ?? -1] ?? 0,
           deadLetterTable: output.deadLetterTable,
+          addColumns: output.addColumns,
           featureSets: config.features,
           batching: config.storage,
           resilience: config.storage,

@@ -1,6 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { ColumnConfig } from '../config/index.js';
 import { PipelineError } from '../core/index.js';
+import { clickhouseCode } from './classify.js';
 
 /** Columns every output table carries, so each row can be traced to its Kafka record. */
 export const SOURCE_COLUMNS: readonly { name: string; type: string }[] = [
@@ -86,9 +87,48 @@ export async function bootstrapTable(
   settings: Record<string, number> = {},
   /** query settings the CREATE needs (`Capabilities.createSettings`) */
   createSettings: Readonly<Record<string, number>> = {},
+  /** add the columns an existing table lacks (`output.addColumns`), instead of refusing it */
+  addMissing?: (column: { name: string; type: string }) => void,
 ): Promise<void> {
   await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${spec.database}` });
   await client.command({ query: createTableSql(spec, settings), clickhouse_settings: { ...createSettings } });
+  let { missing, wrong } = await fit(client, spec);
+  if (addMissing && missing.length > 0 && wrong.length === 0) {
+    for (const c of missing) {
+      try {
+        await client.command({
+          query: `ALTER TABLE ${spec.database}.${spec.table} ADD COLUMN ${c.name} ${c.type}`,
+          clickhouse_settings: { ...createSettings },
+        });
+        addMissing(c);
+      } catch (err) {
+        // Another instance starting at the same time may have added it: the check below says.
+        if (!EXISTING_COLUMN.includes(clickhouseCode(err) ?? 0)) throw err;
+      }
+    }
+    ({ missing, wrong } = await fit(client, spec));
+  }
+  const problems = [...missing.map((c) => `column ${c.name} is missing (expected ${c.type})`), ...wrong];
+  if (problems.length > 0) {
+    const add =
+      missing.length > 0 && !addMissing ? ', or set output.addColumns: true to add the missing ones' : '';
+    throw new PipelineError(
+      'fatal',
+      'TABLE_MISMATCH',
+      `existing table ${spec.database}.${spec.table} does not fit the output definition: ${problems.join('; ')}. ` +
+        `Drop or rename the table, or change output.columns to match it${add}.`,
+    );
+  }
+}
+
+/** ClickHouse's codes for ADD COLUMN of a column that exists: DUPLICATE_COLUMN, ILLEGAL_COLUMN. */
+const EXISTING_COLUMN = [15, 44];
+
+/** The declared columns an existing table lacks, and those it has with another type. */
+async function fit(
+  client: ClickHouseClient,
+  spec: TableSpec,
+): Promise<{ missing: { name: string; type: string }[]; wrong: string[] }> {
   const rs = await client.query({
     // Literals, not query parameters: 18.16 has no {name:Type} parameters. Both names passed the
     // identifier check of the config schema, so they cannot break out of the quotes.
@@ -96,18 +136,12 @@ export async function bootstrapTable(
     format: 'JSONEachRow',
   });
   const existing = new Map((await rs.json<{ name: string; type: string }>()).map((c) => [c.name, c.type]));
-  const problems: string[] = [];
+  const missing: { name: string; type: string }[] = [];
+  const wrong: string[] = [];
   for (const c of spec.columns) {
     const have = existing.get(c.name);
-    if (have === undefined) problems.push(`column ${c.name} is missing (expected ${c.type})`);
-    else if (have !== c.type) problems.push(`column ${c.name} is ${have}, expected ${c.type}`);
+    if (have === undefined) missing.push(c);
+    else if (have !== c.type) wrong.push(`column ${c.name} is ${have}, expected ${c.type}`);
   }
-  if (problems.length > 0) {
-    throw new PipelineError(
-      'fatal',
-      'TABLE_MISMATCH',
-      `existing table ${spec.database}.${spec.table} does not fit the output definition: ${problems.join('; ')}. ` +
-        'Drop or rename the table, or change output.columns to match it.',
-    );
-  }
+  return { missing, wrong };
 }

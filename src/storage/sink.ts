@@ -33,6 +33,8 @@ export interface ClickHouseSinkConfig {
   readonly tableFor?: (topic: string) => number;
   /** Dead letters of every output go to this table. */
   readonly deadLetterTable: string;
+  /** Add declared columns an existing output table lacks, instead of refusing it. */
+  readonly addColumns?: boolean;
   readonly featureSets?: readonly FeatureSetConfig[];
   readonly batching: BatchingConfig;
   readonly resilience: ResilienceConfig;
@@ -250,7 +252,14 @@ export function createClickHouseSink(
         const settings: Record<string, number> = caps.nonReplicatedDeduplication
           ? { non_replicated_deduplication_window: 1000 }
           : {};
-        for (const output of outputs) await bootstrapTable(client, output, settings, caps.createSettings);
+        const added = config.addColumns
+          ? (table: string) => (c: { name: string; type: string }) =>
+              logger.info({ table, column: c.name, type: c.type }, 'added a column to the output table')
+          : undefined;
+        for (const output of outputs) {
+          const table = `${output.database}.${output.table}`;
+          await bootstrapTable(client, output, settings, caps.createSettings, added?.(table));
+        }
         await bootstrapTable(client, deadLetters, settings);
         for (const fs of config.featureSets ?? []) {
           await bootstrapTable(client, featureTables.get(fs.name)!, settings);
