@@ -348,6 +348,45 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFo
     }
   });
 
+  it('refuses insert settings the engine does not know, naming them, before any insert', async () => {
+    const sink = createClickHouseSink(
+      {
+        client: clientConfig(),
+        database: 'st',
+        ...oneTable(uniqueName('settings'), columns),
+        insertSettings: { max_insert_block_size: 1000, insert_quorom: 2 },
+        ...defaults,
+      },
+      { logger, telemetry: createTelemetry() },
+    );
+    await expect(sink.start()).rejects.toMatchObject({
+      kind: 'fatal',
+      code: 'UNKNOWN_SETTING',
+      message: expect.stringMatching(
+        /\(ClickHouse [\d.]+\) has no setting storage\.insertSettings\.insert_quorom$/,
+      ),
+    });
+    await sink.stop(Date.now() + 5000);
+  });
+
+  it('sends insert settings with every insert (readonly: 1, and ClickHouse refuses the insert)', async () => {
+    const sink = createClickHouseSink(
+      {
+        client: clientConfig(),
+        database: 'st',
+        ...oneTable(uniqueName('readonly'), columns),
+        insertSettings: { readonly: 1 },
+        ...defaults,
+      },
+      { logger, telemetry: createTelemetry() },
+    );
+    await sink.start();
+    const { batch, done } = batchOf([{ source: source(0), values: { id: 'x', n: 1 } }]);
+    await sink.accept(batch);
+    await expect(done).rejects.toMatchObject({ kind: 'fatal', code: 'READONLY' });
+    await sink.stop(Date.now() + 5000);
+  });
+
   it('refuses an existing table that does not fit, naming the column', async () => {
     const table = uniqueName('clash');
     const client = await createClickHouseClient(clientConfig(), logger);

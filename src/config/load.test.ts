@@ -268,6 +268,33 @@ describe('validateConfig', () => {
       );
   });
 
+  it('takes insert settings, refusing those that would drop rows, acknowledge early, or clash with its token', () => {
+    const doc = (insertSettings: Record<string, unknown>) => ({ ...minimal(), storage: { insertSettings } });
+    expect(
+      validateConfig(doc({ insert_quorum: 2, insert_distributed_sync: true })).storage.insertSettings,
+    ).toEqual({
+      insert_quorum: 2,
+      insert_distributed_sync: true,
+    });
+    expect(
+      issuesOf(() =>
+        validateConfig(
+          doc({
+            input_format_allow_errors_num: 10,
+            wait_for_async_insert: 0,
+            insert_deduplication_token: 'x',
+            'Max-Size': 1,
+          }),
+        ),
+      ),
+    ).toEqual([
+      'storage.insertSettings.input_format_allow_errors_num: would let ClickHouse skip bad rows silently; the service dead-letters them with the reason',
+      'storage.insertSettings.wait_for_async_insert: would acknowledge inserts before they are stored, and offsets would be committed for records a crash can lose',
+      'storage.insertSettings.insert_deduplication_token: is set by the service, from the source positions of each insert',
+      'storage.insertSettings.Max-Size: must be a ClickHouse setting name (lower-case letters, digits and _)',
+    ]);
+  });
+
   it('explains a bad column type with the allowed types', () => {
     const doc = { ...minimal(), output: { table: 'e', columns: [{ name: 'x', type: 'Strin' }] } };
     const [line] = issuesOf(() => validateConfig(doc));

@@ -102,6 +102,19 @@ const kafkaSchema = z
   })
   .strict();
 
+/** Why an insert setting is refused, if it is: each would break a promise the service makes. */
+function refusedInsertSetting(name: string, value: string | number | boolean): string | undefined {
+  if (!/^[a-z][a-z0-9_]*$/.test(name))
+    return 'must be a ClickHouse setting name (lower-case letters, digits and _)';
+  if (name === 'insert_deduplication_token')
+    return 'is set by the service, from the source positions of each insert';
+  if (name === 'input_format_allow_errors_num' || name === 'input_format_allow_errors_ratio')
+    return 'would let ClickHouse skip bad rows silently; the service dead-letters them with the reason';
+  if (name === 'wait_for_async_insert' && (value === 0 || value === false || value === '0'))
+    return 'would acknowledge inserts before they are stored, and offsets would be committed for records a crash can lose';
+  return undefined;
+}
+
 const storageSchema = z
   .object({
     /** A ClickHouse server (HTTP). Without it the embedded engine (chDB) stores into `path`. */
@@ -154,6 +167,19 @@ const storageSchema = z
     breakerFailures: z.number().int().min(1).default(5),
     /** How long the open circuit waits before letting one probe through. */
     breakerHalfOpenMs: z.number().int().min(100).default(5000),
+    /**
+     * ClickHouse settings sent with every insert (insert_quorum, insert_distributed_sync, ...);
+     * start-up checks that the engine knows each. Settings that would drop rows silently are refused.
+     */
+    insertSettings: z
+      .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+      .default({})
+      .superRefine((settings, ctx) => {
+        for (const [name, value] of Object.entries(settings)) {
+          const why = refusedInsertSetting(name, value);
+          if (why) ctx.addIssue({ code: 'custom', path: [name], message: why });
+        }
+      }),
   })
   .strict()
   .superRefine((storage, ctx) => {

@@ -88,6 +88,7 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
           tableFor: (topic) => output.ofSource[route(topic) ?? -1] ?? 0,
           deadLetterTable: output.deadLetterTable,
           addColumns: output.addColumns,
+          insertSettings: config.storage.insertSettings,
           featureSets: config.features,
           batching: config.storage,
           resilience: config.storage,

@@ -35,6 +35,8 @@ export interface ClickHouseSinkConfig {
   readonly deadLetterTable: string;
   /** Add declared columns an existing output table lacks, instead of refusing it. */
   readonly addColumns?: boolean;
+  /** ClickHouse settings for every insert (`storage.insertSettings`). */
+  readonly insertSettings?: Readonly<Record<string, string | number | boolean>>;
   readonly featureSets?: readonly FeatureSetConfig[];
   readonly batching: BatchingConfig;
   readonly resilience: ResilienceConfig;
@@ -66,6 +68,10 @@ export function createClickHouseSink(
   const { logger, telemetry } = deps;
   const outputs = config.outputs.map((o) => outputTableSpec(config.database, o.table, o.columns));
   const tableFor = config.tableFor ?? (() => 0);
+  // Booleans as 1 and 0, which every version reads (18.16 takes no true or false).
+  const insertSettings = Object.fromEntries(
+    Object.entries(config.insertSettings ?? {}).map(([k, v]) => [k, typeof v === 'boolean' ? Number(v) : v]),
+  );
   const deadLetters = deadLetterTableSpec(config.database, config.deadLetterTable);
   // Decided by the engine at start; batches encoded elsewhere (worker threads) must use `rowFormat()`.
   let format: RowFormat = 'JSONEachRow';
@@ -101,7 +107,9 @@ export function createClickHouseSink(
           abort_signal: signal,
           // Same chunk, same token: a retry after a lost response is not stored twice (22.2+).
           clickhouse_settings:
-            token && caps?.insertDeduplicationToken ? { insert_deduplication_token: token } : {},
+            token && caps?.insertDeduplicationToken
+              ? { ...insertSettings, insert_deduplication_token: token }
+              : insertSettings,
         }),
       abort.signal,
     );
@@ -243,6 +251,7 @@ export function createClickHouseSink(
       try {
         caps = await detectCapabilities(client);
         format = caps.rowFormat;
+        await unknownSettings(client, Object.keys(insertSettings), caps, describeTarget(config.client));
         unsupportedColumns(
           config.outputs.flatMap((o) => o.columns),
           caps,
@@ -331,4 +340,27 @@ function unsupportedColumns(columns: readonly ColumnConfig[], caps: Capabilities
       `${target} (ClickHouse ${caps.version}) cannot store ${problems.join('; ')}. Or use a newer server.`,
     );
   }
+}
+
+/** Insert settings this engine does not know: a fatal error naming each, before any insert. */
+async function unknownSettings(
+  client: ClickHouseClient,
+  names: readonly string[],
+  caps: Capabilities,
+  target: string,
+): Promise<void> {
+  if (names.length === 0) return;
+  const rs = await client.query({
+    // Literals: the names passed the config's pattern (lower-case letters, digits and _).
+    query: `SELECT name FROM system.settings WHERE name IN (${names.map((n) => `'${n}'`).join(', ')})`,
+    format: 'JSONEachRow',
+  });
+  const known = new Set((await rs.json<{ name: string }>()).map((r) => r.name));
+  const unknown = names.filter((n) => !known.has(n));
+  if (unknown.length > 0)
+    throw new PipelineError(
+      'fatal',
+      'UNKNOWN_SETTING',
+      `${target} (ClickHouse ${caps.version}) has no setting ${unknown.map((n) => `storage.insertSettings.${n}`).join(', ')}`,
+    );
 }
