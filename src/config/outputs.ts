@@ -70,3 +70,57 @@ export function outputPlan(config: Shape): OutputPlan | undefined {
     addColumns: output.addColumns ?? false,
   };
 }
+
+/** What the clash check reads of a pipeline config. */
+interface ClashShape extends Shape {
+  readonly features: readonly { name: string }[];
+}
+
+/**
+ * Every table of a database has one job: output tables (shared only with the same columns), the
+ * dead letters' table, and one table per feature set.
+ */
+export function tableNameClashes(p: ClashShape, ctx: z.RefinementCtx): void {
+  const outputs = new Map<string, { where: string; columns: string }>();
+  const named: [string, (string | number)[], string, readonly unknown[]][] = [];
+  if (p.output?.table && p.output.columns)
+    named.push([p.output.table, ['output', 'table'], 'output.table', p.output.columns]);
+  p.sources.forEach((s, i) => {
+    if (s.output)
+      named.push([
+        s.output.table,
+        ['sources', i, 'output', 'table'],
+        `sources[${i}].output`,
+        s.output.columns,
+      ]);
+  });
+  for (const [table, path, where, columns] of named) {
+    const seen = outputs.get(table);
+    const text = JSON.stringify(columns);
+    if (!seen) outputs.set(table, { where, columns: text });
+    else if (seen.columns !== text)
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message: `${table} is also the table of ${seen.where}, with other columns: declare the same columns, or another table`,
+      });
+  }
+  const deadLetters = deadLetterTableName(p);
+  const dlqPath = p.deadLetters.table ? ['deadLetters', 'table'] : ['output', 'table'];
+  if (outputs.has(deadLetters))
+    ctx.addIssue({
+      code: 'custom',
+      path: dlqPath,
+      message: `the dead letters' table ${deadLetters} is also the table of ${outputs.get(deadLetters)!.where}`,
+    });
+  p.features.forEach((fs, i) => {
+    const clash =
+      outputs.get(fs.name)?.where ?? (fs.name === deadLetters ? "the dead letters' table" : undefined);
+    if (clash)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['features', i, 'name'],
+        message: `${fs.name} is already taken by ${clash}: each feature set has a table of its own, named after it`,
+      });
+  });
+}

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { featureSetSchema } from './featureSchema.js';
 import { sourceSchema } from './sourceSchema.js';
-import { deadLetterTableName } from './outputs.js';
+import { tableNameClashes } from './outputs.js';
 import { columnSchema, identifier, outputSchema } from './outputSchema.js';
+import { storageSchema } from './storageSchema.js';
 
 export { SCALAR_TYPES, type ScalarType } from './outputSchema.js';
 
@@ -101,91 +102,6 @@ const kafkaSchema = z
     sessionTimeoutMs: z.number().int().min(6000).max(300000).default(30000),
   })
   .strict();
-
-/** Why an insert setting is refused, if it is: each would break a promise the service makes. */
-function refusedInsertSetting(name: string, value: string | number | boolean): string | undefined {
-  if (!/^[a-z][a-z0-9_]*$/.test(name))
-    return 'must be a ClickHouse setting name (lower-case letters, digits and _)';
-  if (name === 'insert_deduplication_token')
-    return 'is set by the service, from the source positions of each insert';
-  if (name === 'input_format_allow_errors_num' || name === 'input_format_allow_errors_ratio')
-    return 'would let ClickHouse skip bad rows silently; the service dead-letters them with the reason';
-  if (name === 'wait_for_async_insert' && (value === 0 || value === false || value === '0'))
-    return 'would acknowledge inserts before they are stored, and offsets would be committed for records a crash can lose';
-  return undefined;
-}
-
-const storageSchema = z
-  .object({
-    /** A ClickHouse server (HTTP). Without it the embedded engine (chDB) stores into `path`. */
-    url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
-    path: z.string().min(1).default('.data/chdb'),
-    username: z.string().default('default'),
-    password: z.string().default(''),
-    /** TLS to a server with a private CA: PEM files, relative to the pipeline file. */
-    tls: z
-      .object({
-        ca: z.string().min(1),
-        cert: z.string().min(1).optional(),
-        key: z.string().min(1).optional(),
-        /** for an encrypted `key` */
-        passphrase: z.string().optional(),
-      })
-      .strict()
-      .superRefine((tls, ctx) => {
-        if (!tls.cert !== !tls.key)
-          ctx.addIssue({
-            code: 'custom',
-            message: 'set both cert and key (a client certificate), or neither',
-          });
-        if (tls.passphrase !== undefined && !tls.key)
-          ctx.addIssue({ code: 'custom', path: ['passphrase'], message: 'only with an encrypted key' });
-      })
-      .optional(),
-    requestTimeoutMs: z.number().int().min(1000).max(600000).default(30000),
-    /** An insert is sent when this many rows wait ... */
-    batchRows: z.number().int().min(1).max(10_000_000).default(20000),
-    /** ... or this many bytes of Kafka values ... */
-    batchBytes: z
-      .number()
-      .int()
-      .min(1024)
-      .default(16 * 1024 * 1024),
-    /** ... or when the oldest waiting record is this old (ClickHouse likes about one insert a second). */
-    flushIntervalMs: z.number().int().min(10).max(600000).default(1000),
-    /** Lanes wait while this many rows / bytes are buffered or being inserted: the memory bound. */
-    bufferRows: z.number().int().min(1).default(200000),
-    bufferBytes: z
-      .number()
-      .int()
-      .min(1024)
-      .default(64 * 1024 * 1024),
-    insertsInFlight: z.number().int().min(1).max(64).default(2),
-    retryInitialDelayMs: z.number().int().min(1).default(200),
-    retryMaxDelayMs: z.number().int().min(1).default(5000),
-    /** Consecutive failed attempts that open the circuit (consumption pauses). */
-    breakerFailures: z.number().int().min(1).default(5),
-    /** How long the open circuit waits before letting one probe through. */
-    breakerHalfOpenMs: z.number().int().min(100).default(5000),
-    /**
-     * ClickHouse settings sent with every insert (insert_quorum, insert_distributed_sync, ...);
-     * start-up checks that the engine knows each. Settings that would drop rows silently are refused.
-     */
-    insertSettings: z
-      .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
-      .default({})
-      .superRefine((settings, ctx) => {
-        for (const [name, value] of Object.entries(settings)) {
-          const why = refusedInsertSetting(name, value);
-          if (why) ctx.addIssue({ code: 'custom', path: [name], message: why });
-        }
-      }),
-  })
-  .strict()
-  .superRefine((storage, ctx) => {
-    if (storage.tls && !storage.url?.startsWith('https://'))
-      ctx.addIssue({ code: 'custom', path: ['tls'], message: 'needs an https:// storage.url' });
-  });
 
 const WORKERS = "must be 'auto' or a whole number from 0 to 32";
 
@@ -311,55 +227,6 @@ export const pipelineSchema = z
     });
     if (p.output) tableNameClashes(p, ctx);
   });
-
-/**
- * Every table of a database has one job: output tables (shared only with the same columns), the
- * dead letters' table, and one table per feature set.
- */
-function tableNameClashes(p: z.output<typeof pipelineSchema>, ctx: z.RefinementCtx): void {
-  const outputs = new Map<string, { where: string; columns: string }>();
-  const named: [string, (string | number)[], string, readonly unknown[]][] = [];
-  if (p.output?.table && p.output.columns)
-    named.push([p.output.table, ['output', 'table'], 'output.table', p.output.columns]);
-  p.sources.forEach((s, i) => {
-    if (s.output)
-      named.push([
-        s.output.table,
-        ['sources', i, 'output', 'table'],
-        `sources[${i}].output`,
-        s.output.columns,
-      ]);
-  });
-  for (const [table, path, where, columns] of named) {
-    const seen = outputs.get(table);
-    const text = JSON.stringify(columns);
-    if (!seen) outputs.set(table, { where, columns: text });
-    else if (seen.columns !== text)
-      ctx.addIssue({
-        code: 'custom',
-        path,
-        message: `${table} is also the table of ${seen.where}, with other columns: declare the same columns, or another table`,
-      });
-  }
-  const deadLetters = deadLetterTableName(p);
-  const dlqPath = p.deadLetters.table ? ['deadLetters', 'table'] : ['output', 'table'];
-  if (outputs.has(deadLetters))
-    ctx.addIssue({
-      code: 'custom',
-      path: dlqPath,
-      message: `the dead letters' table ${deadLetters} is also the table of ${outputs.get(deadLetters)!.where}`,
-    });
-  p.features.forEach((fs, i) => {
-    const clash =
-      outputs.get(fs.name)?.where ?? (fs.name === deadLetters ? "the dead letters' table" : undefined);
-    if (clash)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['features', i, 'name'],
-        message: `${fs.name} is already taken by ${clash}: each feature set has a table of its own, named after it`,
-      });
-  });
-}
 
 export type PipelineConfigInput = z.input<typeof pipelineSchema>;
 export type PipelineConfig = z.output<typeof pipelineSchema> & {

@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { ColumnConfig, FeatureSetConfig, OutputTable } from '../config/index.js';
+import type { FeatureSetConfig, OutputTable } from '../config/index.js';
 import {
   describePosition,
-  PipelineError,
   type Batch,
   type Health,
   type Lifecycle,
@@ -20,6 +19,7 @@ import { createClickHouseClient, describeTarget, type ClientConfig } from './cli
 import { createDeadLetterTopic, type DeadLetterTopicConfig } from './deadLetterTopic.js';
 import { batchEncoder, type EncodedBatch } from './encode.js';
 import { featureTableSpec, mergedViewSql } from './featureTables.js';
+import { unknownSettings, unsupportedColumns } from './engineChecks.js';
 import { createResilience, type CircuitName, type ResilienceConfig } from './resilience.js';
 import { toDeadLetterRow, type RowFormat } from './rows.js';
 import { bootstrapTable, deadLetterTableSpec, outputTableSpec, type TableSpec } from './schema.js';
@@ -316,51 +316,4 @@ export function createClickHouseSink(
       };
     },
   };
-}
-
-/** Column types this engine cannot take: a fatal error naming each column, before any table is made. */
-function unsupportedColumns(columns: readonly ColumnConfig[], caps: Capabilities, target: string): void {
-  // [type in the column's declaration, the engine has it, why not and what to declare instead]
-  const limits: [RegExp, boolean, string][] = [
-    [/DateTime64/, caps.dateTime64, 'no DateTime64 before ClickHouse 20.1; declare DateTime (seconds)'],
-    [/^Map\(/, caps.map, 'no Map before ClickHouse 21.1; declare String and send JSON text'],
-    [
-      /Decimal/,
-      caps.decimalText,
-      'this engine reads Decimal only from JSON numbers, which cannot carry every digit; declare Float64 or String',
-    ],
-  ];
-  const problems = limits.flatMap(([type, has, why]) =>
-    has ? [] : columns.filter((c) => type.test(c.type)).map((c) => `column ${c.name} ${c.type}: ${why}`),
-  );
-  if (problems.length > 0) {
-    throw new PipelineError(
-      'fatal',
-      'UNSUPPORTED_TYPE',
-      `${target} (ClickHouse ${caps.version}) cannot store ${problems.join('; ')}. Or use a newer server.`,
-    );
-  }
-}
-
-/** Insert settings this engine does not know: a fatal error naming each, before any insert. */
-async function unknownSettings(
-  client: ClickHouseClient,
-  names: readonly string[],
-  caps: Capabilities,
-  target: string,
-): Promise<void> {
-  if (names.length === 0) return;
-  const rs = await client.query({
-    // Literals: the names passed the config's pattern (lower-case letters, digits and _).
-    query: `SELECT name FROM system.settings WHERE name IN (${names.map((n) => `'${n}'`).join(', ')})`,
-    format: 'JSONEachRow',
-  });
-  const known = new Set((await rs.json<{ name: string }>()).map((r) => r.name));
-  const unknown = names.filter((n) => !known.has(n));
-  if (unknown.length > 0)
-    throw new PipelineError(
-      'fatal',
-      'UNKNOWN_SETTING',
-      `${target} (ClickHouse ${caps.version}) has no setting ${unknown.map((n) => `storage.insertSettings.${n}`).join(', ')}`,
-    );
 }
