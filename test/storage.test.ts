@@ -252,6 +252,8 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFo
       { name: 'country', type: 'LowCardinality(String)' },
       { name: 'region', type: 'LowCardinality(Nullable(String))' },
       { name: 'labels', type: 'Array(LowCardinality(String))' },
+      // Text would be read in the column's timezone, nine hours off: the instant must go in as is.
+      { name: 'tokyo', type: "DateTime('Asia/Tokyo')" },
     ];
     const record = {
       id: '61f0c404-5cb3-11e7-907b-a6006ad3dba0',
@@ -261,6 +263,7 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFo
       seen: ['2026-01-01T00:00:05Z', 1767225606],
       country: 'NO',
       labels: ['web', 'web', 'ios'],
+      tokyo: '2026-01-01T00:00:05Z',
     };
     const projected = projectRecord(planColumns(typed), record);
     if (!('values' in projected)) throw new Error(projected.reason);
@@ -279,7 +282,8 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFo
         client,
         // 64-bit values as text: engines differ in quoting them in JSON, and a JS number drops digits.
         `SELECT toString(id) AS id, maybe, tags, arrayMap(x -> toString(x), scores) AS scores, flags, seen,
-                country, region, toTypeName(country) AS country_type, labels, toTypeName(labels) AS labels_type
+                country, region, toTypeName(country) AS country_type, labels, toTypeName(labels) AS labels_type,
+                toUnixTimestamp(tokyo) AS tokyo_unix, toString(tokyo) AS tokyo_shown
          FROM st.${table} ORDER BY _offset`,
       );
       const expected = {
@@ -294,6 +298,8 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFo
         country_type: 'LowCardinality(String)',
         labels: ['web', 'web', 'ios'],
         labels_type: 'Array(LowCardinality(String))',
+        tokyo_unix: 1767225605,
+        tokyo_shown: '2026-01-01 09:00:05',
       };
       expect(stored).toEqual([expected, expected]);
     } finally {
@@ -422,6 +428,7 @@ describe('DateTime64, Decimal and Map columns (current engines)', () => {
     { name: 'exact', type: 'Decimal(38, 20)' },
     { name: 'props', type: 'Map(String,Nullable(Int64))' },
     { name: 'counts', type: 'Map(LowCardinality(String),UInt32)' },
+    { name: 'at_tokyo', type: "DateTime64(6,'Asia/Tokyo')" },
   ];
   const sinkOn = (client: ClientConfig, table: string) =>
     createClickHouseSink(
@@ -438,6 +445,7 @@ describe('DateTime64, Decimal and Map columns (current engines)', () => {
       exact: '-12345678901234567.12345678901234567891',
       props: { clicks: 3, big: '9007199254740993', none: null },
       counts: { web: 2 },
+      at_tokyo: '2026-01-01T00:00:05.123456Z',
     });
     if (!('values' in projected)) throw new Error(projected.reason);
     // The second start takes the table it made: Decimal(10,2) is Decimal(10, 2) to ClickHouse.
@@ -455,6 +463,8 @@ describe('DateTime64, Decimal and Map columns (current engines)', () => {
         keys: ['clicks', 'big', 'none'],
         web: 2,
         counts_type: 'Map(LowCardinality(String), UInt32)',
+        tokyo_us: '1767225605123456',
+        tokyo_shown: '2026-01-01 09:00:05.123456',
       };
       expect(
         await rows(
@@ -462,7 +472,8 @@ describe('DateTime64, Decimal and Map columns (current engines)', () => {
           `SELECT toString(at_ms) AS ms, toString(at_us) AS us, toTypeName(at_ms) AS t,
                   toString(price) AS price, toString(exact) AS exact,
                   toString(props['clicks']) AS clicks, toString(props['big']) AS big, mapKeys(props) AS keys,
-                  counts['web'] AS web, toTypeName(counts) AS counts_type
+                  counts['web'] AS web, toTypeName(counts) AS counts_type,
+                  toString(toUnixTimestamp64Micro(at_tokyo)) AS tokyo_us, toString(at_tokyo) AS tokyo_shown
            FROM st.${table} ORDER BY _offset`,
         ),
       ).toEqual([expected, expected]);

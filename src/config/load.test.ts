@@ -295,11 +295,26 @@ describe('validateConfig', () => {
     ]);
   });
 
+  it('takes DateTime and DateTime64 with a timezone', () => {
+    const doc = (type: string) => ({ ...minimal(), output: { table: 't', columns: [{ name: 'c', type }] } });
+    for (const type of [
+      "DateTime('Asia/Tokyo')",
+      "DateTime64(3, 'UTC')",
+      "Nullable(DateTime64(6,'Etc/GMT+2'))",
+      "Array(DateTime('Europe/Oslo'))",
+    ])
+      expect(validateConfig(doc(type)).output!.columns![0]!.type).toBe(type);
+    for (const type of ['DateTime(UTC)', "DateTime('')", "DateTime64(9, 'UTC')", "DateTime('UTC'); DROP"])
+      expect(issuesOf(() => validateConfig(doc(type)))[0]).toMatch(
+        /^output\.columns\[0\]\.type: must be one of/,
+      );
+  });
+
   it('explains a bad column type with the allowed types', () => {
     const doc = { ...minimal(), output: { table: 'e', columns: [{ name: 'x', type: 'Strin' }] } };
     const [line] = issuesOf(() => validateConfig(doc));
     expect(line).toMatch(
-      /^output\.columns\[0\]\.type: must be one of String, UInt8, .*DateTime, UUID, DateTime64\(3\), DateTime64\(6\), Decimal\(P, S\), Nullable\(one of them\), LowCardinality\(String\), LowCardinality\(Nullable\(String\)\), Array\(a type of those kinds\), or Map\(String or LowCardinality\(String\), a type of those kinds\)$/,
+      /^output\.columns\[0\]\.type: must be one of String, UInt8, .*DateTime, UUID, DateTime64\(3\), DateTime64\(6\), Decimal\(P, S\), DateTime\('Zone\/Name'\), DateTime64\(3 or 6, 'Zone\/Name'\), Nullable\(one of them\), LowCardinality\(String\), LowCardinality\(Nullable\(String\)\), Array\(a type of those kinds\), or Map\(String or LowCardinality\(String\), a type of those kinds\)$/,
     );
   });
 

@@ -24,7 +24,10 @@ export const SCALAR_TYPES = [
 export type ScalarType = (typeof SCALAR_TYPES)[number];
 
 /** Decimal(P, S) too: precision 1 to 38, scale 0 to P (checked beside the pattern). */
-const SCALAR = `(?:${SCALAR_TYPES.map((t) => t.replace(/[()]/g, '\\$&')).join('|')}|Decimal\\(\\d{1,2}, ?\\d{1,2}\\))`;
+/** A timezone name as ClickHouse takes it ('UTC', 'Europe/Oslo', 'Etc/GMT+2'). */
+const ZONE = `'[A-Za-z][A-Za-z0-9_+\\-/]*'`;
+/** DateTime and DateTime64 with a timezone too: DateTime('Europe/Oslo'), DateTime64(3, 'UTC'). */
+const SCALAR = `(?:${SCALAR_TYPES.map((t) => t.replace(/[()]/g, '\\$&')).join('|')}|Decimal\\(\\d{1,2}, ?\\d{1,2}\\)|DateTime\\(${ZONE}\\)|DateTime64\\([36], ?${ZONE}\\))`;
 const MAYBE_NULL = `(?:${SCALAR}|Nullable\\(${SCALAR}\\))`;
 const LOW_CARDINALITY = `LowCardinality\\((?:String|Nullable\\(String\\))\\)`;
 /** What a column, an Array's elements or a Map's values can be. */
@@ -52,7 +55,7 @@ export const columnSchema = z
       .string()
       .regex(
         COLUMN_TYPE,
-        `must be one of ${SCALAR_TYPES.join(', ')}, Decimal(P, S), Nullable(one of them), LowCardinality(String), LowCardinality(Nullable(String)), Array(a type of those kinds), or Map(String or LowCardinality(String), a type of those kinds)`,
+        `must be one of ${SCALAR_TYPES.join(', ')}, Decimal(P, S), DateTime('Zone/Name'), DateTime64(3 or 6, 'Zone/Name'), Nullable(one of them), LowCardinality(String), LowCardinality(Nullable(String)), Array(a type of those kinds), or Map(String or LowCardinality(String), a type of those kinds)`,
       )
       .refine((t) => {
         const m = /Decimal\((\d+), ?(\d+)\)/.exec(t);

@@ -47,8 +47,10 @@ function toInteger(type: string, v: unknown): unknown {
 const DATETIME64_RANGE = [-2208988800, 10413791999] as const;
 
 /**
- * DateTime64 text ('YYYY-MM-DD hh:mm:ss.fff', UTC) from epoch seconds (a fraction keeps its digits
- * to the precision) or an ISO-8601 string, whose fraction digits past milliseconds are kept too.
+ * DateTime64 as ISO-8601 UTC text ('YYYY-MM-DDThh:mm:ss.fffZ') from epoch seconds (a fraction keeps
+ * its digits to the precision) or an ISO-8601 string, whose fraction digits past milliseconds are
+ * kept too. The Z makes it the same instant whatever the server's or the column's timezone; the
+ * sink inserts it with date_time_input_format best_effort, which reads it.
  */
 function toDateTime64(v: unknown, precision: number): unknown {
   let seconds: number;
@@ -73,7 +75,7 @@ function toDateTime64(v: unknown, precision: number): unknown {
       typeof v === 'number' && v > DATETIME64_RANGE[1] ? ' (epoch milliseconds? divide by 1000)' : '';
     return new Unfit(`${describe(v)} is outside DateTime64's range${hint}`);
   }
-  return `${dateTimeText(seconds)}.${fraction}`;
+  return `${dateTimeText(seconds).replace(' ', 'T')}.${fraction}Z`;
 }
 
 /**
@@ -151,7 +153,9 @@ export function convert(type: ScalarType, v: unknown): unknown {
         seconds = Math.floor(ms / 1000);
       }
       if (seconds < 0 || seconds > 4294967295) return new Unfit(`${describe(v)} is outside DateTime's range`);
-      return dateTimeText(seconds);
+      // Epoch seconds, a number: ClickHouse reads text in the column's (or server's) timezone,
+      // and a number is the same instant in any of them.
+      return seconds;
     }
     case 'DateTime64(3)':
       return toDateTime64(v, 3);

@@ -10,15 +10,15 @@ describe('convertValue', () => {
     ['Float64', 1.5, 1.5],
     ['Bool', true, 1],
     ['Date', '2026-01-31', '2026-01-31'],
-    ['DateTime', '2026-01-01T00:00:05Z', '2026-01-01 00:00:05'],
-    ['DateTime', 1767225605, '2026-01-01 00:00:05'],
+    ['DateTime', '2026-01-01T00:00:05Z', 1767225605],
+    ['DateTime', 1767225605, 1767225605],
     ['UUID', '61F0C404-5cb3-11e7-907b-a6006ad3dba0', '61F0C404-5cb3-11e7-907b-a6006ad3dba0'],
-    ['DateTime64(3)', '2026-01-01T00:00:05.123Z', '2026-01-01 00:00:05.123'],
-    ['DateTime64(6)', '2026-01-01T02:00:05.123456+02:00', '2026-01-01 00:00:05.123456'],
-    ['DateTime64(3)', '2026-01-01', '2026-01-01 00:00:00.000'],
-    ['DateTime64(3)', 1767225605.5, '2026-01-01 00:00:05.500'],
-    ['DateTime64(3)', 1.9999999, '1970-01-01 00:00:02.000'],
-    ['DateTime64(6)', -0.25, '1969-12-31 23:59:59.750000'],
+    ['DateTime64(3)', '2026-01-01T00:00:05.123Z', '2026-01-01T00:00:05.123Z'],
+    ['DateTime64(6)', '2026-01-01T02:00:05.123456+02:00', '2026-01-01T00:00:05.123456Z'],
+    ['DateTime64(3)', '2026-01-01', '2026-01-01T00:00:00.000Z'],
+    ['DateTime64(3)', 1767225605.5, '2026-01-01T00:00:05.500Z'],
+    ['DateTime64(3)', 1.9999999, '1970-01-01T00:00:02.000Z'],
+    ['DateTime64(6)', -0.25, '1969-12-31T23:59:59.750000Z'],
   ] as const)('%s accepts %j', (type, input, output) => {
     expect(convertValue(type, input)).toEqual({ ok: true, value: output });
   });
@@ -147,6 +147,22 @@ describe('projectRecord with Map columns', () => {
   });
 });
 
+describe('projectRecord with timezone columns', () => {
+  it('sends the instant, whatever the column shows it in: epoch seconds, or UTC text', () => {
+    const plan = planColumns([
+      { name: 't', type: "DateTime('Asia/Tokyo')" },
+      { name: 'u', type: "Nullable(DateTime64(3, 'Asia/Tokyo'))" },
+      { name: 'v', type: "Array(DateTime('UTC'))" },
+    ]);
+    expect(projectRecord(plan, { t: '2026-01-01T09:00:05+09:00', u: 1767225605.123, v: [0] })).toEqual({
+      values: { t: 1767225605, u: '2026-01-01T00:00:05.123Z', v: [0] },
+    });
+    expect(projectRecord(plan, { t: 'soon' })).toEqual({
+      reason: 'field \'t\': expected epoch seconds or an ISO-8601 date-time, got the string "soon"',
+    });
+  });
+});
+
 describe('projectRecord with LowCardinality columns', () => {
   it('takes them as the String they hold', () => {
     const plan = planColumns([
@@ -199,7 +215,7 @@ describe('projectRecord with Array columns', () => {
         seen: ['2026-01-01T00:00:05Z'],
       }),
     ).toEqual({
-      values: { tags: ['a', 'b'], scores: ['1', null, '9007199254740993'], seen: ['2026-01-01 00:00:05'] },
+      values: { tags: ['a', 'b'], scores: ['1', null, '9007199254740993'], seen: [1767225605] },
     });
     expect(projectRecord(plan, { tags: [], scores: [], seen: [] })).toEqual({
       values: { tags: [], scores: [], seen: [] },

@@ -31,6 +31,12 @@ interface ColumnPlan {
   readonly convert: (v: unknown) => unknown;
 }
 
+/** DateTime('Zone') as DateTime, DateTime64(P, 'Zone') as DateTime64(P). */
+const withoutZone = (type: string) =>
+  type
+    .replace(/^DateTime\('[^']*'\)$/, 'DateTime')
+    .replace(/^DateTime64\((\d), ?'[^']*'\)$/, 'DateTime64($1)');
+
 const unwrap = (type: string, wrapper: string) =>
   type.startsWith(`${wrapper}(`) ? type.slice(wrapper.length + 1, -1) : undefined;
 
@@ -44,8 +50,9 @@ function plan(columns: readonly ColumnConfig[]): ColumnPlan[] {
     const wrapped = element ?? mapped ?? stored;
     const inner = unwrap(wrapped, 'LowCardinality') ?? wrapped;
     const nullable = unwrap(inner, 'Nullable') !== undefined;
-    // the scalar type of the value, or of each Array element or Map value
-    const type = (unwrap(inner, 'Nullable') ?? inner) as ScalarType;
+    // the scalar type of the value, or of each Array element or Map value; a timezone changes how
+    // ClickHouse shows a DateTime, not the instant sent (epoch seconds, or UTC text)
+    const type = withoutZone(unwrap(inner, 'Nullable') ?? inner) as ScalarType;
     const field = c.field ?? c.name;
     const decimal = /^Decimal\((\d+), ?(\d+)\)$/.exec(type);
     return {

@@ -1,5 +1,5 @@
 import { aggregationColumns, type FeatureSetConfig } from '../config/index.js';
-import { dateTimeText, type FeatureRow } from '../core/index.js';
+import type { FeatureRow } from '../core/index.js';
 import type { TableSpec } from './schema.js';
 
 /**
@@ -36,14 +36,15 @@ export function featureTableSpec(database: string, fs: FeatureSetConfig): TableS
   };
 }
 
-const dateTime = (ms: number) => dateTimeText(Math.floor(ms / 1000));
+/** Window bounds as epoch seconds: a number is the same instant whatever the server's timezone. */
+const seconds = (ms: number) => Math.floor(ms / 1000);
 
 /** A feature row as one JSONEachRow line (the aggregates joined in as stringified). */
 export function toFeatureInsertLine(row: FeatureRow, exactBounds: boolean): string {
   const bounds = exactBounds ? `,"window_start_ms":${row.windowStart},"window_end_ms":${row.windowEnd}` : '';
   const values = JSON.stringify(row.values);
   return (
-    `{"entity":${JSON.stringify(row.entity)},"window_start":"${dateTime(row.windowStart)}","window_end":"${dateTime(row.windowEnd)}"${bounds}` +
+    `{"entity":${JSON.stringify(row.entity)},"window_start":${seconds(row.windowStart)},"window_end":${seconds(row.windowEnd)}${bounds}` +
     `${values === '{}' ? '' : `,${values.slice(1, -1)}`},"record_count":${row.recordCount}` +
     `,"source_topic":${JSON.stringify(row.topic)},"source_partition":${row.partition},"version":"${row.version}"}`
   );
@@ -58,7 +59,7 @@ export function toFeatureCompactLine(
   exactBounds: boolean,
   aggregates: readonly string[],
 ): string {
-  let line = `[${JSON.stringify(row.entity)},"${dateTime(row.windowStart)}","${dateTime(row.windowEnd)}"`;
+  let line = `[${JSON.stringify(row.entity)},${seconds(row.windowStart)},${seconds(row.windowEnd)}`;
   if (exactBounds) line += `,${row.windowStart},${row.windowEnd}`;
   for (const name of aggregates) line += `,${JSON.stringify(row.values[name] ?? null)}`;
   return `${line},${row.recordCount},${JSON.stringify(row.topic)},${row.partition},"${row.version}"]`;

@@ -56,8 +56,9 @@ describe('JSON lines for inserts', () => {
     };
     expect(JSON.parse(toFeatureInsertLine(row, false))).toEqual({
       entity: 'user "7"',
-      window_start: '2026-01-01 00:00:00',
-      window_end: '2026-01-01 00:01:00',
+      // epoch seconds (the end's half second is cut, as DateTime keeps seconds)
+      window_start: 1767225600,
+      window_end: 1767225660,
       events: 3,
       revenue: 12.5,
       record_count: 3,

@@ -68,10 +68,18 @@ export function createClickHouseSink(
   const { logger, telemetry } = deps;
   const outputs = config.outputs.map((o) => outputTableSpec(config.database, o.table, o.columns));
   const tableFor = config.tableFor ?? (() => 0);
-  // Booleans as 1 and 0, which every version reads (18.16 takes no true or false).
-  const insertSettings = Object.fromEntries(
-    Object.entries(config.insertSettings ?? {}).map(([k, v]) => [k, typeof v === 'boolean' ? Number(v) : v]),
-  );
+  // Booleans as 1 and 0, which every version reads (18.16 takes no true or false). DateTime64 values
+  // come as ISO-8601 UTC text, which ClickHouse reads only in best_effort mode.
+  const dateTime64 = config.outputs.some((o) => o.columns.some((c) => c.type.includes('DateTime64')));
+  const insertSettings = {
+    ...Object.fromEntries(
+      Object.entries(config.insertSettings ?? {}).map(([k, v]) => [
+        k,
+        typeof v === 'boolean' ? Number(v) : v,
+      ]),
+    ),
+    ...(dateTime64 ? { date_time_input_format: 'best_effort' as const } : {}),
+  };
   const deadLetters = deadLetterTableSpec(config.database, config.deadLetterTable);
   // Decided by the engine at start; batches encoded elsewhere (worker threads) must use `rowFormat()`.
   let format: RowFormat = 'JSONEachRow';
@@ -251,7 +259,12 @@ export function createClickHouseSink(
       try {
         caps = await detectCapabilities(client);
         format = caps.rowFormat;
-        await unknownSettings(client, Object.keys(insertSettings), caps, describeTarget(config.client));
+        await unknownSettings(
+          client,
+          Object.keys(config.insertSettings ?? {}),
+          caps,
+          describeTarget(config.client),
+        );
         unsupportedColumns(
           config.outputs.flatMap((o) => o.columns),
           caps,
