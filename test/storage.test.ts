@@ -429,6 +429,7 @@ describe('DateTime64, Decimal and Map columns (current engines)', () => {
     { name: 'props', type: 'Map(String,Nullable(Int64))' },
     { name: 'counts', type: 'Map(LowCardinality(String),UInt32)' },
     { name: 'at_tokyo', type: "DateTime64(6,'Asia/Tokyo')" },
+    { name: 'by_id', type: 'Map(UInt64,String)' },
   ];
   const sinkOn = (client: ClientConfig, table: string) =>
     createClickHouseSink(
@@ -446,6 +447,7 @@ describe('DateTime64, Decimal and Map columns (current engines)', () => {
       props: { clicks: 3, big: '9007199254740993', none: null },
       counts: { web: 2 },
       at_tokyo: '2026-01-01T00:00:05.123456Z',
+      by_id: { '18446744073709551615': 'max' },
     });
     if (!('values' in projected)) throw new Error(projected.reason);
     // The second start takes the table it made: Decimal(10,2) is Decimal(10, 2) to ClickHouse.
@@ -465,6 +467,8 @@ describe('DateTime64, Decimal and Map columns (current engines)', () => {
         counts_type: 'Map(LowCardinality(String), UInt32)',
         tokyo_us: '1767225605123456',
         tokyo_shown: '2026-01-01 09:00:05.123456',
+        max: 'max',
+        by_id_type: 'Map(UInt64, String)',
       };
       expect(
         await rows(
@@ -473,7 +477,8 @@ describe('DateTime64, Decimal and Map columns (current engines)', () => {
                   toString(price) AS price, toString(exact) AS exact,
                   toString(props['clicks']) AS clicks, toString(props['big']) AS big, mapKeys(props) AS keys,
                   counts['web'] AS web, toTypeName(counts) AS counts_type,
-                  toString(toUnixTimestamp64Micro(at_tokyo)) AS tokyo_us, toString(at_tokyo) AS tokyo_shown
+                  toString(toUnixTimestamp64Micro(at_tokyo)) AS tokyo_us, toString(at_tokyo) AS tokyo_shown,
+                  by_id[18446744073709551615] AS max, toTypeName(by_id) AS by_id_type
            FROM st.${table} ORDER BY _offset`,
         ),
       ).toEqual([expected, expected]);
@@ -494,6 +499,7 @@ describe('DateTime64, Decimal and Map columns (current engines)', () => {
             String.raw`; column at_us Nullable\(DateTime64\(6\)\): .*`,
             String.raw`; column props Map\(String,Nullable\(Int64\)\): no Map before ClickHouse 21\.1; declare String and send JSON text`,
             String.raw`; column counts Map\(LowCardinality\(String\),UInt32\): .*`,
+            String.raw`; column by_id Map\(UInt64,String\): .*`,
             String.raw`; column price Decimal\(10,2\): this engine reads Decimal only from JSON numbers, which cannot carry every digit; declare Float64 or String`,
             String.raw`; column exact Decimal\(38, 20\): .*\. Or use a newer server\.`,
           ].join(''),

@@ -316,7 +316,7 @@ describe('validateConfig', () => {
     const doc = { ...minimal(), output: { table: 'e', columns: [{ name: 'x', type: 'Strin' }] } };
     const [line] = issuesOf(() => validateConfig(doc));
     expect(line).toMatch(
-      /^output\.columns\[0\]\.type: must be one of String, UInt8, .*DateTime, UUID, DateTime64\(3\), DateTime64\(6\), Decimal\(P, S\), DateTime\('Zone\/Name'\), DateTime64\(3 or 6, 'Zone\/Name'\), Nullable\(one of them\), LowCardinality\(String\), LowCardinality\(Nullable\(String\)\), Array\(a type of those kinds\), or Map\(String or LowCardinality\(String\), a type of those kinds\)$/,
+      /^output\.columns\[0\]\.type: must be one of String, UInt8, .*DateTime, UUID, DateTime64\(3\), DateTime64\(6\), Decimal\(P, S\), DateTime\('Zone\/Name'\), DateTime64\(3 or 6, 'Zone\/Name'\), Nullable\(one of them\), LowCardinality\(String\), LowCardinality\(Nullable\(String\)\), Array\(a type of those kinds\), or Map\(a key of String, LowCardinality\(String\), an integer type, Date or UUID, a type of those kinds\)$/,
     );
   });
 

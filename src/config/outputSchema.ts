@@ -30,15 +30,15 @@ const ZONE = `'[A-Za-z][A-Za-z0-9_+\\-/]*'`;
 const SCALAR = `(?:${SCALAR_TYPES.map((t) => t.replace(/[()]/g, '\\$&')).join('|')}|Decimal\\(\\d{1,2}, ?\\d{1,2}\\)|DateTime\\(${ZONE}\\)|DateTime64\\([36], ?${ZONE}\\))`;
 const MAYBE_NULL = `(?:${SCALAR}|Nullable\\(${SCALAR}\\))`;
 const LOW_CARDINALITY = `LowCardinality\\((?:String|Nullable\\(String\\))\\)`;
+/** Map keys: a JSON object's keys are text, read as one of these. */
+const MAP_KEY = `(?:String|LowCardinality\\(String\\)|U?Int(?:8|16|32|64)|Date|UUID)`;
 /** What a column, an Array's elements or a Map's values can be. */
 const ELEMENT = `(?:${MAYBE_NULL}|${LOW_CARDINALITY})`;
 /**
  * A scalar, Nullable(scalar), LowCardinality of a (Nullable) String, Array of one of these
- * (ClickHouse has no Nullable(Array(...))), or Map from a (LowCardinality) String to one of these.
+ * (ClickHouse has no Nullable(Array(...))), or Map to one of these from a key type in MAP_KEY.
  */
-const COLUMN_TYPE = new RegExp(
-  `^(?:${ELEMENT}|Array\\(${ELEMENT}\\)|Map\\((?:String|LowCardinality\\(String\\)), ?${ELEMENT}\\))$`,
-);
+const COLUMN_TYPE = new RegExp(`^(?:${ELEMENT}|Array\\(${ELEMENT}\\)|Map\\(${MAP_KEY}, ?${ELEMENT}\\))$`);
 
 /** An unquoted ClickHouse identifier: we refuse anything that would need quoting. */
 export const identifier = z
@@ -55,7 +55,7 @@ export const columnSchema = z
       .string()
       .regex(
         COLUMN_TYPE,
-        `must be one of ${SCALAR_TYPES.join(', ')}, Decimal(P, S), DateTime('Zone/Name'), DateTime64(3 or 6, 'Zone/Name'), Nullable(one of them), LowCardinality(String), LowCardinality(Nullable(String)), Array(a type of those kinds), or Map(String or LowCardinality(String), a type of those kinds)`,
+        `must be one of ${SCALAR_TYPES.join(', ')}, Decimal(P, S), DateTime('Zone/Name'), DateTime64(3 or 6, 'Zone/Name'), Nullable(one of them), LowCardinality(String), LowCardinality(Nullable(String)), Array(a type of those kinds), or Map(a key of String, LowCardinality(String), an integer type, Date or UUID, a type of those kinds)`,
       )
       .refine((t) => {
         const m = /Decimal\((\d+), ?(\d+)\)/.exec(t);

@@ -147,6 +147,37 @@ describe('projectRecord with Map columns', () => {
   });
 });
 
+describe('projectRecord with Map keys other than String', () => {
+  const plan = planColumns([
+    { name: 'by_id', type: 'Map(UInt64, String)' },
+    { name: 'per_day', type: 'Map(Date, UInt8)' },
+  ]);
+
+  it('reads each key as its type, and names a key that does not fit', () => {
+    expect(
+      projectRecord(plan, {
+        by_id: { '18446744073709551615': 'max', '1': 'one' },
+        per_day: { '2026-01-31': 3 },
+      }),
+    ).toEqual({
+      values: { by_id: { '18446744073709551615': 'max', '1': 'one' }, per_day: { '2026-01-31': 3 } },
+    });
+    expect(projectRecord(plan, { by_id: { x: 'a' }, per_day: {} })).toEqual({
+      reason: "field 'by_id': key 'x': expected an integer (UInt64), got the string \"x\"",
+    });
+    expect(projectRecord(plan, { by_id: {}, per_day: { '2026-1-1': 1 } })).toEqual({
+      reason:
+        'field \'per_day\': key \'2026-1-1\': expected a date as "YYYY-MM-DD", got the string "2026-1-1"',
+    });
+  });
+
+  it('refuses two keys that are one key of the type, rather than drop a value', () => {
+    expect(projectRecord(plan, { by_id: { '7': 'a', '07': 'b' }, per_day: {} })).toEqual({
+      reason: "field 'by_id': keys '7' and '07' are the same key 7 (Map(UInt64, String))",
+    });
+  });
+});
+
 describe('projectRecord with timezone columns', () => {
   it('sends the instant, whatever the column shows it in: epoch seconds, or UTC text', () => {
     const plan = planColumns([

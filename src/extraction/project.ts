@@ -25,8 +25,10 @@ interface ColumnPlan {
   /** the value (or an Array element, or a Map value) may be null */
   readonly nullable: boolean;
   readonly array: boolean;
-  /** a Map(String, type): a JSON object whose values are converted */
+  /** a Map(key, type): a JSON object whose values are converted */
   readonly map: boolean;
+  /** a Map's key type other than String: each key read as it (its text, as ClickHouse reads JSON keys) */
+  readonly convertKey: ((key: string) => unknown) | undefined;
   /** converts a value (or an element, or a Map value) to its scalar type */
   readonly convert: (v: unknown) => unknown;
 }
@@ -46,7 +48,8 @@ function plan(columns: readonly ColumnConfig[]): ColumnPlan[] {
     // what goes into it.
     const stored = unwrap(c.type, 'LowCardinality') ?? c.type;
     const element = unwrap(stored, 'Array');
-    const mapped = unwrap(stored, 'Map')?.replace(/^(?:String|LowCardinality\(String\)), ?/, '');
+    const [, keyType, mapped] = /^([^,]+), ?(.+)$/.exec(unwrap(stored, 'Map') ?? '') ?? [];
+    const textKey = keyType === undefined || keyType === 'String' || keyType === 'LowCardinality(String)';
     const wrapped = element ?? mapped ?? stored;
     const inner = unwrap(wrapped, 'LowCardinality') ?? wrapped;
     const nullable = unwrap(inner, 'Nullable') !== undefined;
@@ -63,6 +66,7 @@ function plan(columns: readonly ColumnConfig[]): ColumnPlan[] {
       nullable,
       array: !!element,
       map: mapped !== undefined,
+      convertKey: textKey ? undefined : (k: string) => convert(keyType as ScalarType, k),
       convert: decimal
         ? (v: unknown) => toDecimal(v, Number(decimal[1]), Number(decimal[2]))
         : (v: unknown) => convert(type, v),
@@ -75,14 +79,27 @@ function convertMap(c: ColumnPlan, v: unknown): Record<string, unknown> | Unfit 
   if (v === null || typeof v !== 'object' || Array.isArray(v))
     return new Unfit(`expected an object (${c.declared}), got ${describeValue(v)}`);
   const out: Record<string, unknown> = {};
-  for (const [k, e] of Object.entries(v)) {
+  /** converted key -> the key as the record wrote it */
+  const written = c.convertKey ? new Map<string, string>() : undefined;
+  for (const [text, e] of Object.entries(v)) {
+    let k = text;
+    if (c.convertKey) {
+      const key = c.convertKey(text);
+      if (key instanceof Unfit) return new Unfit(`key '${text}': ${key.reason}`);
+      k = String(key);
+      // "7" and "07" are one UInt8 key: one of the values would be lost without a word.
+      const before = written!.get(k);
+      if (before !== undefined)
+        return new Unfit(`keys '${before}' and '${text}' are the same key ${k} (${c.declared})`);
+      written!.set(k, text);
+    }
     if (e === null || e === undefined) {
-      if (!c.nullable) return new Unfit(`key '${k}' is null (${c.declared} has no Nullable values)`);
+      if (!c.nullable) return new Unfit(`key '${text}' is null (${c.declared} has no Nullable values)`);
       out[k] = null;
       continue;
     }
     const r = c.convert(e);
-    if (r instanceof Unfit) return new Unfit(`key '${k}': ${r.reason}`);
+    if (r instanceof Unfit) return new Unfit(`key '${text}': ${r.reason}`);
     out[k] = r;
   }
   return out;

@@ -27,7 +27,7 @@ export function storedType(type: string): string {
   return type
     .replace(/\bBool\b/, 'UInt8')
     .replace(/Decimal\((\d+), ?(\d+)\)/, 'Decimal($1, $2)')
-    .replace(/^Map\((String|LowCardinality\(String\)), ?/, 'Map($1, ')
+    .replace(/^Map\(([^,]+), ?/, 'Map($1, ')
     .replace(/DateTime64\((\d), ?'/, "DateTime64($1, '");
 }
 
