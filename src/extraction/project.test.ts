@@ -175,6 +175,15 @@ describe('projectRecord with Map keys other than String', () => {
     expect(projectRecord(plan, { by_id: { '7': 'a', '07': 'b' }, per_day: {} })).toEqual({
       reason: "field 'by_id': keys '7' and '07' are the same key 7 (Map(UInt64, String))",
     });
+    const uuids = planColumns([{ name: 'u', type: 'Map(UUID, UInt8)' }]);
+    expect(
+      projectRecord(uuids, {
+        u: { '61f0c404-5cb3-11e7-907b-a6006ad3dba0': 1, '61F0C404-5CB3-11E7-907B-A6006AD3DBA0': 2 },
+      }),
+    ).toEqual({
+      reason:
+        "field 'u': keys '61f0c404-5cb3-11e7-907b-a6006ad3dba0' and '61F0C404-5CB3-11E7-907B-A6006AD3DBA0' are the same key 61f0c404-5cb3-11e7-907b-a6006ad3dba0 (Map(UUID, UInt8))",
+    });
   });
 });
 

@@ -66,7 +66,15 @@ function plan(columns: readonly ColumnConfig[]): ColumnPlan[] {
       nullable,
       array: !!element,
       map: mapped !== undefined,
-      convertKey: textKey ? undefined : (k: string) => convert(keyType as ScalarType, k),
+      // UUID keys in lower case: ClickHouse takes 'AB...' and 'ab...' as one key.
+      convertKey: textKey
+        ? undefined
+        : keyType === 'UUID'
+          ? (k: string) => {
+              const r = convert('UUID', k);
+              return typeof r === 'string' ? r.toLowerCase() : r;
+            }
+          : (k: string) => convert(keyType as ScalarType, k),
       convert: decimal
         ? (v: unknown) => toDecimal(v, Number(decimal[1]), Number(decimal[2]))
         : (v: unknown) => convert(type, v),
