@@ -161,7 +161,6 @@ export function createClickHouseSink(
     const started = performance.now();
     // Rows per output table (by index in `outputs`), and every row's source in that order.
     const byTable = outputs.map(() => ({ blocks: [] as string[], sources: [] as SourceRecord[] }));
-    const sources: SourceRecord[] = [];
     const rejected: RejectedRecord[] = [];
     const features = new Map<string, { blocks: string[]; rows: number }>();
     const span = createHash('sha1');
@@ -182,7 +181,7 @@ export function createClickHouseSink(
       span.update(b.span);
     }
     const token = span.digest('hex');
-    for (const t of byTable) for (const s of t.sources) sources.push(s);
+    const sources = byTable.length === 1 ? byTable[0]!.sources : byTable.flatMap((t) => t.sources);
     try {
       // Output tables are independent of each other: inserted side by side. The first keeps the
       // chunk's token as it was before sources could name their own tables.
