@@ -10,6 +10,7 @@ import { createClickHouseClient } from '../src/storage/index.js';
 import { rows } from './support/clickhouse.js';
 import { services, uniqueName } from './support/env.js';
 import { caughtUp, createTopic, produceInOrder, topicEnds, waitFor } from './support/kafka.js';
+import { runUntilCaughtUp } from './support/pipeline.js';
 
 const RECORDS = 10_000;
 const PARTITIONS = 3;
@@ -201,14 +202,7 @@ describe.each(targets)('$name', ({ storage, workers }) => {
       workers,
       log: { level: 'warn' },
     });
-    const pipeline = createPipeline(config, { logger: createLogger({ level: 'warn', destination: 2 }) });
-    await pipeline.start();
-    try {
-      for (const t of [ordersTopic, clicksTopic])
-        await waitFor(`${t} committed`, () => caughtUp(brokers, groupId, t), 120_000, 500);
-    } finally {
-      await pipeline.stop(Date.now() + 30_000);
-    }
+    await runUntilCaughtUp(config, [ordersTopic, clicksTopic]);
     const client = await createClickHouseClient(config.storage, createLogger({ level: 'silent' }));
     try {
       const stored = await rows<{ _topic: string; id: string; amount: number }>(

@@ -34,11 +34,26 @@ const storageDefaults = validateConfig({
   output: { table: 't', columns: [{ name: 'a', type: 'String' }] },
 }).storage;
 const defaults = { batching: storageDefaults, resilience: { ...storageDefaults, breakerFailures: 3 } };
-/** One output table, and its dead letters beside it. */
-const oneTable = (table: string, columns: readonly ColumnConfig[]) => ({
-  outputs: [{ table, columns }],
-  deadLetterTable: `${table}_dead_letters`,
-});
+/** A sink storing into one table of database st, its dead letters beside it; `extra` overrides. */
+function tableSink(
+  client: ClientConfig,
+  table: string,
+  columns: readonly ColumnConfig[],
+  extra: Partial<Parameters<typeof createClickHouseSink>[0]> = {},
+  telemetry = createTelemetry(),
+): ClickHouseSink {
+  return createClickHouseSink(
+    {
+      client,
+      database: 'st',
+      outputs: [{ table, columns }],
+      deadLetterTable: `${table}_dead_letters`,
+      ...defaults,
+      ...extra,
+    },
+    { logger, telemetry },
+  );
+}
 
 const columns: ColumnConfig[] = [
   { name: 'id', type: 'String' },
@@ -115,10 +130,7 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFo
   it('stores good rows in the format the engine reads best, isolates rows ClickHouse rejects, and dead-letters rejected records', async () => {
     const table = uniqueName('orders');
     const telemetry = createTelemetry();
-    const sink = createClickHouseSink(
-      { client: clientConfig(), database: 'st', ...oneTable(table, columns), ...defaults },
-      { logger, telemetry },
-    );
+    const sink = tableSink(clientConfig(), table, columns, {}, telemetry);
     await sink.start();
     expect(sink.rowFormat()).toBe(rowFormat);
     const good = Array.from({ length: 9 }, (_, i): OutputRow => ({
@@ -268,14 +280,7 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFo
     const projected = projectRecord(planColumns(typed), record);
     if (!('values' in projected)) throw new Error(projected.reason);
     // The second start finds the table it made and must take it (types compared as ClickHouse names them).
-    await storeInTwoStarts(
-      () =>
-        createClickHouseSink(
-          { client: clientConfig(), database: 'st', ...oneTable(table, typed), ...defaults },
-          { logger, telemetry: createTelemetry() },
-        ),
-      projected.values,
-    );
+    await storeInTwoStarts(() => tableSink(clientConfig(), table, typed), projected.values);
     const client = await createClickHouseClient(clientConfig(), logger);
     try {
       const stored = await rows<Record<string, unknown>>(
@@ -315,10 +320,7 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFo
       { name: 'tags', type: 'Array(LowCardinality(String))' },
     ];
     const sink = (cols: readonly ColumnConfig[], addColumns?: boolean) =>
-      createClickHouseSink(
-        { client: clientConfig(), database: 'st', ...oneTable(table, cols), addColumns, ...defaults },
-        { logger, telemetry: createTelemetry() },
-      );
+      tableSink(clientConfig(), table, cols, { addColumns });
     await storeInTwoStarts(() => sink(columns), { id: 'old', n: 1 });
     const refused = sink(grown);
     await expect(refused.start()).rejects.toMatchObject({
@@ -355,16 +357,9 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFo
   });
 
   it('refuses insert settings the engine does not know, naming them, before any insert', async () => {
-    const sink = createClickHouseSink(
-      {
-        client: clientConfig(),
-        database: 'st',
-        ...oneTable(uniqueName('settings'), columns),
-        insertSettings: { max_insert_block_size: 1000, insert_quorom: 2 },
-        ...defaults,
-      },
-      { logger, telemetry: createTelemetry() },
-    );
+    const sink = tableSink(clientConfig(), uniqueName('settings'), columns, {
+      insertSettings: { max_insert_block_size: 1000, insert_quorom: 2 },
+    });
     await expect(sink.start()).rejects.toMatchObject({
       kind: 'fatal',
       code: 'UNKNOWN_SETTING',
@@ -376,16 +371,9 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFo
   });
 
   it('sends insert settings with every insert (readonly: 1, and ClickHouse refuses the insert)', async () => {
-    const sink = createClickHouseSink(
-      {
-        client: clientConfig(),
-        database: 'st',
-        ...oneTable(uniqueName('readonly'), columns),
-        insertSettings: { readonly: 1 },
-        ...defaults,
-      },
-      { logger, telemetry: createTelemetry() },
-    );
+    const sink = tableSink(clientConfig(), uniqueName('readonly'), columns, {
+      insertSettings: { readonly: 1 },
+    });
     await sink.start();
     const { batch, done } = batchOf([{ source: source(0), values: { id: 'x', n: 1 } }]);
     await sink.accept(batch);
@@ -405,10 +393,7 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFo
     } finally {
       await client.close();
     }
-    const sink = createClickHouseSink(
-      { client: clientConfig(), database: 'st', ...oneTable(table, columns), ...defaults },
-      { logger, telemetry: createTelemetry() },
-    );
+    const sink = tableSink(clientConfig(), table, columns);
     await expect(sink.start()).rejects.toMatchObject({
       kind: 'fatal',
       code: 'TABLE_MISMATCH',
@@ -431,11 +416,7 @@ describe('DateTime64, Decimal and Map columns (current engines)', () => {
     { name: 'at_tokyo', type: "DateTime64(6,'Asia/Tokyo')" },
     { name: 'by_id', type: 'Map(UInt64,String)' },
   ];
-  const sinkOn = (client: ClientConfig, table: string) =>
-    createClickHouseSink(
-      { client, database: 'st', ...oneTable(table, timed), ...defaults },
-      { logger, telemetry: createTelemetry() },
-    );
+  const sinkOn = (client: ClientConfig, table: string) => tableSink(client, table, timed);
 
   it('stores milliseconds, microseconds, every digit of a decimal, and a map in the embedded engine', async () => {
     const table = uniqueName('timed');
@@ -512,20 +493,10 @@ describe('DateTime64, Decimal and Map columns (current engines)', () => {
 
 describe('clickhouseSink without a reachable server', () => {
   it('fails to start with a message naming the target', async () => {
-    const sink = createClickHouseSink(
-      {
-        client: {
-          url: 'http://127.0.0.1:1',
-          path: '',
-          username: 'default',
-          password: '',
-          requestTimeoutMs: 2000,
-        },
-        database: 'st',
-        ...oneTable('t', columns),
-        ...defaults,
-      },
-      { logger, telemetry: createTelemetry() },
+    const sink = tableSink(
+      { url: 'http://127.0.0.1:1', path: '', username: 'default', password: '', requestTimeoutMs: 2000 },
+      't',
+      columns,
     );
     await expect(sink.start()).rejects.toThrow(
       /^cannot reach ClickHouse \(server http:\/\/127\.0\.0\.1:1\): ClickHouse: .*ECONNREFUSED/,

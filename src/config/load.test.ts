@@ -11,6 +11,21 @@ const minimal = () => ({
   output: { table: 'events', columns: [{ name: 'id', type: 'String' }] },
 });
 
+/** A minimal config whose output has one column, of this type. */
+const oneColumn = (type: string) => ({
+  ...minimal(),
+  output: { table: 't', columns: [{ name: 'c', type }] },
+});
+
+/** Each of `accepted` validates as declared; each of `refused` is refused as not a column type. */
+function takesTypes(accepted: readonly string[], refused: readonly string[]): void {
+  for (const type of accepted) expect(validateConfig(oneColumn(type)).output!.columns![0]!.type).toBe(type);
+  for (const type of refused)
+    expect(issuesOf(() => validateConfig(oneColumn(type)))[0]).toMatch(
+      /^output\.columns\[0\]\.type: must be one of/,
+    );
+}
+
 function issuesOf(fn: () => unknown): string[] {
   try {
     fn();
@@ -239,33 +254,25 @@ describe('validateConfig', () => {
   });
 
   it('checks a Decimal precision and scale', () => {
-    const doc = (type: string) => ({ ...minimal(), output: { table: 't', columns: [{ name: 'd', type }] } });
-    expect(validateConfig(doc('Decimal(38, 38)')).output!.columns![0]!.type).toBe('Decimal(38, 38)');
-    expect(issuesOf(() => validateConfig(doc('Decimal(39, 2)')))).toEqual([
+    expect(validateConfig(oneColumn('Decimal(38, 38)')).output!.columns![0]!.type).toBe('Decimal(38, 38)');
+    expect(issuesOf(() => validateConfig(oneColumn('Decimal(39, 2)')))).toEqual([
       'output.columns[0].type: Decimal(P, S) takes a precision P from 1 to 38 and a scale S from 0 to P',
     ]);
-    expect(issuesOf(() => validateConfig(doc('Nullable(Decimal(4, 5))')))).toEqual([
+    expect(issuesOf(() => validateConfig(oneColumn('Nullable(Decimal(4, 5))')))).toEqual([
       'output.columns[0].type: Decimal(P, S) takes a precision P from 1 to 38 and a scale S from 0 to P',
     ]);
   });
 
   it('takes LowCardinality(String) as an Array element, a Map key and a Map value, and no other LowCardinality', () => {
-    const doc = (type: string) => ({ ...minimal(), output: { table: 't', columns: [{ name: 'c', type }] } });
-    for (const type of [
-      'Array(LowCardinality(String))',
-      'Array(LowCardinality(Nullable(String)))',
-      'Map(LowCardinality(String), UInt32)',
-      'Map(LowCardinality(String),LowCardinality(String))',
-    ])
-      expect(validateConfig(doc(type)).output!.columns![0]!.type).toBe(type);
-    for (const type of [
-      'Array(LowCardinality(UInt8))',
-      'Map(LowCardinality(UInt8), String)',
-      'LowCardinality(Array(String))',
-    ])
-      expect(issuesOf(() => validateConfig(doc(type)))[0]).toMatch(
-        /^output\.columns\[0\]\.type: must be one of/,
-      );
+    takesTypes(
+      [
+        'Array(LowCardinality(String))',
+        'Array(LowCardinality(Nullable(String)))',
+        'Map(LowCardinality(String), UInt32)',
+        'Map(LowCardinality(String),LowCardinality(String))',
+      ],
+      ['Array(LowCardinality(UInt8))', 'Map(LowCardinality(UInt8), String)', 'LowCardinality(Array(String))'],
+    );
   });
 
   it('takes insert settings, refusing those that would drop rows, acknowledge early, or clash with its token', () => {
@@ -298,18 +305,15 @@ describe('validateConfig', () => {
   });
 
   it('takes DateTime and DateTime64 with a timezone', () => {
-    const doc = (type: string) => ({ ...minimal(), output: { table: 't', columns: [{ name: 'c', type }] } });
-    for (const type of [
-      "DateTime('Asia/Tokyo')",
-      "DateTime64(3, 'UTC')",
-      "Nullable(DateTime64(6,'Etc/GMT+2'))",
-      "Array(DateTime('Europe/Oslo'))",
-    ])
-      expect(validateConfig(doc(type)).output!.columns![0]!.type).toBe(type);
-    for (const type of ['DateTime(UTC)', "DateTime('')", "DateTime64(9, 'UTC')", "DateTime('UTC'); DROP"])
-      expect(issuesOf(() => validateConfig(doc(type)))[0]).toMatch(
-        /^output\.columns\[0\]\.type: must be one of/,
-      );
+    takesTypes(
+      [
+        "DateTime('Asia/Tokyo')",
+        "DateTime64(3, 'UTC')",
+        "Nullable(DateTime64(6,'Etc/GMT+2'))",
+        "Array(DateTime('Europe/Oslo'))",
+      ],
+      ['DateTime(UTC)', "DateTime('')", "DateTime64(9, 'UTC')", "DateTime('UTC'); DROP"],
+    );
   });
 
   it('explains a bad column type with the allowed types', () => {
