@@ -1,5 +1,7 @@
 import type { z } from 'zod';
 import type { columnSchema } from './outputSchema.js';
+import { sourceRouter } from './routing.js';
+import type { SourceConfig } from './sourceSchema.js';
 
 type Column = z.output<typeof columnSchema>;
 
@@ -16,6 +18,8 @@ export interface OutputPlan {
   readonly tables: readonly OutputTable[];
   /** For each source (by index), its table's index in `tables`. */
   readonly ofSource: readonly number[];
+  /** The index in `tables` of the table a topic's records go to (undefined: no source reads it). */
+  tableOf(topic: string): number | undefined;
   readonly deadLetterTable: string;
   /** Add declared columns an existing output table lacks. */
   readonly addColumns: boolean;
@@ -28,7 +32,9 @@ interface Shape {
     columns?: readonly Column[] | undefined;
     addColumns?: boolean;
   };
-  readonly sources: readonly { output?: OutputTable | undefined }[];
+  readonly sources: readonly (Pick<SourceConfig, 'topics' | 'topicPattern'> & {
+    output?: OutputTable | undefined;
+  })[];
   readonly deadLetters: { table?: string | undefined };
 }
 
@@ -62,10 +68,12 @@ export function outputPlan(config: Shape): OutputPlan | undefined {
       ? add({ table: output.table, columns: output.columns })
       : -1;
   const ofSource = config.sources.map((s) => (s.output ? add(s.output) : fallback));
+  const route = sourceRouter(config.sources);
   return {
     database: output.database,
     tables,
     ofSource,
+    tableOf: (topic) => ofSource[route(topic) ?? -1],
     deadLetterTable: deadLetterTableName(config),
     addColumns: output.addColumns ?? false,
   };

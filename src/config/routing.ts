@@ -1,7 +1,9 @@
 import type { SourceConfig } from './sourceSchema.js';
 
 /** Which source (by index) a topic belongs to: the first whose topics list or pattern matches. */
-export function sourceRouter(sources: readonly SourceConfig[]): (topic: string) => number | undefined {
+export function sourceRouter(
+  sources: readonly Pick<SourceConfig, 'topics' | 'topicPattern'>[],
+): (topic: string) => number | undefined {
   const patterns = sources.map((s) => (s.topicPattern ? new RegExp(s.topicPattern) : undefined));
   const cache = new Map<string, number | undefined>();
   return (topic) => {

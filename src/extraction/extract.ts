@@ -146,8 +146,8 @@ interface LaneState {
   readonly horizon: bigint;
   /** the `seq` the lane's next batch must have (undefined: batches are not numbered) */
   nextSeq: number | undefined;
-  /** what the lane last asked to commit, and its metadata without the event times (`t`) */
-  last?: { offset: bigint; metadata: string; rest: string };
+  /** what the lane last asked to commit */
+  last?: Checkpoint;
 }
 
 /** The column plan for a topic's records: one plan per distinct column list, made once. */
@@ -166,6 +166,16 @@ function columnPlans(
     return plan;
   };
 }
+
+/** A commit a lane asks for: the offset, and its metadata as sent and as an object. */
+interface Checkpoint {
+  readonly offset: bigint;
+  readonly metadata: string;
+  readonly point: ResumePoint;
+}
+
+/** A resume point without its event times: what else a commit says (to tell whether only the clock moved). */
+const withoutTimes = (point: ResumePoint) => JSON.stringify({ ...point, t: undefined });
 
 const iso = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms));
 
@@ -312,7 +322,13 @@ export function extractFeatures(
       commit = checkpoint(held!, next);
     }
     const last = held!.last;
-    if (tick && features.length === 0 && last && last.offset === commit.offset && last.rest === commit.rest) {
+    if (
+      tick &&
+      features.length === 0 &&
+      last &&
+      last.offset === commit.offset &&
+      withoutTimes(last.point) === withoutTimes(commit.point)
+    ) {
       // Only the idle clock moved, and it closed nothing. The event times stay as last committed:
       // windows closed so far are closed under them too, and the same point is not committed again
       // on every tick of a quiet lane (a commit each, forever).
@@ -325,11 +341,8 @@ export function extractFeatures(
     return { ...withRecords(batch, rows, rejected), features };
   });
 
-  /**
-   * Where the lane may commit after a batch ending before `next`, the metadata to replay, and that
-   * metadata without its event times (to tell whether anything but the clock moved).
-   */
-  function checkpoint(held: LaneState, next: bigint): { offset: bigint; metadata: string; rest: string } {
+  /** Where the lane may commit after a batch ending before `next`, and the metadata to replay. */
+  function checkpoint(held: LaneState, next: bigint): Checkpoint {
     let offset = next;
     const point: ResumePoint = { v: 1, h: (next > held.horizon ? next : held.horizon).toString(), t: {} };
     featureSets.forEach((fs, i) => {
@@ -339,7 +352,7 @@ export function extractFeatures(
       if (cp.from) (point.s ??= {})[fs.name] = cp.from;
       if (cp.closing) (point.c ??= {})[fs.name] = cp.closing;
     });
-    return { offset, metadata: JSON.stringify(point), rest: JSON.stringify({ ...point, t: undefined }) };
+    return { offset, metadata: JSON.stringify(point), point };
   }
 
   function late(fs: FeatureSetConfig, source: SourceRecord, ts: number, wm: number): RejectedRecord {

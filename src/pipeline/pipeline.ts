@@ -1,6 +1,6 @@
 import type { Subscription } from 'rxjs';
 import { mergeMap } from 'rxjs';
-import { outputPlan, sourceRouter, type PipelineConfig } from '../config/index.js';
+import { outputPlan, type PipelineConfig } from '../config/index.js';
 import {
   createTelemetry,
   errorMessage,
@@ -78,14 +78,13 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
       )
     : undefined;
   const output = outputPlan(config);
-  const route = sourceRouter(config.sources);
   const clickhouse = output
     ? createClickHouseSink(
         {
           client: { ...config.storage, baseDir: config.baseDir },
           database: output.database,
           outputs: output.tables,
-          tableFor: (topic) => output.ofSource[route(topic) ?? -1] ?? 0,
+          tableFor: (topic) => output.tableOf(topic) ?? 0,
           deadLetterTable: output.deadLetterTable,
           addColumns: output.addColumns,
           insertSettings: config.storage.insertSettings,

@@ -73,7 +73,7 @@ export async function prepareStages(config: PipelineConfig): Promise<PreparedSta
   return {
     decoderFor: (topic) => decoders[route(topic) ?? -1],
     transformFor: (topic) => transforms[route(topic) ?? -1],
-    columnsFor: (topic) => outputs?.tables[outputs.ofSource[route(topic) ?? -1] ?? -1]?.columns ?? [],
+    columnsFor: (topic) => outputs?.tables[outputs.tableOf(topic) ?? -1]?.columns ?? [],
   };
 }
 
