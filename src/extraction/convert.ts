@@ -138,10 +138,14 @@ export function convert(type: ScalarType, v: unknown): unknown {
         : new Unfit(`expected a finite number (${type}), got ${describe(v)}`);
     case 'Bool':
       return typeof v === 'boolean' ? (v ? 1 : 0) : new Unfit(`expected true or false, got ${describe(v)}`);
-    case 'Date':
-      return typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v) && !Number.isNaN(Date.parse(v))
+    case 'Date': {
+      const days = typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v) ? Date.parse(v) / 86_400_000 : NaN;
+      if (Number.isNaN(days)) return new Unfit(`expected a date as "YYYY-MM-DD", got ${describe(v)}`);
+      // Days since 1970-01-01 in a UInt16; ClickHouse would store a date outside as another one.
+      return days >= 0 && days <= 65535
         ? v
-        : new Unfit(`expected a date as "YYYY-MM-DD", got ${describe(v)}`);
+        : new Unfit(`${describe(v)} is outside Date's range (1970-01-01 to 2149-06-06)`);
+    }
     case 'DateTime': {
       // Epoch seconds, or an ISO-8601 string; stored as UTC seconds.
       let seconds: number;

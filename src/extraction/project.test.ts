@@ -10,6 +10,8 @@ describe('convertValue', () => {
     ['Float64', 1.5, 1.5],
     ['Bool', true, 1],
     ['Date', '2026-01-31', '2026-01-31'],
+    ['Date', '1970-01-01', '1970-01-01'],
+    ['Date', '2149-06-06', '2149-06-06'],
     ['DateTime', '2026-01-01T00:00:05Z', 1767225605],
     ['DateTime', 1767225605, 1767225605],
     ['UUID', '61F0C404-5cb3-11e7-907b-a6006ad3dba0', '61F0C404-5cb3-11e7-907b-a6006ad3dba0'],
@@ -30,6 +32,8 @@ describe('convertValue', () => {
     ['Int32', 1.5, 'expected an integer (Int32), got number 1.5'],
     ['Float64', 'NaN', 'expected a finite number (Float64), got the string "NaN"'],
     ['Bool', 'yes', 'expected true or false, got the string "yes"'],
+    ['Date', '1969-12-31', `the string "1969-12-31" is outside Date's range (1970-01-01 to 2149-06-06)`],
+    ['Date', '2149-06-07', `the string "2149-06-07" is outside Date's range (1970-01-01 to 2149-06-06)`],
     ['DateTime', 'tomorrow', 'expected epoch seconds or an ISO-8601 date-time, got the string "tomorrow"'],
     [
       'UUID',
