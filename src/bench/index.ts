@@ -208,9 +208,11 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
     const server = store === 'server';
     if (server) created.databases.push(bDb);
     await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${bDb}` });
-    await client.command({ query: createTableSql(outputTableSpec(bDb, 'events', OUTPUT_COLUMNS)) });
-    // B inserts in the format the pipeline picks for this engine.
-    const { rowFormat } = await detectCapabilities(client);
+    const bTable = outputTableSpec(bDb, 'events', OUTPUT_COLUMNS);
+    await client.command({ query: createTableSql(bTable) });
+    // B inserts in the format the pipeline picks for this engine: RowBinary for a server, the
+    // engine's line format for the embedded one (chDB's connection takes text only).
+    const rowFormat = server ? 'RowBinary' : (await detectCapabilities(client)).lineFormat;
     for (const format of ['json', 'avro'] as const) {
       const a: number[] = [];
       const b: number[] = [];
@@ -220,7 +222,15 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
       for (let r = 0; r < repeats; r++) {
         a.push(await bareConsumer(svc.brokers, topics[format], records, PARTITIONS, cpuSpan(meter, spent.a)));
         b.push(
-          await bareInserts(client, `${bDb}.events`, records, 20_000, rowFormat, cpuSpan(meter, spent.b)),
+          await bareInserts(
+            client,
+            `${bDb}.events`,
+            records,
+            20_000,
+            rowFormat,
+            bTable.columns,
+            cpuSpan(meter, spent.b),
+          ),
         );
         const database = `bench_c_${uid()}`;
         if (server) created.databases.push(database);

@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Subject } from 'rxjs';
-import type { PipelineConfig } from '../config/index.js';
+import { outputPlan, type PipelineConfig } from '../config/index.js';
 import {
   errorMessage,
   type Ack,
@@ -15,13 +15,13 @@ import {
   type StageMeter,
 } from '../core/index.js';
 import type { WindowCounts } from '../extraction/index.js';
-import { batchEncoder, type RowFormat } from '../storage/index.js';
+import { batchEncoder, type InsertFormats } from '../storage/index.js';
 import { prepareStages, recordStages } from './prepare.js';
 import { unpackRecords, type WireBatch, type WireRecord, type WireResult } from './wire.js';
 import type { FromWorker, ToWorker } from './laneWorkers.js';
 
 const port = parentPort!;
-const { config, rowFormat } = workerData as { config: PipelineConfig; rowFormat: RowFormat };
+const { config, formats } = workerData as { config: PipelineConfig; formats: InsertFormats };
 const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
 /** Counts and timings since the last message home; the main thread adds them to its metrics. */
@@ -58,7 +58,11 @@ interface WorkerAck extends Ack {
 
 try {
   const stages = await prepareStages(config);
-  const encode = batchEncoder(config.features, rowFormat);
+  const plan = outputPlan(config);
+  const encode = batchEncoder(config.features, formats, {
+    outputs: plan?.tables ?? [],
+    tableFor: (topic) => plan?.tableOf(topic) ?? 0,
+  });
   const input = new Subject<Batch<SourceRecord>>();
   input.pipe(recordStages(config, stages, meter, openWindows, (l) => (onGeneration = l))).subscribe({
     next(batch) {
@@ -79,9 +83,13 @@ try {
         ack.reject(err);
         return;
       }
-      post({ t: 'done', id: ack.id, result, metrics: takeMetrics(), openWindows: [...openWindows] }, [
-        result.rowSources.buffer as ArrayBuffer,
-      ]);
+      const transfer = [result.rowSources.buffer as ArrayBuffer];
+      if (typeof result.rows !== 'string')
+        transfer.push(result.rows.bytes.buffer as ArrayBuffer, result.rows.ends.buffer as ArrayBuffer);
+      post(
+        { t: 'done', id: ack.id, result, metrics: takeMetrics(), openWindows: [...openWindows] },
+        transfer,
+      );
     },
     error: (err: unknown) => post({ t: 'fatal', message: errorMessage(err) }),
   });

@@ -149,7 +149,7 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
           logger: logger.child({ module: 'pipeline' }),
           openWindows,
           onFatal,
-          rowFormat: ch.rowFormat(),
+          formats: ch.formats(),
         });
         await workers.start();
         const w = workers;

@@ -1,4 +1,5 @@
 import { NO_HEADERS, type Batch, type Lane, type SourceRecord, type Stage } from '../core/index.js';
+import type { EncodedBatch } from '../storage/index.js';
 
 /**
  * A lane batch as it crosses to a worker thread. kafkajs gives each key and value as a view into its
@@ -25,7 +26,8 @@ export interface WireBatch {
 
 /** What a worker hands back for one batch: encoded rows, and records by their index in the batch. */
 export interface WireResult {
-  readonly rows: string;
+  /** Output rows as storage inserts them (`EncodedBatch.rows`); RowBinary's buffers are transferred. */
+  readonly rows: EncodedBatch['rows'];
   /** Index in the batch of each output row's record, in the order of `rows`. */
   readonly rowSources: Int32Array;
   readonly rejected: readonly (readonly [number, Stage, string])[];

@@ -1,20 +1,37 @@
 import type { FeatureSetConfig } from '../config/index.js';
-import type { Ack, Batch, FeatureRow, Lane, OutputRow, RejectedRecord, SourceRecord } from '../core/index.js';
+import {
+  errorMessage,
+  type Ack,
+  type Batch,
+  type FeatureRow,
+  type Lane,
+  type OutputRow,
+  type RejectedRecord,
+  type SourceRecord,
+} from '../core/index.js';
 import { featureAggregateNames, toFeatureCompactLine, toFeatureInsertLine } from './featureTables.js';
+import { ByteWriter, valueWriter } from './rowBinary.js';
 import {
   compactLinePrefix,
   insertLinePrefix,
   toCompactInsertLine,
   toInsertLine,
-  type RowFormat,
+  type InsertFormats,
 } from './rows.js';
+import { storedType } from './schema.js';
+
+/** Output rows in RowBinary: the bytes, and where each row ends in them. */
+export interface BinaryRows {
+  readonly bytes: Uint8Array;
+  readonly ends: Int32Array;
+}
 
 /**
- * A batch as storage's buffer holds it: rows already encoded as lines (JSONEachRow or
- * JSONCompactEachRow, see `rowFormat`), joined into one
- * string per batch and table. Encoding when a batch is taken, not when its chunk is written, means the
- * buffer holds a few large strings instead of an object graph per row: less for the garbage
- * collector to copy, and less memory. It is also what a worker thread hands back.
+ * A batch as storage's buffer holds it: rows already encoded (RowBinary, or lines of JSONEachRow or
+ * JSONCompactEachRow, see `InsertFormats`), one block per batch and table. Encoding when a batch is
+ * taken, not when its chunk is written, means the buffer holds a few large blocks instead of an
+ * object graph per row: less for the garbage collector to copy, and less memory. It is also what a
+ * worker thread hands back.
  */
 export interface EncodedBatch {
   readonly ack: Ack;
@@ -22,8 +39,8 @@ export interface EncodedBatch {
   readonly lane: Lane;
   /** Identifies the batch's content for the insert deduplication token. */
   readonly span: string;
-  /** Output rows, one line each, joined with newlines ('' when none). */
-  readonly rows: string;
+  /** Output rows: RowBinary bytes, or one line each joined with newlines ('' when none). */
+  readonly rows: string | BinaryRows;
   /** The source of each output row, in the order of `rows`. */
   readonly sources: readonly SourceRecord[];
   readonly rejected: readonly RejectedRecord[];
@@ -31,14 +48,69 @@ export interface EncodedBatch {
   readonly features: readonly (readonly [string, string, number])[];
 }
 
+/** The output tables an encoder writes rows for: their declared columns, and which one a topic's rows go to. */
+export interface EncoderTables {
+  readonly outputs: readonly { readonly columns: readonly { name: string; type: string }[] }[];
+  readonly tableFor: (topic: string) => number;
+}
+
 export function batchSpan(lane: { topic: string; partition: number }, first: string, last: string): string {
   return `${lane.topic}\0${lane.partition}\0${first}\0${last}\n`;
 }
 
-/** Encodes batches for the given feature sets, in `format` (pure: no I/O, safe in any thread). */
-export function batchEncoder(featureSets: readonly FeatureSetConfig[], format: RowFormat) {
-  const compact = format === 'JSONCompactEachRow';
-  const rowLine = compact ? toCompactInsertLine : toInsertLine;
+/**
+ * Writes the rows of batches in RowBinary: the source columns, then the declared ones in order. A
+ * row whose value does not fit its column (conversion makes sure they do; this is the last guard)
+ * is left out and rejected with the reason, as ClickHouse's refusal of a JSON line would be.
+ */
+function binaryRows(tables: EncoderTables) {
+  const writer = new ByteWriter();
+  // Per output table: each declared column's name and writer (of its stored type).
+  const columns = tables.outputs.map((o) =>
+    o.columns.map((c) => [c.name, valueWriter(storedType(c.type))] as const),
+  );
+  return (batch: Batch<OutputRow>, sources: SourceRecord[], rejected: RejectedRecord[]): BinaryRows => {
+    const w = writer;
+    const cols = columns[tables.tableFor(batch.lane.topic)]!;
+    const topic = Buffer.from(batch.lane.topic, 'utf8');
+    const ends = new Int32Array(batch.records.length);
+    let n = 0;
+    for (const r of batch.records) {
+      const s = r.source;
+      const start = w.pos;
+      w.bytes(topic);
+      w.u32(batch.lane.partition);
+      w.i64Text(s.offset, false);
+      if (s.timestamp >= 0) w.u64FromSafe(s.timestamp);
+      else w.bigint(BigInt(Math.trunc(s.timestamp)), 8); // as a JSON number wraps into UInt64
+      if (s.key === null) w.u8(1);
+      else {
+        w.u8(0);
+        w.bytes(s.key);
+      }
+      const values = r.values;
+      let c = 0;
+      try {
+        for (; c < cols.length; c++) cols[c]![1](w, values[cols[c]![0]]);
+      } catch (err) {
+        w.pos = start;
+        rejected.push({ source: s, stage: 'storage', reason: `column ${cols[c]![0]}: ${errorMessage(err)}` });
+        continue;
+      }
+      ends[n++] = w.pos;
+      sources.push(s);
+    }
+    return { bytes: writer.take(), ends: n === ends.length ? ends : ends.slice(0, n) };
+  };
+}
+
+/** Encodes batches for the given feature sets, in `formats` (pure: no I/O, safe in any thread). */
+export function batchEncoder(
+  featureSets: readonly FeatureSetConfig[],
+  formats: InsertFormats,
+  tables: EncoderTables,
+) {
+  const compact = formats.features === 'JSONCompactEachRow';
   const encoders = new Map(
     featureSets.map((fs) => {
       const session = fs.window.type === 'session';
@@ -49,14 +121,28 @@ export function batchEncoder(featureSets: readonly FeatureSetConfig[], format: R
       return [fs.name, line] as const;
     }),
   );
+  const binary = formats.rows === 'RowBinary' ? binaryRows(tables) : undefined;
+  const compactRows = formats.rows === 'JSONCompactEachRow';
+  const rowLine = compactRows ? toCompactInsertLine : toInsertLine;
+  const lines = (batch: Batch<OutputRow>): string => {
+    const out = new Array<string>(batch.records.length);
+    const prefix = (compactRows ? compactLinePrefix : insertLinePrefix)(batch.lane);
+    for (let i = 0; i < batch.records.length; i++) out[i] = rowLine(batch.records[i]!, prefix);
+    return out.join('\n');
+  };
   return (batch: Batch<OutputRow>): EncodedBatch => {
-    const lines = new Array<string>(batch.records.length);
-    const sources = new Array<SourceRecord>(batch.records.length);
-    const prefix = (compact ? compactLinePrefix : insertLinePrefix)(batch.lane);
-    for (let i = 0; i < batch.records.length; i++) {
-      const r = batch.records[i]!;
-      lines[i] = rowLine(r, prefix);
-      sources[i] = r.source;
+    let sources: SourceRecord[];
+    let rows: string | BinaryRows;
+    let rejected = batch.rejected;
+    if (binary) {
+      sources = [];
+      const refused: RejectedRecord[] = [];
+      rows = binary(batch, sources, refused);
+      if (refused.length > 0) rejected = [...rejected, ...refused];
+    } else {
+      sources = new Array<SourceRecord>(batch.records.length);
+      for (let i = 0; i < batch.records.length; i++) sources[i] = batch.records[i]!.source;
+      rows = lines(batch);
     }
     const byTable = new Map<string, string[]>();
     for (const f of batch.features ?? []) {
@@ -68,9 +154,9 @@ export function batchEncoder(featureSets: readonly FeatureSetConfig[], format: R
       ack: batch.ack,
       lane: batch.lane,
       span: batchSpan(batch.lane, batch.firstOffset, batch.lastOffset),
-      rows: lines.join('\n'),
+      rows,
       sources,
-      rejected: batch.rejected,
+      rejected,
       features: [...byTable].map(([name, list]) => [name, list.join('\n'), list.length] as const),
     };
   };

@@ -31,8 +31,17 @@ export function toInsertLine(row: OutputRow, prefix = insertLinePrefix(row.sourc
   return values === '{}' ? `${head}}` : `${head},${values.slice(1)}`;
 }
 
-/** Insert formats for rows encoded ahead; the engine's capabilities pick one (`Capabilities.rowFormat`). */
-export type RowFormat = 'JSONEachRow' | 'JSONCompactEachRow';
+/** Text formats of rows encoded ahead; the engine's capabilities pick one (`Capabilities.lineFormat`). */
+export type LineFormat = 'JSONEachRow' | 'JSONCompactEachRow';
+
+/**
+ * How rows encoded ahead are inserted: output rows in RowBinary where the connection carries bytes
+ * (a server, over HTTP), else in the engine's line format; feature rows always in the line format.
+ */
+export interface InsertFormats {
+  readonly rows: LineFormat | 'RowBinary';
+  readonly features: LineFormat;
+}
 
 /** A compact insert line's start up to the offset: the same for every row of a lane. */
 export function compactLinePrefix(lane: { topic: string; partition: number }): string {

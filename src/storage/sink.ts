@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { FeatureSetConfig, OutputTable } from '../config/index.js';
 import {
@@ -17,11 +19,11 @@ import { detectCapabilities, type Capabilities } from './capabilities.js';
 import { classifyClickHouseError, clickhouseCode } from './classify.js';
 import { createClickHouseClient, describeTarget, type ClientConfig } from './client.js';
 import { createDeadLetterTopic, type DeadLetterTopicConfig } from './deadLetterTopic.js';
-import { batchEncoder, type EncodedBatch } from './encode.js';
+import { batchEncoder, type BinaryRows, type EncodedBatch } from './encode.js';
 import { featureTableSpec, mergedViewSql } from './featureTables.js';
 import { unknownSettings, unsupportedColumns } from './engineChecks.js';
 import { createResilience, type CircuitName, type ResilienceConfig } from './resilience.js';
-import { toDeadLetterRow, type RowFormat } from './rows.js';
+import { toDeadLetterRow, type InsertFormats, type LineFormat } from './rows.js';
 import { bootstrapTable, deadLetterTableSpec, outputTableSpec, type TableSpec } from './schema.js';
 
 export interface ClickHouseSinkConfig {
@@ -52,14 +54,34 @@ export interface ClickHouseSink extends Lifecycle {
   /** Flush all buffered batches and wait until they are stored. */
   drain(): Promise<void>;
   capabilities(): Capabilities | undefined;
-  /** The format `acceptEncoded` batches must be encoded in (known once started). */
-  rowFormat(): RowFormat;
+  /** The formats `acceptEncoded` batches must be encoded in (known once started). */
+  formats(): InsertFormats;
   buffer(): BufferStats;
   circuit(): CircuitName;
   onCircuit(listener: (state: CircuitName) => void): void;
 }
 
 const columnNames = (spec: TableSpec) => spec.columns.map((c) => c.name) as [string, ...string[]];
+
+/** A batch's output rows for one table: lines joined with newlines, or RowBinary. */
+type Block = string | BinaryRows;
+
+/** The rows of blocks, one a block (JSON lines never hold a raw newline; RowBinary rows know their ends). */
+function oneRowEach(blocks: readonly Block[]): Block[] {
+  const rows: Block[] = [];
+  for (const b of blocks) {
+    if (typeof b === 'string') {
+      for (const line of b.split('\n')) rows.push(line);
+      continue;
+    }
+    let start = 0;
+    for (const end of b.ends) {
+      rows.push({ bytes: b.bytes.subarray(start, end), ends: Int32Array.of(end - start) });
+      start = end;
+    }
+  }
+  return rows;
+}
 
 export function createClickHouseSink(
   config: ClickHouseSinkConfig,
@@ -81,9 +103,10 @@ export function createClickHouseSink(
     ...(dateTime64 ? { date_time_input_format: 'best_effort' as const } : {}),
   };
   const deadLetters = deadLetterTableSpec(config.database, config.deadLetterTable);
-  // Decided by the engine at start; batches encoded elsewhere (worker threads) must use `rowFormat()`.
-  let format: RowFormat = 'JSONEachRow';
-  let encode = batchEncoder(config.featureSets ?? [], format);
+  // Decided by the engine at start; batches encoded elsewhere (worker threads) must use `formats()`.
+  let formats: InsertFormats = { rows: 'JSONEachRow', features: 'JSONEachRow' };
+  const tables = { outputs: config.outputs, tableFor };
+  let encode = batchEncoder(config.featureSets ?? [], formats, tables);
   const featureTables = new Map(
     (config.featureSets ?? []).map((fs) => [fs.name, featureTableSpec(config.database, fs)]),
   );
@@ -97,12 +120,18 @@ export function createClickHouseSink(
   let caps: Capabilities | undefined;
   let lastWriteOk = false;
 
-  /** Dead letters are objects, always JSONEachRow; output and feature rows come encoded in `format`. */
+  const settingsWith = (token: string | undefined) =>
+    // Same chunk, same token: a retry after a lost response is not stored twice (22.2+).
+    token && caps?.insertDeduplicationToken
+      ? { ...insertSettings, insert_deduplication_token: token }
+      : insertSettings;
+
+  /** Dead letters are objects, always JSONEachRow; feature rows come encoded in `format`. */
   async function insert(
     spec: TableSpec,
     values: readonly unknown[],
     token: string | undefined,
-    format: RowFormat = 'JSONEachRow',
+    format: LineFormat = 'JSONEachRow',
   ) {
     await resilience.policy.execute(
       ({ signal }) =>
@@ -113,14 +142,29 @@ export function createClickHouseSink(
           // Compact lines are values only, in the spec's column order.
           ...(format === 'JSONCompactEachRow' ? { columns: columnNames(spec) } : {}),
           abort_signal: signal,
-          // Same chunk, same token: a retry after a lost response is not stored twice (22.2+).
-          clickhouse_settings:
-            token && caps?.insertDeduplicationToken
-              ? { ...insertSettings, insert_deduplication_token: token }
-              : insertSettings,
+          clickhouse_settings: settingsWith(token),
         }),
       abort.signal,
     );
+  }
+
+  /** Output rows: RowBinary blocks (through `exec`: the client's insert takes text formats only), or lines. */
+  async function insertRows(spec: TableSpec, blocks: readonly Block[], token: string) {
+    if (formats.rows !== 'RowBinary') return insert(spec, blocks, token, formats.rows);
+    const query = `INSERT INTO ${spec.database}.${spec.table} (${columnNames(spec).join(', ')}) FORMAT RowBinary`;
+    await resilience.policy.execute(async ({ signal }) => {
+      const values = Readable.from(
+        (blocks as BinaryRows[]).map((b) => Buffer.from(b.bytes.buffer, b.bytes.byteOffset, b.bytes.length)),
+        { objectMode: false },
+      );
+      const result = await client!.exec({
+        query,
+        values,
+        abort_signal: signal,
+        clickhouse_settings: settingsWith(token),
+      });
+      await finished(result.stream.resume());
+    }, abort.signal);
   }
 
   /**
@@ -129,13 +173,13 @@ export function createClickHouseSink(
    */
   async function insertIsolatingPoison(
     output: TableSpec,
-    blocks: readonly string[],
+    blocks: readonly Block[],
     sources: readonly SourceRecord[],
     token: string,
   ): Promise<RejectedRecord[]> {
     if (sources.length === 0) return [];
     try {
-      await insert(output, blocks, token, format);
+      await insertRows(output, blocks, token);
       return [];
     } catch (err) {
       const e = classifyClickHouseError(err);
@@ -147,12 +191,11 @@ export function createClickHouseSink(
         );
         return [{ source: sources[0]!, stage: 'storage', reason: e.message }];
       }
-      // One line per row (JSON lines never hold a raw newline), then halves.
-      const lines = blocks.length === sources.length ? blocks : blocks.join('\n').split('\n');
-      const mid = lines.length >>> 1;
+      const rows = blocks.length === sources.length ? blocks : oneRowEach(blocks);
+      const mid = rows.length >>> 1;
       return [
-        ...(await insertIsolatingPoison(output, lines.slice(0, mid), sources.slice(0, mid), `${token}/a`)),
-        ...(await insertIsolatingPoison(output, lines.slice(mid), sources.slice(mid), `${token}/b`)),
+        ...(await insertIsolatingPoison(output, rows.slice(0, mid), sources.slice(0, mid), `${token}/a`)),
+        ...(await insertIsolatingPoison(output, rows.slice(mid), sources.slice(mid), `${token}/b`)),
       ];
     }
   }
@@ -160,15 +203,20 @@ export function createClickHouseSink(
   async function write(batches: readonly EncodedBatch[]): Promise<void> {
     const started = performance.now();
     // Rows per output table (by index in `outputs`), and every row's source in that order.
-    const byTable = outputs.map(() => ({ blocks: [] as string[], sources: [] as SourceRecord[] }));
+    const byTable = outputs.map(() => ({ blocks: [] as Block[], sources: [] as SourceRecord[] }));
     const rejected: RejectedRecord[] = [];
+    let refused = 0;
     const features = new Map<string, { blocks: string[]; rows: number }>();
     const span = createHash('sha1');
     for (const b of batches) {
       const t = byTable[tableFor(b.lane.topic)]!;
-      if (b.rows !== '') t.blocks.push(b.rows);
+      if (typeof b.rows === 'string' ? b.rows !== '' : b.rows.ends.length > 0) t.blocks.push(b.rows);
       for (const s of b.sources) t.sources.push(s);
-      for (const r of b.rejected) rejected.push(r);
+      for (const r of b.rejected) {
+        rejected.push(r);
+        // Rows RowBinary's encoder refused (a value that does not fit its column) are storage's.
+        if (r.stage === 'storage') refused++;
+      }
       for (const [name, text, n] of b.features) {
         let f = features.get(name);
         if (!f) features.set(name, (f = { blocks: [], rows: 0 }));
@@ -207,13 +255,13 @@ export function createClickHouseSink(
       // Feature tables are independent of each other: insert them side by side.
       await Promise.all(
         [...features].map(([name, f]) =>
-          insert(featureTables.get(name)!, f.blocks, `${token}/f/${name}`, format),
+          insert(featureTables.get(name)!, f.blocks, `${token}/f/${name}`, formats.features),
         ),
       );
       lastWriteOk = true;
-      telemetry.recordsIn.inc({ module: 'storage' }, sources.length);
+      telemetry.recordsIn.inc({ module: 'storage' }, sources.length + refused);
       telemetry.recordsOut.inc({ module: 'storage' }, sources.length - poisoned.length);
-      telemetry.recordsRejected.inc({ module: 'storage' }, poisoned.length);
+      telemetry.recordsRejected.inc({ module: 'storage' }, poisoned.length + refused);
       telemetry.deadLettered.inc(dead.length);
       for (const [name, f] of features) telemetry.featureRows.inc({ feature_set: name }, f.rows);
       telemetry.batchSeconds.observe({ module: 'storage' }, (performance.now() - started) / 1000);
@@ -248,7 +296,7 @@ export function createClickHouseSink(
     acceptEncoded,
     drain: () => writer.drain(),
     capabilities: () => caps,
-    rowFormat: () => format,
+    formats: () => formats,
     buffer: () => writer.stats(),
     circuit: () => resilience.circuit(),
     onCircuit: (l) => resilience.onCircuit(l),
@@ -257,7 +305,8 @@ export function createClickHouseSink(
       client = await createClickHouseClient(config.client, logger);
       try {
         caps = await detectCapabilities(client);
-        format = caps.rowFormat;
+        // RowBinary where the connection carries bytes: chDB's takes text only.
+        formats = { rows: config.client.url ? 'RowBinary' : caps.lineFormat, features: caps.lineFormat };
         await unknownSettings(
           client,
           Object.keys(config.insertSettings ?? {}),
@@ -269,7 +318,7 @@ export function createClickHouseSink(
           caps,
           describeTarget(config.client),
         );
-        encode = batchEncoder(config.featureSets ?? [], format);
+        encode = batchEncoder(config.featureSets ?? [], formats, tables);
         const settings: Record<string, number> = caps.nonReplicatedDeduplication
           ? { non_replicated_deduplication_window: 1000 }
           : {};
@@ -304,7 +353,7 @@ export function createClickHouseSink(
           version: caps.version,
           tables: outputs.map((o) => `${o.database}.${o.table}`),
           insertDeduplicationToken: caps.insertDeduplicationToken,
-          rowFormat: format,
+          formats,
         },
         'clickhouse sink started',
       );

@@ -1,0 +1,339 @@
+import { describeValue } from '../core/index.js';
+
+/**
+ * RowBinary: ClickHouse's row format without text (numbers little-endian, strings as a varint
+ * length and their bytes). The server reads it without parsing numbers or escapes, and a row is
+ * about half as long as its JSON line. The values written are those column conversion produced
+ * (extraction's `convert`, already checked against the type). A value of another shape is refused
+ * with an error, never written as something else: RowBinary has no parser on the other side to
+ * notice.
+ */
+
+/** A growing byte buffer; `take` copies out what was written, as a buffer of its own (transferable). */
+export class ByteWriter {
+  private buf = Buffer.allocUnsafeSlow(64 * 1024);
+  pos = 0;
+
+  ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  /** The bytes written since the last `take`, in a new ArrayBuffer; the writer starts over. */
+  take(): Uint8Array {
+    const out = new Uint8Array(this.pos);
+    out.set(this.buf.subarray(0, this.pos));
+    this.pos = 0;
+    return out;
+  }
+
+  u8(v: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = v;
+  }
+
+  varint(v: number): void {
+    this.ensure(5);
+    while (v >= 0x80) {
+      this.buf[this.pos++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    this.buf[this.pos++] = v;
+  }
+
+  /** A String: its UTF-8 length, then its bytes. */
+  string(s: string): void {
+    const n = s.length;
+    if (n < 43) {
+      // At most 126 bytes: the length is one byte, written once the bytes are.
+      this.ensure(1 + 3 * n);
+      const start = this.pos + 1;
+      let at = start;
+      const buf = this.buf;
+      for (let i = 0; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) {
+          at = start + buf.write(s, start, 'utf8');
+          break;
+        }
+        buf[at++] = c;
+      }
+      buf[this.pos] = at - start;
+      this.pos = at;
+      return;
+    }
+    const bytes = Buffer.byteLength(s, 'utf8');
+    this.varint(bytes);
+    this.ensure(bytes);
+    this.pos += this.buf.write(s, this.pos, 'utf8');
+  }
+
+  /** A String from raw bytes (a Kafka key is kept byte for byte). */
+  bytes(b: Uint8Array): void {
+    this.varint(b.length);
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  u16(v: number): void {
+    this.ensure(2);
+    this.buf.writeUInt16LE(v, this.pos);
+    this.pos += 2;
+  }
+
+  i8(v: number): void {
+    this.ensure(1);
+    this.buf.writeInt8(v, this.pos++);
+  }
+
+  i16(v: number): void {
+    this.ensure(2);
+    this.buf.writeInt16LE(v, this.pos);
+    this.pos += 2;
+  }
+
+  u32(v: number): void {
+    this.ensure(4);
+    this.buf.writeUInt32LE(v, this.pos);
+    this.pos += 4;
+  }
+
+  i32(v: number): void {
+    this.ensure(4);
+    this.buf.writeInt32LE(v, this.pos);
+    this.pos += 4;
+  }
+
+  /** A 64-bit integer from a number in 0 .. 2^53 (no BigInt on the way). */
+  u64FromSafe(v: number): void {
+    this.ensure(8);
+    this.buf.writeUInt32LE(v % 0x1_0000_0000, this.pos);
+    this.buf.writeUInt32LE(Math.floor(v / 0x1_0000_0000), this.pos + 4);
+    this.pos += 8;
+  }
+
+  /** A 64-bit integer from its decimal text (as 64-bit columns and Kafka offsets carry them). */
+  i64Text(text: string, signed: boolean): void {
+    const n = Number(text);
+    if (n >= 0 && n <= Number.MAX_SAFE_INTEGER && Number.isInteger(n)) return this.u64FromSafe(n);
+    // BigInt refuses what is not an integer's text; the write, what is out of range.
+    this.ensure(8);
+    if (signed) this.buf.writeBigInt64LE(BigInt(text), this.pos);
+    else this.buf.writeBigUInt64LE(BigInt(text), this.pos);
+    this.pos += 8;
+  }
+
+  /** A two's-complement integer of `size` bytes (Decimal128 and wider). */
+  bigint(v: bigint, size: number): void {
+    this.ensure(size);
+    let x = BigInt.asUintN(size * 8, v);
+    for (let i = 0; i < size; i++) {
+      this.buf[this.pos++] = Number(x & 0xffn);
+      x >>= 8n;
+    }
+  }
+
+  f32(v: number): void {
+    this.ensure(4);
+    this.buf.writeFloatLE(v, this.pos);
+    this.pos += 4;
+  }
+
+  f64(v: number): void {
+    this.ensure(8);
+    this.buf.writeDoubleLE(v, this.pos);
+    this.pos += 8;
+  }
+}
+
+type Write = (w: ByteWriter, v: unknown) => void;
+
+function unfit(type: string, v: unknown): never {
+  throw new TypeError(`${describeValue(v)} is not a ${type} value`);
+}
+
+/** Integers up to 32 bits, in their type's range (a byte written plainly would wrap). */
+const integer =
+  (type: string, min: number, max: number, write: (w: ByteWriter, v: number) => void): Write =>
+  (w, v) =>
+    Number.isInteger(v) && (v as number) >= min && (v as number) <= max
+      ? write(w, v as number)
+      : unfit(type, v);
+
+const INTEGER_TEXT = /^-?\d+$/;
+const UUID_TEXT = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+const DAY_MS = 86_400_000;
+
+const unwrap = (type: string, wrapper: string) =>
+  type.startsWith(`${wrapper}(`) && type.endsWith(')') ? type.slice(wrapper.length + 1, -1) : undefined;
+
+/** Splits "K, V" at its first top-level comma (V may hold commas of its own). */
+function splitPair(inner: string): [string, string] {
+  let depth = 0;
+  for (let i = 0; i < inner.length; i++) {
+    const c = inner[i];
+    if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === ',' && depth === 0) return [inner.slice(0, i).trim(), inner.slice(i + 1).trim()];
+  }
+  throw new Error(`not a Map's key and value types: ${inner}`);
+}
+
+/** Decimal text (as conversion gives it) as the integer of its scaled value. */
+function decimalInteger(text: string, scale: number): bigint {
+  const negative = text.startsWith('-');
+  const [whole, fraction = ''] = (negative ? text.slice(1) : text).split('.');
+  const n = BigInt(whole! + fraction.padEnd(scale, '0'));
+  return negative ? -n : n;
+}
+
+/** A UUID's 16 bytes as ClickHouse keeps them: each 64-bit half little-endian, the high half first. */
+function writeUuid(w: ByteWriter, v: unknown): void {
+  if (typeof v !== 'string' || !UUID_TEXT.test(v)) unfit('UUID', v);
+  const hex = v.replace(/-/g, '');
+  w.ensure(16);
+  for (const half of [0, 16])
+    for (let i = 15; i >= 1; i -= 2) w.u8(parseInt(hex.slice(half + i - 1, half + i + 1), 16));
+}
+
+/**
+ * The writer of one value of a stored column type (Bool is already UInt8 there), taking what
+ * conversion produced: numbers, 64-bit integers and Decimals as text, dates as text, DateTime as
+ * epoch seconds, DateTime64 as ISO-8601 UTC text, Arrays as arrays, Maps as objects.
+ */
+export function valueWriter(type: string): Write {
+  const nullable = unwrap(type, 'Nullable');
+  if (nullable !== undefined) {
+    const inner = valueWriter(nullable);
+    return (w, v) => {
+      if (v === null || v === undefined) w.u8(1);
+      else {
+        w.u8(0);
+        inner(w, v);
+      }
+    };
+  }
+  const low = unwrap(type, 'LowCardinality');
+  if (low !== undefined) return valueWriter(low); // RowBinary sends the values themselves
+  const array = unwrap(type, 'Array');
+  if (array !== undefined) {
+    const element = valueWriter(array);
+    return (w, v) => {
+      if (!Array.isArray(v)) unfit(type, v);
+      w.varint(v.length);
+      for (const e of v) element(w, e);
+    };
+  }
+  const map = unwrap(type, 'Map');
+  if (map !== undefined) {
+    const [k, t] = splitPair(map);
+    // Keys are text in the converted object (as JSON keys are): read back as their type.
+    const key = keyWriter(k);
+    const value = valueWriter(t);
+    return (w, v) => {
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) unfit(type, v);
+      const entries = Object.entries(v);
+      w.varint(entries.length);
+      for (const [name, e] of entries) {
+        key(w, name);
+        value(w, e);
+      }
+    };
+  }
+  const decimal = /^Decimal\((\d+), ?(\d+)\)$/.exec(type);
+  if (decimal) {
+    const precision = Number(decimal[1]);
+    const scale = Number(decimal[2]);
+    const size = precision <= 9 ? 4 : precision <= 18 ? 8 : precision <= 38 ? 16 : 32;
+    return (w, v) => (typeof v === 'string' ? w.bigint(decimalInteger(v, scale), size) : unfit(type, v));
+  }
+  const dt64 = /^DateTime64\((\d)(?:, ?'[^']*')?\)$/.exec(type);
+  if (dt64) {
+    const precision = Number(dt64[1]);
+    const scale = 10n ** BigInt(precision);
+    return (w, v) => {
+      // 'YYYY-MM-DDThh:mm:ss.fffZ', with `precision` fraction digits.
+      if (typeof v !== 'string') unfit(type, v);
+      const text = v;
+      const seconds = Date.parse(`${text.slice(0, 19)}Z`) / 1000;
+      const ticks = BigInt(seconds) * scale + BigInt(text.slice(20, 20 + precision));
+      w.bigint(ticks, 8);
+    };
+  }
+  if (/^DateTime(?:\('[^']*'\))?$/.test(type)) return integer(type, 0, 0xffff_ffff, (w, v) => w.u32(v));
+  switch (type) {
+    case 'String':
+      return (w, v) => (typeof v === 'string' ? w.string(v) : unfit(type, v));
+    case 'UInt8':
+      return integer(type, 0, 0xff, (w, v) => w.u8(v));
+    case 'UInt16':
+      return integer(type, 0, 0xffff, (w, v) => w.u16(v));
+    case 'UInt32':
+      return integer(type, 0, 0xffff_ffff, (w, v) => w.u32(v));
+    case 'Int8':
+      return integer(type, -0x80, 0x7f, (w, v) => w.i8(v));
+    case 'Int16':
+      return integer(type, -0x8000, 0x7fff, (w, v) => w.i16(v));
+    case 'Int32':
+      return integer(type, -0x8000_0000, 0x7fff_ffff, (w, v) => w.i32(v));
+    case 'UInt64':
+    case 'Int64':
+      // Number() would also read '', '0x10' and '1e3': only an integer's digits pass.
+      return (w, v) =>
+        (typeof v === 'string' && INTEGER_TEXT.test(v)) || Number.isInteger(v)
+          ? w.i64Text(String(v), type === 'Int64')
+          : unfit(type, v);
+    case 'Float32':
+      return (w, v) => (typeof v === 'number' ? w.f32(v) : unfit(type, v));
+    case 'Float64':
+      return (w, v) => (typeof v === 'number' ? w.f64(v) : unfit(type, v));
+    case 'Date':
+      return (w, v) => {
+        const days = typeof v === 'string' ? Date.parse(v) / DAY_MS : Number.NaN;
+        // Date is days since 1970-01-01 in a UInt16: 1970-01-01 to 2149-06-06.
+        if (!(Number.isInteger(days) && days >= 0 && days <= 65535)) unfit(type, v);
+        w.u16(days);
+      };
+    case 'UUID':
+      return writeUuid;
+    default:
+      throw new Error(`no RowBinary writer for column type ${type}`);
+  }
+}
+
+/** A Map key's writer: the key is its text, as conversion left it. */
+function keyWriter(type: string): (w: ByteWriter, key: string) => void {
+  const inner = unwrap(type, 'LowCardinality') ?? type;
+  const write = valueWriter(inner);
+  if (/^U?Int(8|16|32)$/.test(inner)) return (w, k) => write(w, Number(k));
+  return write; // String, Date, UUID and the 64-bit integers take the text
+}
+
+/** Whether every one of these stored column types has a RowBinary writer. */
+export function writesRowBinary(types: readonly string[]): boolean {
+  try {
+    for (const t of types) valueWriter(t);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Rows given as objects holding every listed column (values as conversion gives them), in
+ * RowBinary, in the order of `columns` (stored types). For the benchmark's bare inserts and tests;
+ * the pipeline's encoder writes the source columns straight from the record.
+ */
+export function encodeRowBinary(
+  columns: readonly { name: string; type: string }[],
+  rows: readonly Record<string, unknown>[],
+): Uint8Array {
+  const w = new ByteWriter();
+  const writers = columns.map((c) => [c.name, valueWriter(c.type)] as const);
+  for (const row of rows) for (const [name, write] of writers) write(w, row[name]);
+  return w.take();
+}
