@@ -22,6 +22,8 @@ export interface Capabilities {
   readonly dateTime64: boolean;
   /** The Map type (ClickHouse 21.1+; not 18.16). */
   readonly map: boolean;
+  /** The Decimal types (ClickHouse 18.12+; 18.16 has them). */
+  readonly decimal: boolean;
   /**
    * Decimal read from quoted JSON text, digit for digit (current engines); 18.16 reads Decimal only
    * from JSON numbers, which cannot carry every digit.
@@ -66,6 +68,7 @@ export async function detectCapabilities(client: ClickHouseClient): Promise<Capa
       : {},
     dateTime64: await exists(client, "SELECT name FROM system.data_type_families WHERE name = 'DateTime64'"),
     map: await exists(client, "SELECT name FROM system.data_type_families WHERE name = 'Map'"),
+    decimal: await exists(client, "SELECT name FROM system.data_type_families WHERE name = 'Decimal128'"),
     decimalText: await exists(
       client,
       `SELECT d FROM format(JSONEachRow, 'd Decimal(38, 20)', '{"d":"12345678901234567.12345678901234567891"}') WHERE toString(d) = '12345678901234567.12345678901234567891'`,

@@ -317,6 +317,7 @@ export function createClickHouseSink(
           config.outputs.flatMap((o) => o.columns),
           caps,
           describeTarget(config.client),
+          formats.rows === 'RowBinary',
         );
         encode = batchEncoder(config.featureSets ?? [], formats, tables);
         const settings: Record<string, number> = caps.nonReplicatedDeduplication
