@@ -25,6 +25,16 @@ describe('RowBinary writers', () => {
     expect(refuse('Map(String, String)', ['a'])).toThrow('is not a Map(String, String) value');
     expect(refuse('Map(UInt8, String)', { '300': 'a' })).toThrow('is not a UInt8 value');
     expect(refuse('Decimal(9, 2)', 1.5)).toThrow('is not a Decimal(9, 2) value');
+    // More places than the scale, or more than the integer holds, would be written wrong (wrapped).
+    // Digits past the precision are conversion's to refuse (it does); the writer stops wrapping.
+    expect(refuse('Decimal(9, 2)', '1.555')).toThrow('the string "1.555" is not a Decimal(9, 2) value');
+    expect(refuse('Decimal(9, 2)', '21474836.48')).toThrow('is not a Decimal(9, 2) value');
+    expect(refuse('Decimal(9, 2)', '-21474836.49')).toThrow('is not a Decimal(9, 2) value');
+    expect(refuse('Decimal(9, 2)', '1e3')).toThrow('is not a Decimal(9, 2) value');
+    const decimal = (c: string) => [...encodeRowBinary([{ name: 'c', type: 'Decimal(9, 2)' }], [{ c }])];
+    expect(decimal('21474836.47')).toEqual([0xff, 0xff, 0xff, 0x7f]);
+    expect(decimal('-21474836.48')).toEqual([0, 0, 0, 0x80]);
+    expect(decimal('-0.01')).toEqual([0xff, 0xff, 0xff, 0xff]);
     expect(() => encodeRowBinary([{ name: 'c', type: 'Enum8(1)' }], [])).toThrow(/no RowBinary writer/);
   });
 

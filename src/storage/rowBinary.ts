@@ -183,12 +183,20 @@ function splitPair(inner: string): [string, string] {
   throw new Error(`not a Map's key and value types: ${inner}`);
 }
 
-/** Decimal text (as conversion gives it) as the integer of its scaled value. */
-function decimalInteger(text: string, scale: number): bigint {
-  const negative = text.startsWith('-');
-  const [whole, fraction = ''] = (negative ? text.slice(1) : text).split('.');
-  const n = BigInt(whole! + fraction.padEnd(scale, '0'));
-  return negative ? -n : n;
+const DECIMAL_TEXT = /^(-?)(\d+)(?:\.(\d+))?$/;
+
+/**
+ * Decimal text (as conversion gives it) as the integer of its scaled value, or undefined when it
+ * has more places than the scale or does not fit the integer's `size` bytes (which would wrap).
+ */
+function decimalInteger(text: string, scale: number, size: number): bigint | undefined {
+  const m = DECIMAL_TEXT.exec(text);
+  const fraction = m?.[3] ?? '';
+  if (!m || fraction.length > scale) return undefined;
+  const n = BigInt(m[2]! + fraction.padEnd(scale, '0'));
+  const limit = 1n << BigInt(size * 8 - 1); // two's complement: -limit .. limit - 1
+  if (m[1]) return n <= limit ? -n : undefined;
+  return n < limit ? n : undefined;
 }
 
 /** A UUID's 16 bytes as ClickHouse keeps them: each 64-bit half little-endian, the high half first. */
@@ -249,7 +257,11 @@ export function valueWriter(type: string): Write {
     const precision = Number(decimal[1]);
     const scale = Number(decimal[2]);
     const size = precision <= 9 ? 4 : precision <= 18 ? 8 : precision <= 38 ? 16 : 32;
-    return (w, v) => (typeof v === 'string' ? w.bigint(decimalInteger(v, scale), size) : unfit(type, v));
+    return (w, v) => {
+      const n = typeof v === 'string' ? decimalInteger(v, scale, size) : undefined;
+      if (n === undefined) unfit(type, v);
+      w.bigint(n, size);
+    };
   }
   const dt64 = /^DateTime64\((\d)(?:, ?'[^']*')?\)$/.exec(type);
   if (dt64) {
