@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { query } from 'chdb';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createAck, type Batch, type FeatureRow, type OutputRow } from '../src/core/index.js';
 import { planColumns, projectRecord } from '../src/extraction/index.js';
-import { encodeRowBinary } from '../src/storage/index.js';
+import { batchEncoder, encodeRowBinary, featureTableSpec, type RowFormat } from '../src/storage/index.js';
+import { configWithFeatures } from '../src/testing/config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rowbinary-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -172,5 +174,89 @@ describe('RowBinary rows', () => {
       big: { '-9223372036854775808': 0.5, '9007199254740993': 2 },
     });
     expect((fromBinary[1] as { s: string }).s).toBe(RECORDS[1]!.s);
+  });
+
+  it('of feature rows are read as the same values as their JSON lines, for every aggregation and session bounds', () => {
+    const aggregations = [
+      { name: 'n', fn: 'count' },
+      { name: 'total', fn: 'sum', field: 'amount' },
+      { name: 'mean', fn: 'avg', field: 'amount' },
+      { name: 'low', fn: 'min', field: 'amount' },
+      { name: 'high', fn: 'max', field: 'amount' },
+      { name: 'opened', fn: 'first', field: 'page' },
+      { name: 'closed', fn: 'last', field: 'page' },
+      { name: 'pages', fn: 'count_distinct', field: 'page' },
+    ];
+    const { features } = configWithFeatures([
+      {
+        name: 'per_min',
+        entity: 'user',
+        eventTime: 'ts',
+        window: { type: 'tumbling', size: '1m' },
+        aggregations,
+      },
+      {
+        name: 'visits',
+        entity: 'user',
+        eventTime: 'ts',
+        window: { type: 'session', gap: '30m' },
+        aggregations,
+      },
+    ]);
+    const row = (featureSet: string, i: number): FeatureRow => ({
+      featureSet,
+      entity: `user "${i}" é`,
+      windowStart: 1_767_225_600_000 + i * 60_000 + (featureSet === 'visits' ? 123 : 0),
+      windowEnd: 1_767_225_660_000 + i * 60_000 + (featureSet === 'visits' ? 456 : 0),
+      values: {
+        n: 3,
+        total: 10.5,
+        mean: 3.5,
+        _n_mean: 3,
+        _sum_mean: 10.5,
+        _sumsq_mean: 40.25,
+        low: i === 0 ? null : -1.25,
+        high: i === 0 ? null : 7,
+        opened: i === 0 ? null : '/a',
+        closed: '/b\t"c"',
+        pages: 2,
+      },
+      recordCount: 3,
+      topic: 'clicks',
+      partition: 4,
+      version: 9_007_199_254_740_993n,
+    });
+    const batch = (): Batch<OutputRow> => ({
+      lane: { topic: 'clicks', partition: 4 },
+      ack: createAck().ack,
+      firstOffset: '0',
+      lastOffset: '0',
+      records: [],
+      rejected: [],
+      filtered: 0,
+      features: ['per_min', 'visits'].flatMap((fs) => [row(fs, 0), row(fs, 1)]),
+    });
+    const tables = { outputs: [{ columns: [{ name: 'user', type: 'String' }] }], tableFor: () => 0 };
+    const encoded = (format: RowFormat) => batchEncoder(features, format, tables)(batch()).features;
+    const binary = encoded('RowBinary');
+    const lines = encoded('JSONEachRow');
+    for (const fs of features) {
+      const structure = featureTableSpec('d', fs)
+        .columns.map((c) => `${c.name} ${c.type}`)
+        .join(', ');
+      const rows = binary.find(([name]) => name === fs.name)![1];
+      const text = lines.find(([name]) => name === fs.name)![1];
+      if (typeof rows === 'string' || typeof text !== 'string') throw new Error('wrong encodings');
+      expect(rows.ends).toHaveLength(2);
+      const file = join(dir, `${fs.name}.bin`);
+      writeFileSync(file, rows.bytes);
+      const fromBinary = select(`file('${file}', 'RowBinary', '${structure}')`);
+      expect(fromBinary).toEqual(select(`format(JSONEachRow, '${structure}', $$${text}$$)`));
+      expect(fromBinary[1]).toMatchObject({
+        entity: 'user "1" é',
+        closed: '/b\t"c"',
+        version: '9007199254740993',
+      });
+    }
   });
 });

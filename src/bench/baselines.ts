@@ -1,7 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { encodeRowBinary, type InsertFormats } from '../storage/index.js';
+import { encodeRowBinary, type RowFormat } from '../storage/index.js';
 import type { CpuSpan } from './cpu.js';
 import { benchEvent, kafka } from './data.js';
 
@@ -46,7 +46,7 @@ export async function bareInserts(
   table: string,
   count: number,
   batchRows: number,
-  format: InsertFormats['rows'],
+  format: RowFormat,
   /** The table's columns in order, with their types (for RowBinary). */
   columns: readonly { name: string; type: string }[],
   cpu?: CpuSpan,

@@ -12,7 +12,7 @@ import {
 } from '../core/index.js';
 import { extractFeatures, type WindowCounts } from '../extraction/index.js';
 import { decodeRecords } from '../ingestion/index.js';
-import { batchEncoder, type EncodedBatch, type InsertFormats } from '../storage/index.js';
+import { batchEncoder, type EncodedBatch, type RowFormat } from '../storage/index.js';
 import { transform } from '../transformation/index.js';
 import { createLaneWorkers, type LaneWorkers } from './laneWorkers.js';
 import { prepareStages } from './prepare.js';
@@ -107,11 +107,8 @@ function summary(b: Batch<SourceRecord>, e: EncodedBatch, commit: unknown) {
   };
 }
 
-/**
- * RowBinary rows (whose buffers cross back transferred) and compact feature lines: a thread that
- * ignored the formats it is given would encode differently.
- */
-const FORMATS: InsertFormats = { rows: 'RowBinary', features: 'JSONCompactEachRow' };
+/** RowBinary, whose buffers cross back transferred: a thread that ignored the format would encode differently. */
+const ROW_FORMAT: RowFormat = 'RowBinary';
 
 /** The same chain on this thread, as the pipeline runs it with `workers: 0`. */
 async function inThread(cfg: PipelineConfig) {
@@ -121,7 +118,7 @@ async function inThread(cfg: PipelineConfig) {
   const steps = transform(stages.transformFor);
   const openWindows = new Map<string, WindowCounts>();
   const extract = extractFeatures(cfg.output!.columns!, cfg.features, openWindows, (l) => (onGeneration = l));
-  const encode = batchEncoder(cfg.features, FORMATS, {
+  const encode = batchEncoder(cfg.features, ROW_FORMAT, {
     outputs: [{ columns: cfg.output!.columns! }],
     tableFor: () => 0,
   });
@@ -148,7 +145,7 @@ function startWorkers(cfg: PipelineConfig, count: number) {
     logger: createLogger({ level: 'silent' }),
     openWindows,
     onFatal: (err) => fatal.push(err),
-    formats: FORMATS,
+    rowFormat: ROW_FORMAT,
   });
   return { workers, telemetry, openWindows, fatal };
 }

@@ -149,7 +149,7 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
           logger: logger.child({ module: 'pipeline' }),
           openWindows,
           onFatal,
-          formats: ch.formats(),
+          rowFormat: ch.rowFormat(),
         });
         await workers.start();
         const w = workers;

@@ -31,7 +31,7 @@ export interface WireResult {
   /** Index in the batch of each output row's record, in the order of `rows`. */
   readonly rowSources: Int32Array;
   readonly rejected: readonly (readonly [number, Stage, string])[];
-  readonly features: readonly (readonly [string, string, number])[];
+  readonly features: EncodedBatch['features'];
   /** `ack.commitAt` calls: [offset, metadata]. */
   readonly commits: readonly (readonly [string, string])[];
 }

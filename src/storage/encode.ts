@@ -9,14 +9,19 @@ import {
   type RejectedRecord,
   type SourceRecord,
 } from '../core/index.js';
-import { featureAggregateNames, toFeatureCompactLine, toFeatureInsertLine } from './featureTables.js';
+import {
+  featureAggregateNames,
+  featureRowWriter,
+  toFeatureCompactLine,
+  toFeatureInsertLine,
+} from './featureTables.js';
 import { ByteWriter, valueWriter } from './rowBinary.js';
 import {
   compactLinePrefix,
   insertLinePrefix,
   toCompactInsertLine,
   toInsertLine,
-  type InsertFormats,
+  type RowFormat,
 } from './rows.js';
 import { storedType } from './schema.js';
 
@@ -28,7 +33,7 @@ export interface BinaryRows {
 
 /**
  * A batch as storage's buffer holds it: rows already encoded (RowBinary, or lines of JSONEachRow or
- * JSONCompactEachRow, see `InsertFormats`), one block per batch and table. Encoding when a batch is
+ * JSONCompactEachRow, see `RowFormat`), one block per batch and table. Encoding when a batch is
  * taken, not when its chunk is written, means the buffer holds a few large blocks instead of an
  * object graph per row: less for the garbage collector to copy, and less memory. It is also what a
  * worker thread hands back.
@@ -44,8 +49,8 @@ export interface EncodedBatch {
   /** The source of each output row, in the order of `rows`. */
   readonly sources: readonly SourceRecord[];
   readonly rejected: readonly RejectedRecord[];
-  /** Feature rows per feature set: [feature set name, lines joined with newlines, row count]. */
-  readonly features: readonly (readonly [string, string, number])[];
+  /** Feature rows per feature set: [feature set name, its rows as `rows` holds them, row count]. */
+  readonly features: readonly (readonly [string, string | BinaryRows, number])[];
 }
 
 /** The output tables an encoder writes rows for: their declared columns, and which one a topic's rows go to. */
@@ -63,8 +68,7 @@ export function batchSpan(lane: { topic: string; partition: number }, first: str
  * row whose value does not fit its column (conversion makes sure they do; this is the last guard)
  * is left out and rejected with the reason, as ClickHouse's refusal of a JSON line would be.
  */
-function binaryRows(tables: EncoderTables) {
-  const writer = new ByteWriter();
+function binaryRows(tables: EncoderTables, writer: ByteWriter) {
   // Per output table: each declared column's name and writer (of its stored type).
   const columns = tables.outputs.map((o) =>
     o.columns.map((c) => [c.name, valueWriter(storedType(c.type))] as const),
@@ -104,25 +108,39 @@ function binaryRows(tables: EncoderTables) {
   };
 }
 
-/** Encodes batches for the given feature sets, in `formats` (pure: no I/O, safe in any thread). */
+/** A feature set's rows of a batch, in `format`. */
+function featureEncoder(fs: FeatureSetConfig, format: RowFormat, writer: ByteWriter) {
+  const session = fs.window.type === 'session';
+  if (format === 'RowBinary') {
+    const write = featureRowWriter(fs);
+    return (rows: readonly FeatureRow[]): BinaryRows => {
+      const ends = new Int32Array(rows.length);
+      for (let i = 0; i < rows.length; i++) {
+        write(writer, rows[i]!);
+        ends[i] = writer.pos;
+      }
+      return { bytes: writer.take(), ends };
+    };
+  }
+  const names = featureAggregateNames(fs);
+  const line =
+    format === 'JSONCompactEachRow'
+      ? (f: FeatureRow) => toFeatureCompactLine(f, session, names)
+      : (f: FeatureRow) => toFeatureInsertLine(f, session);
+  return (rows: readonly FeatureRow[]): string => rows.map(line).join('\n');
+}
+
+/** Encodes batches for the given feature sets, in `format` (pure: no I/O, safe in any thread). */
 export function batchEncoder(
   featureSets: readonly FeatureSetConfig[],
-  formats: InsertFormats,
+  format: RowFormat,
   tables: EncoderTables,
 ) {
-  const compact = formats.features === 'JSONCompactEachRow';
-  const encoders = new Map(
-    featureSets.map((fs) => {
-      const session = fs.window.type === 'session';
-      const names = featureAggregateNames(fs);
-      const line = compact
-        ? (f: FeatureRow) => toFeatureCompactLine(f, session, names)
-        : (f: FeatureRow) => toFeatureInsertLine(f, session);
-      return [fs.name, line] as const;
-    }),
-  );
-  const binary = formats.rows === 'RowBinary' ? binaryRows(tables) : undefined;
-  const compactRows = formats.rows === 'JSONCompactEachRow';
+  // One buffer for a batch's output rows and then its feature rows: each takes its bytes out.
+  const writer = new ByteWriter();
+  const encoders = new Map(featureSets.map((fs) => [fs.name, featureEncoder(fs, format, writer)] as const));
+  const binary = format === 'RowBinary' ? binaryRows(tables, writer) : undefined;
+  const compactRows = format === 'JSONCompactEachRow';
   const rowLine = compactRows ? toCompactInsertLine : toInsertLine;
   const lines = (batch: Batch<OutputRow>): string => {
     const out = new Array<string>(batch.records.length);
@@ -144,11 +162,11 @@ export function batchEncoder(
       for (let i = 0; i < batch.records.length; i++) sources[i] = batch.records[i]!.source;
       rows = lines(batch);
     }
-    const byTable = new Map<string, string[]>();
+    const byTable = new Map<string, FeatureRow[]>();
     for (const f of batch.features ?? []) {
       let list = byTable.get(f.featureSet);
       if (!list) byTable.set(f.featureSet, (list = []));
-      list.push(encoders.get(f.featureSet)!(f));
+      list.push(f);
     }
     return {
       ack: batch.ack,
@@ -157,7 +175,7 @@ export function batchEncoder(
       rows,
       sources,
       rejected,
-      features: [...byTable].map(([name, list]) => [name, list.join('\n'), list.length] as const),
+      features: [...byTable].map(([name, list]) => [name, encoders.get(name)!(list), list.length] as const),
     };
   };
 }

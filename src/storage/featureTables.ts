@@ -1,5 +1,6 @@
 import { aggregationColumns, type FeatureSetConfig } from '../config/index.js';
 import type { FeatureRow } from '../core/index.js';
+import { valueWriter, type ByteWriter } from './rowBinary.js';
 import type { TableSpec } from './schema.js';
 
 /**
@@ -63,6 +64,32 @@ export function toFeatureCompactLine(
   if (exactBounds) line += `,${row.windowStart},${row.windowEnd}`;
   for (const name of aggregates) line += `,${JSON.stringify(row.values[name] ?? null)}`;
   return `${line},${row.recordCount},${JSON.stringify(row.topic)},${row.partition},"${row.version}"]`;
+}
+
+/**
+ * Writes a feature row in RowBinary, in the order of `featureTableSpec`'s columns: window bounds
+ * as epoch seconds (and milliseconds for sessions), aggregates read by name.
+ */
+export function featureRowWriter(fs: FeatureSetConfig): (w: ByteWriter, row: FeatureRow) => void {
+  const read = new Map<string, (row: FeatureRow) => unknown>([
+    ['entity', (r) => r.entity],
+    ['window_start', (r) => seconds(r.windowStart)],
+    ['window_end', (r) => seconds(r.windowEnd)],
+    ['window_start_ms', (r) => r.windowStart],
+    ['window_end_ms', (r) => r.windowEnd],
+    ['record_count', (r) => r.recordCount],
+    ['source_topic', (r) => r.topic],
+    ['source_partition', (r) => r.partition],
+    ['version', (r) => r.version.toString()],
+  ]);
+  const columns = featureTableSpec('', fs).columns.map((c) => {
+    const write = valueWriter(c.type);
+    const get = read.get(c.name) ?? ((r: FeatureRow) => r.values[c.name] ?? null);
+    return (w: ByteWriter, r: FeatureRow) => write(w, get(r));
+  });
+  return (w, row) => {
+    for (const write of columns) write(w, row);
+  };
 }
 
 /** The aggregate columns of a feature set's table, partials included, in table order. */

@@ -35,13 +35,10 @@ export function toInsertLine(row: OutputRow, prefix = insertLinePrefix(row.sourc
 export type LineFormat = 'JSONEachRow' | 'JSONCompactEachRow';
 
 /**
- * How rows encoded ahead are inserted: output rows in RowBinary where the connection carries bytes
- * (a server, over HTTP), else in the engine's line format; feature rows always in the line format.
+ * How rows encoded ahead (output and feature rows) are inserted: RowBinary where the connection
+ * carries bytes (a server, over HTTP), else the engine's line format.
  */
-export interface InsertFormats {
-  readonly rows: LineFormat | 'RowBinary';
-  readonly features: LineFormat;
-}
+export type RowFormat = LineFormat | 'RowBinary';
 
 /** A compact insert line's start up to the offset: the same for every row of a lane. */
 export function compactLinePrefix(lane: { topic: string; partition: number }): string {

@@ -23,7 +23,7 @@ import { batchEncoder, type BinaryRows, type EncodedBatch } from './encode.js';
 import { featureTableSpec, mergedViewSql } from './featureTables.js';
 import { unknownSettings, unsupportedColumns } from './engineChecks.js';
 import { createResilience, type CircuitName, type ResilienceConfig } from './resilience.js';
-import { toDeadLetterRow, type InsertFormats, type LineFormat } from './rows.js';
+import { toDeadLetterRow, type LineFormat, type RowFormat } from './rows.js';
 import { bootstrapTable, deadLetterTableSpec, outputTableSpec, type TableSpec } from './schema.js';
 
 export interface ClickHouseSinkConfig {
@@ -54,8 +54,8 @@ export interface ClickHouseSink extends Lifecycle {
   /** Flush all buffered batches and wait until they are stored. */
   drain(): Promise<void>;
   capabilities(): Capabilities | undefined;
-  /** The formats `acceptEncoded` batches must be encoded in (known once started). */
-  formats(): InsertFormats;
+  /** The format `acceptEncoded` batches must be encoded in (known once started). */
+  rowFormat(): RowFormat;
   buffer(): BufferStats;
   circuit(): CircuitName;
   onCircuit(listener: (state: CircuitName) => void): void;
@@ -103,10 +103,10 @@ export function createClickHouseSink(
     ...(dateTime64 ? { date_time_input_format: 'best_effort' as const } : {}),
   };
   const deadLetters = deadLetterTableSpec(config.database, config.deadLetterTable);
-  // Decided by the engine at start; batches encoded elsewhere (worker threads) must use `formats()`.
-  let formats: InsertFormats = { rows: 'JSONEachRow', features: 'JSONEachRow' };
+  // Decided by the engine at start; batches encoded elsewhere (worker threads) must use `rowFormat()`.
+  let format: RowFormat = 'JSONEachRow';
   const tables = { outputs: config.outputs, tableFor };
-  let encode = batchEncoder(config.featureSets ?? [], formats, tables);
+  let encode = batchEncoder(config.featureSets ?? [], format, tables);
   const featureTables = new Map(
     (config.featureSets ?? []).map((fs) => [fs.name, featureTableSpec(config.database, fs)]),
   );
@@ -126,7 +126,7 @@ export function createClickHouseSink(
       ? { ...insertSettings, insert_deduplication_token: token }
       : insertSettings;
 
-  /** Dead letters are objects, always JSONEachRow; feature rows come encoded in `format`. */
+  /** Dead letters, objects, always as JSONEachRow; and rows encoded as lines, in their format. */
   async function insert(
     spec: TableSpec,
     values: readonly unknown[],
@@ -148,9 +148,9 @@ export function createClickHouseSink(
     );
   }
 
-  /** Output rows: RowBinary blocks (through `exec`: the client's insert takes text formats only), or lines. */
+  /** Encoded rows: RowBinary blocks (through `exec`: the client's insert takes text formats only), or lines. */
   async function insertRows(spec: TableSpec, blocks: readonly Block[], token: string) {
-    if (formats.rows !== 'RowBinary') return insert(spec, blocks, token, formats.rows);
+    if (format !== 'RowBinary') return insert(spec, blocks, token, format);
     const query = `INSERT INTO ${spec.database}.${spec.table} (${columnNames(spec).join(', ')}) FORMAT RowBinary`;
     await resilience.policy.execute(async ({ signal }) => {
       const values = Readable.from(
@@ -206,7 +206,7 @@ export function createClickHouseSink(
     const byTable = outputs.map(() => ({ blocks: [] as Block[], sources: [] as SourceRecord[] }));
     const rejected: RejectedRecord[] = [];
     let refused = 0;
-    const features = new Map<string, { blocks: string[]; rows: number }>();
+    const features = new Map<string, { blocks: Block[]; rows: number }>();
     const span = createHash('sha1');
     for (const b of batches) {
       const t = byTable[tableFor(b.lane.topic)]!;
@@ -224,7 +224,7 @@ export function createClickHouseSink(
         f.rows += n;
         // An idle tick spans no offsets, and the windows it closes depend on how long the lane was
         // idle: the feature rows themselves go into the token, so two ticks never share one.
-        span.update(name).update(text);
+        span.update(name).update(typeof text === 'string' ? text : text.bytes);
       }
       span.update(b.span);
     }
@@ -255,7 +255,7 @@ export function createClickHouseSink(
       // Feature tables are independent of each other: insert them side by side.
       await Promise.all(
         [...features].map(([name, f]) =>
-          insert(featureTables.get(name)!, f.blocks, `${token}/f/${name}`, formats.features),
+          insertRows(featureTables.get(name)!, f.blocks, `${token}/f/${name}`),
         ),
       );
       lastWriteOk = true;
@@ -296,7 +296,7 @@ export function createClickHouseSink(
     acceptEncoded,
     drain: () => writer.drain(),
     capabilities: () => caps,
-    formats: () => formats,
+    rowFormat: () => format,
     buffer: () => writer.stats(),
     circuit: () => resilience.circuit(),
     onCircuit: (l) => resilience.onCircuit(l),
@@ -306,7 +306,7 @@ export function createClickHouseSink(
       try {
         caps = await detectCapabilities(client);
         // RowBinary where the connection carries bytes: chDB's takes text only.
-        formats = { rows: config.client.url ? 'RowBinary' : caps.lineFormat, features: caps.lineFormat };
+        format = config.client.url ? 'RowBinary' : caps.lineFormat;
         await unknownSettings(
           client,
           Object.keys(config.insertSettings ?? {}),
@@ -317,9 +317,9 @@ export function createClickHouseSink(
           config.outputs.flatMap((o) => o.columns),
           caps,
           describeTarget(config.client),
-          formats.rows === 'RowBinary',
+          format === 'RowBinary',
         );
-        encode = batchEncoder(config.featureSets ?? [], formats, tables);
+        encode = batchEncoder(config.featureSets ?? [], format, tables);
         const settings: Record<string, number> = caps.nonReplicatedDeduplication
           ? { non_replicated_deduplication_window: 1000 }
           : {};
@@ -354,7 +354,7 @@ export function createClickHouseSink(
           version: caps.version,
           tables: outputs.map((o) => `${o.database}.${o.table}`),
           insertDeduplicationToken: caps.insertDeduplicationToken,
-          formats,
+          rowFormat: format,
         },
         'clickhouse sink started',
       );
