@@ -1,5 +1,6 @@
 import type { FeatureSetConfig } from '../config/index.js';
 import {
+  describeValue,
   errorMessage,
   type Ack,
   type Batch,
@@ -82,11 +83,17 @@ function binaryRows(tables: EncoderTables, writer: ByteWriter) {
     for (const r of batch.records) {
       const s = r.source;
       const start = w.pos;
+      // A Kafka timestamp of -1 (no timestamp: the pre-0.10 message format) does not fit UInt64:
+      // refused, as ClickHouse refuses it in a JSON line, rather than wrapped to 2^64 - 1.
+      if (!(s.timestamp >= 0 && Number.isSafeInteger(s.timestamp))) {
+        const reason = `column _timestamp_ms: ${describeValue(s.timestamp)} is not a UInt64 value`;
+        rejected.push({ source: s, stage: 'storage', reason });
+        continue;
+      }
       w.bytes(topic);
       w.u32(batch.lane.partition);
       w.i64Text(s.offset, false);
-      if (s.timestamp >= 0) w.u64FromSafe(s.timestamp);
-      else w.bigint(BigInt(Math.trunc(s.timestamp)), 8); // as a JSON number wraps into UInt64
+      w.u64FromSafe(s.timestamp);
       if (s.key === null) w.u8(1);
       else {
         w.u8(0);

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { createAck, type Batch, type OutputRow } from '../core/index.js';
+import { batchEncoder } from './encode.js';
 import { ByteWriter, encodeRowBinary } from './rowBinary.js';
 
 describe('RowBinary writers', () => {
@@ -62,5 +64,39 @@ describe('RowBinary writers', () => {
     const bytes = encodeRowBinary([{ name: 's', type: 'String' }], rows);
     expect(bytes.length).toBe(rows.reduce((n, r) => n + 1 + r.s.length, 0));
     expect(bytes.length).toBeGreaterThan(64 * 1024);
+  });
+
+  it("refuse a row whose Kafka timestamp is -1 (ClickHouse refuses it in a JSON line), keeping the batch's other rows", () => {
+    const source = (offset: number, timestamp: number) => ({
+      topic: 't',
+      partition: 0,
+      offset: String(offset),
+      key: null,
+      value: null,
+      headers: {},
+      timestamp,
+    });
+    const batch: Batch<OutputRow> = {
+      lane: { topic: 't', partition: 0 },
+      ack: createAck().ack,
+      firstOffset: '0',
+      lastOffset: '2',
+      records: [0, -1, 5].map((ts, i) => ({ source: source(i, ts), values: { s: `r${i}` } })),
+      rejected: [],
+      filtered: 0,
+    };
+    const tables = { outputs: [{ columns: [{ name: 's', type: 'String' }] }], tableFor: () => 0 };
+    const e = batchEncoder([], 'RowBinary', tables)(batch);
+    expect(e.sources.map((s) => s.offset)).toEqual(['0', '2']);
+    expect(e.rejected).toEqual([
+      {
+        source: batch.records[1]!.source,
+        stage: 'storage',
+        reason: 'column _timestamp_ms: number -1 is not a UInt64 value',
+      },
+    ]);
+    if (typeof e.rows === 'string') throw new Error('not RowBinary');
+    // Per row: topic (2 bytes), partition 4, offset 8, timestamp 8, null key 1, then 'rN' (3).
+    expect([...e.rows.ends]).toEqual([26, 52]);
   });
 });
