@@ -1,7 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import { Readable } from 'node:stream';
-import { finished } from 'node:stream/promises';
-import { encodeRowBinary, type RowFormat } from '../storage/index.js';
+import { encodeRowBinary, insertRowBinary, type RowFormat } from '../storage/index.js';
 import type { CpuSpan } from './cpu.js';
 import { benchEvent, kafka } from './data.js';
 
@@ -77,15 +75,12 @@ export async function bareInserts(
     const started = performance.now();
     cpu?.begin();
     if (format === 'RowBinary') {
-      // As the pipeline sends RowBinary: through exec (the client's insert takes text formats only).
-      const body = encodeRowBinary(columns, rows);
-      const result = await client.exec({
-        query: `INSERT INTO ${table} (${columns.map((c) => c.name).join(', ')}) FORMAT RowBinary`,
-        values: Readable.from([Buffer.from(body.buffer, body.byteOffset, body.length)], {
-          objectMode: false,
-        }),
+      // As the pipeline sends RowBinary.
+      await insertRowBinary(client, {
+        table,
+        columns: columns.map((c) => c.name),
+        blocks: [encodeRowBinary(columns, rows)],
       });
-      await finished(result.stream.resume());
     } else if (format === 'JSONCompactEachRow') {
       const names = Object.keys(rows[0]!) as [string, ...string[]];
       await client.insert({ table, values: rows.map((r) => Object.values(r)), format, columns: names });

@@ -1,6 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import {
+  ClickHouseLogLevel,
+  createClient,
+  type ClickHouseClient,
+  type ClickHouseSettings,
+} from '@clickhouse/client';
 import { checkTlsFiles, readConfigFiles, type Logger } from '../core/index.js';
 
 export interface ClientConfig {
@@ -98,4 +105,30 @@ export async function createClickHouseClient(
 
 export function describeTarget(config: ClientConfig): string {
   return config.url ? `server ${config.url}` : `embedded chDB at ${resolve(config.path)}`;
+}
+
+/**
+ * Inserts RowBinary blocks into `table` (named columns, in the blocks' order). Through `exec`: the
+ * client's `insert` takes text formats only. Resolves once the server answered the insert.
+ */
+export async function insertRowBinary(
+  client: ClickHouseClient,
+  params: {
+    table: string;
+    columns: readonly string[];
+    blocks: readonly Uint8Array[];
+    clickhouse_settings?: ClickHouseSettings;
+    abort_signal?: AbortSignal;
+  },
+): Promise<void> {
+  const result = await client.exec({
+    query: `INSERT INTO ${params.table} (${params.columns.join(', ')}) FORMAT RowBinary`,
+    values: Readable.from(
+      params.blocks.map((b) => Buffer.from(b.buffer, b.byteOffset, b.length)),
+      { objectMode: false },
+    ),
+    ...(params.clickhouse_settings ? { clickhouse_settings: params.clickhouse_settings } : {}),
+    ...(params.abort_signal ? { abort_signal: params.abort_signal } : {}),
+  });
+  await finished(result.stream.resume());
 }

@@ -171,18 +171,6 @@ const DAY_MS = 86_400_000;
 const unwrap = (type: string, wrapper: string) =>
   type.startsWith(`${wrapper}(`) && type.endsWith(')') ? type.slice(wrapper.length + 1, -1) : undefined;
 
-/** Splits "K, V" at its first top-level comma (V may hold commas of its own). */
-function splitPair(inner: string): [string, string] {
-  let depth = 0;
-  for (let i = 0; i < inner.length; i++) {
-    const c = inner[i];
-    if (c === '(') depth++;
-    else if (c === ')') depth--;
-    else if (c === ',' && depth === 0) return [inner.slice(0, i).trim(), inner.slice(i + 1).trim()];
-  }
-  throw new Error(`not a Map's key and value types: ${inner}`);
-}
-
 const DECIMAL_TEXT = /^(-?)(\d+)(?:\.(\d+))?$/;
 
 /**
@@ -238,10 +226,11 @@ export function valueWriter(type: string): Write {
   }
   const map = unwrap(type, 'Map');
   if (map !== undefined) {
-    const [k, t] = splitPair(map);
+    // No key type holds a comma (String, LowCardinality(String), integers, Date, UUID).
+    const [, k, t] = /^([^,]+), ?(.+)$/.exec(map)!;
     // Keys are text in the converted object (as JSON keys are): read back as their type.
-    const key = keyWriter(k);
-    const value = valueWriter(t);
+    const key = keyWriter(k!);
+    const value = valueWriter(t!);
     return (w, v) => {
       if (v === null || typeof v !== 'object' || Array.isArray(v)) unfit(type, v);
       const entries = Object.entries(v);
@@ -256,7 +245,7 @@ export function valueWriter(type: string): Write {
   if (decimal) {
     const precision = Number(decimal[1]);
     const scale = Number(decimal[2]);
-    const size = precision <= 9 ? 4 : precision <= 18 ? 8 : precision <= 38 ? 16 : 32;
+    const size = precision <= 9 ? 4 : precision <= 18 ? 8 : 16; // the config allows P up to 38
     return (w, v) => {
       const n = typeof v === 'string' ? decimalInteger(v, scale, size) : undefined;
       if (n === undefined) unfit(type, v);
@@ -323,16 +312,6 @@ function keyWriter(type: string): (w: ByteWriter, key: string) => void {
   const write = valueWriter(inner);
   if (/^U?Int(8|16|32)$/.test(inner)) return (w, k) => write(w, Number(k));
   return write; // String, Date, UUID and the 64-bit integers take the text
-}
-
-/** Whether every one of these stored column types has a RowBinary writer. */
-export function writesRowBinary(types: readonly string[]): boolean {
-  try {
-    for (const t of types) valueWriter(t);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

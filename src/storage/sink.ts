@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
-import { finished } from 'node:stream/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { FeatureSetConfig, OutputTable } from '../config/index.js';
 import {
@@ -17,7 +15,7 @@ import {
 import { createBatchingWriter, type BatchingConfig, type BufferStats } from './batchingWriter.js';
 import { detectCapabilities, type Capabilities } from './capabilities.js';
 import { classifyClickHouseError, clickhouseCode } from './classify.js';
-import { createClickHouseClient, describeTarget, type ClientConfig } from './client.js';
+import { createClickHouseClient, describeTarget, insertRowBinary, type ClientConfig } from './client.js';
 import { createDeadLetterTopic, type DeadLetterTopicConfig } from './deadLetterTopic.js';
 import { batchEncoder, type BinaryRows, type EncodedBatch } from './encode.js';
 import { featureTableSpec, mergedViewSql } from './featureTables.js';
@@ -148,23 +146,20 @@ export function createClickHouseSink(
     );
   }
 
-  /** Encoded rows: RowBinary blocks (through `exec`: the client's insert takes text formats only), or lines. */
+  /** Encoded rows: RowBinary blocks, or lines. */
   async function insertRows(spec: TableSpec, blocks: readonly Block[], token: string) {
     if (format !== 'RowBinary') return insert(spec, blocks, token, format);
-    const query = `INSERT INTO ${spec.database}.${spec.table} (${columnNames(spec).join(', ')}) FORMAT RowBinary`;
-    await resilience.policy.execute(async ({ signal }) => {
-      const values = Readable.from(
-        (blocks as BinaryRows[]).map((b) => Buffer.from(b.bytes.buffer, b.bytes.byteOffset, b.bytes.length)),
-        { objectMode: false },
-      );
-      const result = await client!.exec({
-        query,
-        values,
-        abort_signal: signal,
-        clickhouse_settings: settingsWith(token),
-      });
-      await finished(result.stream.resume());
-    }, abort.signal);
+    await resilience.policy.execute(
+      ({ signal }) =>
+        insertRowBinary(client!, {
+          table: `${spec.database}.${spec.table}`,
+          columns: columnNames(spec),
+          blocks: (blocks as BinaryRows[]).map((b) => b.bytes),
+          clickhouse_settings: settingsWith(token),
+          abort_signal: signal,
+        }),
+      abort.signal,
+    );
   }
 
   /**
