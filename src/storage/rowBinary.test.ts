@@ -26,6 +26,7 @@ describe('RowBinary writers', () => {
     expect(refuse('Array(String)', [1])).toThrow('number 1 is not a String value');
     expect(refuse('Map(String, String)', ['a'])).toThrow('is not a Map(String, String) value');
     expect(refuse('Map(UInt8, String)', { '300': 'a' })).toThrow('is not a UInt8 value');
+    expect(refuse('Map(UInt8, String)', { '': 'a' })).toThrow('the string "" is not a UInt8 value');
     expect(refuse('Decimal(9, 2)', 1.5)).toThrow('is not a Decimal(9, 2) value');
     // More places than the scale, or more than the integer holds, would be written wrong (wrapped).
     // Digits past the precision are conversion's to refuse (it does); the writer stops wrapping.

@@ -310,7 +310,9 @@ export function valueWriter(type: string): Write {
 function keyWriter(type: string): (w: ByteWriter, key: string) => void {
   const inner = unwrap(type, 'LowCardinality') ?? type;
   const write = valueWriter(inner);
-  if (/^U?Int(8|16|32)$/.test(inner)) return (w, k) => write(w, Number(k));
+  // Number('') is 0: only an integer's digits are read as one.
+  if (/^U?Int(8|16|32)$/.test(inner))
+    return (w, k) => (INTEGER_TEXT.test(k) ? write(w, Number(k)) : unfit(inner, k));
   return write; // String, Date, UUID and the 64-bit integers take the text
 }
 
