@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -19,7 +19,8 @@ import {
   createClickHouseSink,
   type ClickHouseSink,
   type ClientConfig,
-  type RowFormat,
+  encodeRowBinary,
+  rowBinaryInserter,
 } from '../src/storage/index.js';
 import { rows } from './support/clickhouse.js';
 import { services, uniqueName } from './support/env.js';
@@ -107,13 +108,11 @@ async function storeInTwoStarts(makeSink: () => ClickHouseSink, values: OutputRo
   }
 }
 
-// A server gets rows in RowBinary; chDB's connection takes text, and chDB, a current engine, reads
-// compact lines.
-const targets: { name: string; client: () => ClientConfig; rowFormat: RowFormat }[] = [
+// Both engines get rows in RowBinary: a server as an insert's body, chDB from a file.
+const targets: { name: string; client: () => ClientConfig }[] = [
   {
     name: 'embedded chDB',
     client: () => ({ path: chdbDir, username: 'default', password: '', requestTimeoutMs: 30000 }),
-    rowFormat: 'JSONCompactEachRow',
   },
   {
     name: 'ClickHouse server',
@@ -124,12 +123,11 @@ const targets: { name: string; client: () => ClientConfig; rowFormat: RowFormat 
       password: '',
       requestTimeoutMs: 30000,
     }),
-    rowFormat: 'RowBinary',
   },
 ];
 
-describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFormat }) => {
-  it('stores good rows in the format the engine reads best, isolates rows ClickHouse rejects, and dead-letters rejected records', async () => {
+describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig }) => {
+  it('stores good rows in RowBinary, isolates rows ClickHouse rejects, and dead-letters rejected records', async () => {
     const table = uniqueName('orders');
     // ClickHouse computes this column for every row it takes, and fails on id 'o7' (CANNOT_PARSE_TEXT),
     // whatever the format the row came in.
@@ -145,14 +143,14 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFo
     const telemetry = createTelemetry();
     const sink = tableSink(clientConfig(), table, columns, {}, telemetry);
     await sink.start();
-    expect(sink.rowFormat()).toBe(rowFormat);
+    expect(sink.rowFormat()).toBe('RowBinary');
     const good = Array.from({ length: 9 }, (_, i): OutputRow => ({
       source: source(i),
       values: { id: `o${i}`, n: i },
     }));
     // Offset 5 carries a value our projection would have refused; here it reaches storage directly.
-    // ClickHouse refuses its JSON line; RowBinary's encoder refuses it before (RowBinary has no parser
-    // to notice). Either way it alone is dead-lettered, and the sink splits the insert around 7.
+    // RowBinary's encoder refuses it (RowBinary has no parser on the other side to notice), and it
+    // alone is dead-lettered; the sink splits the insert around 7, which ClickHouse refuses.
     good[5] = { source: source(5, '{"id":"o5","n":"many"}'), values: { id: 'o5', n: 'many' } };
     const undecodable: RejectedRecord = {
       source: source(9, Buffer.from([0xff, 0xfe, 0x00])),
@@ -183,11 +181,7 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFo
         [7, 'k7', 'storage', 'utf8'],
         [9, 'k9', 'ingestion', 'base64'],
       ]);
-      expect(dead[0]!.reason).toMatch(
-        rowFormat === 'RowBinary'
-          ? /^column n: the string "many" is not a UInt16 value$/
-          : /^ClickHouse [A-Z_]+ \(code \d+\): Cannot parse input/,
-      );
+      expect(dead[0]!.reason).toMatch(/^column n: the string "many" is not a UInt16 value$/);
       expect(dead[0]!.value).toBe('{"id":"o5","n":"many"}');
       expect(dead[1]!.reason).toMatch(
         /^ClickHouse CANNOT_PARSE_TEXT \(code 6\): Cannot parse string 'x' as UInt8/,
@@ -424,6 +418,53 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig, rowFo
       ),
     });
     await sink.stop(Date.now() + 5000);
+  });
+});
+
+describe('RowBinary into the embedded engine, through a file', () => {
+  it('stores a retried insert once by its token, and leaves no file behind, stored or refused', async () => {
+    const config = { path: chdbDir, username: 'default', password: '', requestTimeoutMs: 30000 };
+    const client = await createClickHouseClient(config, logger);
+    const table = `st.${uniqueName('file_insert')}`;
+    try {
+      await client.command({ query: 'CREATE DATABASE IF NOT EXISTS st' });
+      await client.command({
+        query: `CREATE TABLE ${table} (id String, at DateTime('Asia/Tokyo')) ENGINE = MergeTree ORDER BY id SETTINGS non_replicated_deduplication_window = 100`,
+      });
+      const insert = rowBinaryInserter(client, config);
+      const columns = [
+        { name: 'id', type: 'String' },
+        // A quote in the structure the file is read with.
+        { name: 'at', type: "DateTime('Asia/Tokyo')" },
+      ];
+      const block = encodeRowBinary(columns, [
+        { id: "it's", at: 0 },
+        { id: 'b', at: 86_400 },
+      ]);
+      for (const token of ['t1', 't1', 't2'])
+        await insert({
+          table,
+          columns,
+          blocks: [block],
+          clickhouse_settings: { insert_deduplication_token: token },
+        });
+      const stored = await rows<{ id: string; at: string }>(
+        client,
+        `SELECT id, toString(at, 'UTC') AS at FROM ${table} ORDER BY id, at`,
+      );
+      expect(stored).toEqual([
+        { id: 'b', at: '1970-01-02 00:00:00' },
+        { id: 'b', at: '1970-01-02 00:00:00' },
+        { id: "it's", at: '1970-01-01 00:00:00' },
+        { id: "it's", at: '1970-01-01 00:00:00' },
+      ]);
+      await expect(insert({ table: `${table}_missing`, columns, blocks: [block] })).rejects.toThrow(
+        /UNKNOWN_TABLE|does not exist/,
+      );
+      expect(readdirSync(join(chdbDir, 'user_files', 'inserts'))).toEqual([]);
+    } finally {
+      await client.close();
+    }
   });
 });
 

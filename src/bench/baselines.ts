@@ -1,5 +1,4 @@
-import type { ClickHouseClient } from '@clickhouse/client';
-import { encodeRowBinary, insertRowBinary, type RowFormat } from '../storage/index.js';
+import { encodeRowBinary, type InsertRowBinary } from '../storage/index.js';
 import type { CpuSpan } from './cpu.js';
 import { benchEvent, kafka } from './data.js';
 
@@ -38,13 +37,15 @@ export async function bareConsumer(
   return count / ((end - first) / 1000);
 }
 
-/** B: bare @clickhouse/client inserts of the same rows, same batch size and format. Rows per second. */
+/**
+ * B: bare @clickhouse/client inserts of the same rows, same batch size and format (RowBinary, by
+ * the pipeline's path). Rows per second.
+ */
 export async function bareInserts(
-  client: ClickHouseClient,
+  insert: InsertRowBinary,
   table: string,
   count: number,
   batchRows: number,
-  format: RowFormat,
   /** The table's columns in order, with their types (for RowBinary). */
   columns: readonly { name: string; type: string }[],
   cpu?: CpuSpan,
@@ -74,17 +75,7 @@ export async function bareInserts(
     const rows = Array.from({ length: Math.min(batchRows, count - i) }, (_, k) => row(i + k));
     const started = performance.now();
     cpu?.begin();
-    if (format === 'RowBinary') {
-      // As the pipeline sends RowBinary.
-      await insertRowBinary(client, {
-        table,
-        columns: columns.map((c) => c.name),
-        blocks: [encodeRowBinary(columns, rows)],
-      });
-    } else if (format === 'JSONCompactEachRow') {
-      const names = Object.keys(rows[0]!) as [string, ...string[]];
-      await client.insert({ table, values: rows.map((r) => Object.values(r)), format, columns: names });
-    } else await client.insert({ table, values: rows, format });
+    await insert({ table, columns, blocks: [encodeRowBinary(columns, rows)] });
     insertMs += performance.now() - started;
     cpu?.end(rows.length);
   }

@@ -10,8 +10,8 @@ import { resolveWorkers } from '../pipeline/index.js';
 import {
   createClickHouseClient,
   createTableSql,
-  detectCapabilities,
   outputTableSpec,
+  rowBinaryInserter,
 } from '../storage/index.js';
 import { bareConsumer, bareInserts } from './baselines.js';
 import { createCpuMeter, cpuSpan, type CpuSpent } from './cpu.js';
@@ -210,9 +210,11 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
     await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${bDb}` });
     const bTable = outputTableSpec(bDb, 'events', OUTPUT_COLUMNS);
     await client.command({ query: createTableSql(bTable) });
-    // B inserts in the format the pipeline picks for this engine: RowBinary for a server, the
-    // engine's line format for the embedded one (chDB's connection takes text only).
-    const rowFormat = server ? 'RowBinary' : (await detectCapabilities(client)).lineFormat;
+    // B inserts RowBinary as the pipeline does, by the same path (a file for chDB).
+    const insert = rowBinaryInserter(client, {
+      url: 'url' in storage ? storage.url : undefined,
+      path: chdbPath,
+    });
     for (const format of ['json', 'avro'] as const) {
       const a: number[] = [];
       const b: number[] = [];
@@ -223,11 +225,10 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
         a.push(await bareConsumer(svc.brokers, topics[format], records, PARTITIONS, cpuSpan(meter, spent.a)));
         b.push(
           await bareInserts(
-            client,
+            insert,
             `${bDb}.events`,
             records,
             20_000,
-            rowFormat,
             bTable.columns,
             cpuSpan(meter, spent.b),
           ),

@@ -79,7 +79,7 @@ export function writeReport(r: BenchResult, out: string): string {
     `Machine: ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}, MALLOC_ARENA_MAX=${r.machine.mallocArenaMax ?? 'unset'}, MALLOC_MMAP_THRESHOLD_=${r.machine.mallocMmapThreshold ?? 'unset'}. Services: ${r.machine.services}.`,
     `${n(r.settings.records)} records per topic (JSON ${n(r.settings.recordBytes.json ?? 0)} B, Avro ${n(r.settings.recordBytes.avro ?? 0)} B each), ${r.settings.partitions} partitions, median of ${r.settings.repeats} alternating repeats.`,
     '',
-    `A: bare kafkajs eachBatch counting records. B: bare @clickhouse/client inserts of the same rows, in the pipeline's format (RowBinary for the server, JSONCompactEachRow for the embedded store), 20,000 a batch. C: the full pipeline with two windowed feature sets, ${r.workers === 0 ? 'on the main thread only' : `with ${r.workers} worker thread${r.workers === 1 ? '' : 's'}`}; feature rows are those C wrote per record.`,
+    `A: bare kafkajs eachBatch counting records. B: bare @clickhouse/client inserts of the same rows, in the pipeline's format and path (RowBinary, as the body of the insert for the server, from a file for the embedded store), 20,000 a batch. C: the full pipeline with two windowed feature sets, ${r.workers === 0 ? 'on the main thread only' : `with ${r.workers} worker thread${r.workers === 1 ? '' : 's'}`}; feature rows are those C wrote per record.`,
     '',
     '| store | format | A records/s | B rows/s | C records/s | C/A | C/B | target C/A | feature rows/record |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |',

@@ -1,5 +1,6 @@
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdirSync, rmSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import {
@@ -107,28 +108,63 @@ export function describeTarget(config: ClientConfig): string {
   return config.url ? `server ${config.url}` : `embedded chDB at ${resolve(config.path)}`;
 }
 
+export interface RowBinaryInsert {
+  readonly table: string;
+  /** The blocks' columns, in their order, with their stored types. */
+  readonly columns: readonly { readonly name: string; readonly type: string }[];
+  readonly blocks: readonly Uint8Array[];
+  readonly clickhouse_settings?: ClickHouseSettings;
+  readonly abort_signal?: AbortSignal;
+}
+
+/** Inserts RowBinary blocks; resolves once the engine has stored them. */
+export type InsertRowBinary = (params: RowBinaryInsert) => Promise<void>;
+
+/** A ClickHouse string literal. */
+const sqlString = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
 /**
- * Inserts RowBinary blocks into `table` (named columns, in the blocks' order). Through `exec`: the
- * client's `insert` takes text formats only. Resolves once the server answered the insert.
+ * How RowBinary reaches the engine. A server takes it as the body of `INSERT ... FORMAT RowBinary`,
+ * through `exec` (the client's `insert` takes text formats only). chDB's connection takes text only:
+ * its rows go into a file that `INSERT ... SELECT FROM file()` reads, in `user_files/inserts` under
+ * the store's path (written and deleted within the insert; the folder is emptied when the client
+ * is made, so a crash leaves nothing behind for long). chDB reads RowBinary 1.9-2.2 times as fast as
+ * JSONCompactEachRow lines, file included; insert_deduplication_token holds for INSERT SELECT too.
  */
-export async function insertRowBinary(
+export function rowBinaryInserter(
   client: ClickHouseClient,
-  params: {
-    table: string;
-    columns: readonly string[];
-    blocks: readonly Uint8Array[];
-    clickhouse_settings?: ClickHouseSettings;
-    abort_signal?: AbortSignal;
-  },
-): Promise<void> {
-  const result = await client.exec({
-    query: `INSERT INTO ${params.table} (${params.columns.join(', ')}) FORMAT RowBinary`,
-    values: Readable.from(
-      params.blocks.map((b) => Buffer.from(b.buffer, b.byteOffset, b.length)),
-      { objectMode: false },
-    ),
-    ...(params.clickhouse_settings ? { clickhouse_settings: params.clickhouse_settings } : {}),
-    ...(params.abort_signal ? { abort_signal: params.abort_signal } : {}),
-  });
-  await finished(result.stream.resume());
+  config: Pick<ClientConfig, 'url' | 'path'>,
+): InsertRowBinary {
+  if (config.url)
+    return async (params) => {
+      const result = await client.exec({
+        query: `INSERT INTO ${params.table} (${params.columns.map((c) => c.name).join(', ')}) FORMAT RowBinary`,
+        values: Readable.from(
+          params.blocks.map((b) => Buffer.from(b.buffer, b.byteOffset, b.length)),
+          { objectMode: false },
+        ),
+        ...(params.clickhouse_settings ? { clickhouse_settings: params.clickhouse_settings } : {}),
+        ...(params.abort_signal ? { abort_signal: params.abort_signal } : {}),
+      });
+      await finished(result.stream.resume());
+    };
+  const dir = resolve(config.path, 'user_files', 'inserts');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  let next = 0;
+  return async (params) => {
+    const file = join(dir, `${next++}.bin`);
+    const names = params.columns.map((c) => c.name).join(', ');
+    const structure = params.columns.map((c) => `${c.name} ${c.type}`).join(', ');
+    try {
+      await writeFile(file, params.blocks);
+      await client.command({
+        query: `INSERT INTO ${params.table} (${names}) SELECT * FROM file(${sqlString(file)}, 'RowBinary', ${sqlString(structure)})`,
+        ...(params.clickhouse_settings ? { clickhouse_settings: params.clickhouse_settings } : {}),
+        ...(params.abort_signal ? { abort_signal: params.abort_signal } : {}),
+      });
+    } finally {
+      await rm(file, { force: true });
+    }
+  };
 }

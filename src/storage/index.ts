@@ -1,6 +1,12 @@
 export { createClickHouseSink } from './sink.js';
 export type { ClickHouseSink, ClickHouseSinkConfig } from './sink.js';
-export { createClickHouseClient, describeTarget, insertRowBinary, storageTls } from './client.js';
+export {
+  createClickHouseClient,
+  describeTarget,
+  rowBinaryInserter,
+  storageTls,
+  type InsertRowBinary,
+} from './client.js';
 export type { ClientConfig } from './client.js';
 export { classifyClickHouseError, clickhouseCode } from './classify.js';
 export { createTableSql, outputTableSpec, deadLetterTableSpec, SOURCE_COLUMNS } from './schema.js';

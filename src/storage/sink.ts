@@ -15,7 +15,13 @@ import {
 import { createBatchingWriter, type BatchingConfig, type BufferStats } from './batchingWriter.js';
 import { detectCapabilities, type Capabilities } from './capabilities.js';
 import { classifyClickHouseError, clickhouseCode } from './classify.js';
-import { createClickHouseClient, describeTarget, insertRowBinary, type ClientConfig } from './client.js';
+import {
+  createClickHouseClient,
+  describeTarget,
+  rowBinaryInserter,
+  type ClientConfig,
+  type InsertRowBinary,
+} from './client.js';
 import { createDeadLetterTopic, type DeadLetterTopicConfig } from './deadLetterTopic.js';
 import { batchEncoder, type BinaryRows, type EncodedBatch } from './encode.js';
 import { featureTableSpec, mergedViewSql } from './featureTables.js';
@@ -115,6 +121,7 @@ export function createClickHouseSink(
   resilience.onRetry(() => telemetry.retries.inc({ module: 'storage' }));
   const abort = new AbortController();
   let client: ClickHouseClient | undefined;
+  let insertRowBinary: InsertRowBinary | undefined;
   let caps: Capabilities | undefined;
   let lastWriteOk = false;
 
@@ -151,9 +158,9 @@ export function createClickHouseSink(
     if (format !== 'RowBinary') return insert(spec, blocks, token, format);
     await resilience.policy.execute(
       ({ signal }) =>
-        insertRowBinary(client!, {
+        insertRowBinary!({
           table: `${spec.database}.${spec.table}`,
-          columns: columnNames(spec),
+          columns: spec.columns,
           blocks: (blocks as BinaryRows[]).map((b) => b.bytes),
           clickhouse_settings: settingsWith(token),
           abort_signal: signal,
@@ -300,8 +307,8 @@ export function createClickHouseSink(
       client = await createClickHouseClient(config.client, logger);
       try {
         caps = await detectCapabilities(client);
-        // RowBinary where the connection carries bytes: chDB's takes text only.
-        format = config.client.url ? 'RowBinary' : caps.lineFormat;
+        format = 'RowBinary';
+        insertRowBinary = rowBinaryInserter(client, config.client);
         await unknownSettings(
           client,
           Object.keys(config.insertSettings ?? {}),
