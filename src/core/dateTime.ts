@@ -13,3 +13,18 @@ export function dateTimeText(seconds: number): string {
   }
   return text;
 }
+
+let lastText = '';
+let lastMs = Number.NaN;
+
+/**
+ * `Date.parse`, remembering the last text it read: a record's event time is often also a DateTime
+ * column, and projection and extraction each read it (0.15 µs a parse).
+ */
+export function parseDate(text: string): number {
+  if (text !== lastText) {
+    lastMs = Date.parse(text);
+    lastText = text;
+  }
+  return lastMs;
+}

@@ -1,4 +1,4 @@
-import { dateTimeText, describeValue } from '../core/index.js';
+import { dateTimeText, describeValue, parseDate } from '../core/index.js';
 import type { ScalarType } from '../config/index.js';
 
 /** A value ready for a JSONEachRow insert, or the reason it does not fit the column. */
@@ -151,7 +151,7 @@ export function convert(type: ScalarType, v: unknown): unknown {
       let seconds: number;
       if (typeof v === 'number' && Number.isInteger(v)) seconds = v;
       else {
-        const ms = typeof v === 'string' ? Date.parse(v) : Number.NaN;
+        const ms = typeof v === 'string' ? parseDate(v) : Number.NaN;
         if (Number.isNaN(ms))
           return new Unfit(`expected epoch seconds or an ISO-8601 date-time, got ${describe(v)}`);
         seconds = Math.floor(ms / 1000);

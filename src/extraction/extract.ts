@@ -4,6 +4,7 @@ import {
   ConfigError,
   PipelineError,
   laneId,
+  parseDate,
   withRecords,
   type Batch,
   type DecodedRecord,
@@ -56,7 +57,7 @@ function entityOf(k: KeyPlan, r: DecodedRecord): string | { reason: string } {
 function eventTimeOf(k: KeyPlan, r: DecodedRecord): number | { reason: string } {
   if (!k.eventTime) return r.source.timestamp;
   const v = k.eventTime(r.fields, r.source.headers);
-  const t = typeof v === 'number' ? v : typeof v === 'string' ? Date.parse(v) : NaN;
+  const t = typeof v === 'number' ? v : typeof v === 'string' ? parseDate(v) : NaN;
   if (Number.isFinite(t)) return t;
   return {
     reason: `feature set ${k.fs.name}: event time field '${k.fs.eventTime}' is ${v === undefined ? 'missing' : 'not epoch milliseconds or an ISO-8601 date-time'}`,
