@@ -1,6 +1,11 @@
 /** A reader for a dotted field path (`address.city`), split once rather than per record. */
 export function pathReader(path: string): (fields: Record<string, unknown>) => unknown {
-  if (!path.includes('.')) return (fields) => fields[path];
+  // A function of its own for each field: its property load stays monomorphic (records of a source
+  // share one shape), where one closure for every field would see them all and go megamorphic.
+  if (!path.includes('.'))
+    return new Function('fields', `return fields[${JSON.stringify(path)}];`) as (
+      fields: Record<string, unknown>,
+    ) => unknown;
   const parts = path.split('.');
   return (fields) => {
     let v: unknown = fields;
