@@ -290,7 +290,6 @@ describe('validateConfig', () => {
             input_format_allow_errors_num: 10,
             wait_for_async_insert: 0,
             insert_deduplication_token: 'x',
-            date_time_input_format: 'basic',
             'Max-Size': 1,
           }),
         ),
@@ -299,7 +298,6 @@ describe('validateConfig', () => {
       'storage.insertSettings.input_format_allow_errors_num: would let ClickHouse skip bad rows silently; the service dead-letters them with the reason',
       'storage.insertSettings.wait_for_async_insert: would acknowledge inserts before they are stored, and offsets would be committed for records a crash can lose',
       'storage.insertSettings.insert_deduplication_token: is set by the service, from the source positions of each insert',
-      'storage.insertSettings.date_time_input_format: is set by the service: date-times go in as epoch seconds, or as UTC text read in best_effort mode',
       'storage.insertSettings.Max-Size: must be a ClickHouse setting name (lower-case letters, digits and _)',
     ]);
   });

@@ -6,8 +6,6 @@ function refusedInsertSetting(name: string, value: string | number | boolean): s
     return 'must be a ClickHouse setting name (lower-case letters, digits and _)';
   if (name === 'insert_deduplication_token')
     return 'is set by the service, from the source positions of each insert';
-  if (name === 'date_time_input_format')
-    return 'is set by the service: date-times go in as epoch seconds, or as UTC text read in best_effort mode';
   const off = value === 0 || value === false || value === '0';
   if ((name === 'input_format_allow_errors_num' || name === 'input_format_allow_errors_ratio') && !off)
     return 'would let ClickHouse skip bad rows silently; the service dead-letters them with the reason';

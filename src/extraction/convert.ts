@@ -49,8 +49,8 @@ const DATETIME64_RANGE = [-2208988800, 10413791999] as const;
 /**
  * DateTime64 as ISO-8601 UTC text ('YYYY-MM-DDThh:mm:ss.fffZ') from epoch seconds (a fraction keeps
  * its digits to the precision) or an ISO-8601 string, whose fraction digits past milliseconds are
- * kept too. The Z makes it the same instant whatever the server's or the column's timezone; the
- * sink inserts it with date_time_input_format best_effort, which reads it.
+ * kept too. RowBinary's writer turns it into ticks since the epoch: the same instant whatever the
+ * server's or the column's timezone.
  */
 function toDateTime64(v: unknown, precision: number): unknown {
   let seconds: number;

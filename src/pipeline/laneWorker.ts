@@ -15,13 +15,13 @@ import {
   type StageMeter,
 } from '../core/index.js';
 import type { WindowCounts } from '../extraction/index.js';
-import { batchEncoder, type RowFormat } from '../storage/index.js';
+import { batchEncoder } from '../storage/index.js';
 import { prepareStages, recordStages } from './prepare.js';
 import { unpackRecords, type WireBatch, type WireRecord, type WireResult } from './wire.js';
 import type { FromWorker, ToWorker } from './laneWorkers.js';
 
 const port = parentPort!;
-const { config, rowFormat } = workerData as { config: PipelineConfig; rowFormat: RowFormat };
+const { config } = workerData as { config: PipelineConfig };
 const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
 /** Counts and timings since the last message home; the main thread adds them to its metrics. */
@@ -59,7 +59,7 @@ interface WorkerAck extends Ack {
 try {
   const stages = await prepareStages(config);
   const plan = outputPlan(config);
-  const encode = batchEncoder(config.features, rowFormat, {
+  const encode = batchEncoder(config.features, {
     outputs: plan?.tables ?? [],
     tableFor: (topic) => plan?.tableOf(topic) ?? 0,
   });
@@ -85,8 +85,7 @@ try {
       }
       const transfer = [result.rowSources.buffer as ArrayBuffer];
       for (const rows of [result.rows, ...result.features.map((f) => f[1])])
-        if (typeof rows !== 'string')
-          transfer.push(rows.bytes.buffer as ArrayBuffer, rows.ends.buffer as ArrayBuffer);
+        transfer.push(rows.bytes.buffer as ArrayBuffer, rows.ends.buffer as ArrayBuffer);
       post(
         { t: 'done', id: ack.id, result, metrics: takeMetrics(), openWindows: [...openWindows] },
         transfer,

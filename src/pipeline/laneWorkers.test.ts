@@ -12,7 +12,7 @@ import {
 } from '../core/index.js';
 import { extractFeatures, type WindowCounts } from '../extraction/index.js';
 import { decodeRecords } from '../ingestion/index.js';
-import { batchEncoder, type EncodedBatch, type RowFormat } from '../storage/index.js';
+import { batchEncoder, type EncodedBatch } from '../storage/index.js';
 import { transform } from '../transformation/index.js';
 import { createLaneWorkers, type LaneWorkers } from './laneWorkers.js';
 import { prepareStages } from './prepare.js';
@@ -107,9 +107,6 @@ function summary(b: Batch<SourceRecord>, e: EncodedBatch, commit: unknown) {
   };
 }
 
-/** RowBinary, whose buffers cross back transferred: a thread that ignored the format would encode differently. */
-const ROW_FORMAT: RowFormat = 'RowBinary';
-
 /** The same chain on this thread, as the pipeline runs it with `workers: 0`. */
 async function inThread(cfg: PipelineConfig) {
   const stages = await prepareStages(cfg);
@@ -118,7 +115,7 @@ async function inThread(cfg: PipelineConfig) {
   const steps = transform(stages.transformFor);
   const openWindows = new Map<string, WindowCounts>();
   const extract = extractFeatures(cfg.output!.columns!, cfg.features, openWindows, (l) => (onGeneration = l));
-  const encode = batchEncoder(cfg.features, ROW_FORMAT, {
+  const encode = batchEncoder(cfg.features, {
     outputs: [{ columns: cfg.output!.columns! }],
     tableFor: () => 0,
   });
@@ -145,7 +142,6 @@ function startWorkers(cfg: PipelineConfig, count: number) {
     logger: createLogger({ level: 'silent' }),
     openWindows,
     onFatal: (err) => fatal.push(err),
-    rowFormat: ROW_FORMAT,
   });
   return { workers, telemetry, openWindows, fatal };
 }

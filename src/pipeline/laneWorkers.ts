@@ -16,7 +16,7 @@ import {
   type Telemetry,
 } from '../core/index.js';
 import type { WindowCounts } from '../extraction/index.js';
-import { batchSpan, type EncodedBatch, type RowFormat } from '../storage/index.js';
+import { batchSpan, type EncodedBatch } from '../storage/index.js';
 import { packBatch, type WireBatch, type WireResult } from './wire.js';
 
 export type ToWorker =
@@ -110,8 +110,6 @@ export function createLaneWorkers(
     /** Windows held per feature set, the sum over threads, for the state-size metrics. */
     openWindows: Map<string, WindowCounts>;
     onFatal: (err: unknown) => void;
-    /** The format storage inserts (the threads encode rows in it). */
-    rowFormat: RowFormat;
   },
 ): LaneWorkers {
   const { telemetry, logger, openWindows } = deps;
@@ -232,7 +230,7 @@ export function createLaneWorkers(
       const ready: Promise<void>[] = [];
       for (let i = 0; i < count; i++) {
         const worker = new Worker(workerScript(), {
-          workerData: { config: threadConfig, rowFormat: deps.rowFormat },
+          workerData: { config: threadConfig },
           resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
         });
         const thread: Thread = { worker, pending: new Map(), lanes: 0, openWindows: new Map() };

@@ -149,7 +149,6 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
           logger: logger.child({ module: 'pipeline' }),
           openWindows,
           onFatal,
-          rowFormat: ch.rowFormat(),
         });
         await workers.start();
         const w = workers;

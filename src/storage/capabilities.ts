@@ -1,5 +1,4 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { LineFormat } from './rows.js';
 
 export interface Capabilities {
   readonly version: string;
@@ -7,12 +6,6 @@ export interface Capabilities {
   readonly insertDeduplicationToken: boolean;
   /** `non_replicated_deduplication_window` MergeTree setting, needed for dedup on non-replicated tables. */
   readonly nonReplicatedDeduplication: boolean;
-  /**
-   * The line format of rows inserted as text: JSONCompactEachRow (values only, in column order)
-   * where the engine reads it (chDB, current servers), which chDB parses 1.4-1.6 times as fast;
-   * JSONEachRow otherwise (18.16).
-   */
-  readonly lineFormat: LineFormat;
   /**
    * Settings a CREATE TABLE needs for every column type we declare: 18.16 creates LowCardinality
    * columns only with allow_experimental_low_cardinality_type, which current engines no longer know.
@@ -54,12 +47,6 @@ export async function detectCapabilities(client: ClickHouseClient): Promise<Capa
       client,
       "SELECT name FROM system.merge_tree_settings WHERE name = 'non_replicated_deduplication_window'",
     ),
-    lineFormat: (await exists(
-      client,
-      "SELECT name FROM system.formats WHERE name = 'JSONCompactEachRow' AND is_input",
-    ))
-      ? 'JSONCompactEachRow'
-      : 'JSONEachRow',
     createSettings: (await exists(
       client,
       "SELECT name FROM system.settings WHERE name = 'allow_experimental_low_cardinality_type'",

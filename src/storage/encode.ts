@@ -10,31 +10,19 @@ import {
   type RejectedRecord,
   type SourceRecord,
 } from '../core/index.js';
-import {
-  featureAggregateNames,
-  featureRowWriter,
-  toFeatureCompactLine,
-  toFeatureInsertLine,
-} from './featureTables.js';
+import { featureRowWriter } from './featureTables.js';
 import { ByteWriter, valueWriter } from './rowBinary.js';
-import {
-  compactLinePrefix,
-  insertLinePrefix,
-  toCompactInsertLine,
-  toInsertLine,
-  type RowFormat,
-} from './rows.js';
 import { storedType } from './schema.js';
 
-/** Output rows in RowBinary: the bytes, and where each row ends in them. */
+/** Rows in RowBinary: the bytes, and where each row ends in them. */
 export interface BinaryRows {
   readonly bytes: Uint8Array;
   readonly ends: Int32Array;
 }
 
 /**
- * A batch as storage's buffer holds it: rows already encoded (RowBinary, or lines of JSONEachRow or
- * JSONCompactEachRow, see `RowFormat`), one block per batch and table. Encoding when a batch is
+ * A batch as storage's buffer holds it: rows already encoded in RowBinary, one block per batch and
+ * table. Encoding when a batch is
  * taken, not when its chunk is written, means the buffer holds a few large blocks instead of an
  * object graph per row: less for the garbage collector to copy, and less memory. It is also what a
  * worker thread hands back.
@@ -45,13 +33,13 @@ export interface EncodedBatch {
   readonly lane: Lane;
   /** Identifies the batch's content for the insert deduplication token. */
   readonly span: string;
-  /** Output rows: RowBinary bytes, or one line each joined with newlines ('' when none). */
-  readonly rows: string | BinaryRows;
+  /** Output rows. */
+  readonly rows: BinaryRows;
   /** The source of each output row, in the order of `rows`. */
   readonly sources: readonly SourceRecord[];
   readonly rejected: readonly RejectedRecord[];
-  /** Feature rows per feature set: [feature set name, its rows as `rows` holds them, row count]. */
-  readonly features: readonly (readonly [string, string | BinaryRows, number])[];
+  /** Feature rows per feature set: [feature set name, its rows, row count]. */
+  readonly features: readonly (readonly [string, BinaryRows, number])[];
 }
 
 /** The output tables an encoder writes rows for: their declared columns, and which one a topic's rows go to. */
@@ -115,60 +103,30 @@ function binaryRows(tables: EncoderTables, writer: ByteWriter) {
   };
 }
 
-/** A feature set's rows of a batch, in `format`. */
-function featureEncoder(fs: FeatureSetConfig, format: RowFormat, writer: ByteWriter) {
-  const session = fs.window.type === 'session';
-  if (format === 'RowBinary') {
-    const write = featureRowWriter(fs);
-    return (rows: readonly FeatureRow[]): BinaryRows => {
-      const ends = new Int32Array(rows.length);
-      for (let i = 0; i < rows.length; i++) {
-        write(writer, rows[i]!);
-        ends[i] = writer.pos;
-      }
-      return { bytes: writer.take(), ends };
-    };
-  }
-  const names = featureAggregateNames(fs);
-  const line =
-    format === 'JSONCompactEachRow'
-      ? (f: FeatureRow) => toFeatureCompactLine(f, session, names)
-      : (f: FeatureRow) => toFeatureInsertLine(f, session);
-  return (rows: readonly FeatureRow[]): string => rows.map(line).join('\n');
+/** A feature set's rows of a batch. */
+function featureEncoder(fs: FeatureSetConfig, writer: ByteWriter) {
+  const write = featureRowWriter(fs);
+  return (rows: readonly FeatureRow[]): BinaryRows => {
+    const ends = new Int32Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      write(writer, rows[i]!);
+      ends[i] = writer.pos;
+    }
+    return { bytes: writer.take(), ends };
+  };
 }
 
-/** Encodes batches for the given feature sets, in `format` (pure: no I/O, safe in any thread). */
-export function batchEncoder(
-  featureSets: readonly FeatureSetConfig[],
-  format: RowFormat,
-  tables: EncoderTables,
-) {
+/** Encodes batches for the given feature sets (pure: no I/O, safe in any thread). */
+export function batchEncoder(featureSets: readonly FeatureSetConfig[], tables: EncoderTables) {
   // One buffer for a batch's output rows and then its feature rows: each takes its bytes out.
   const writer = new ByteWriter();
-  const encoders = new Map(featureSets.map((fs) => [fs.name, featureEncoder(fs, format, writer)] as const));
-  const binary = format === 'RowBinary' ? binaryRows(tables, writer) : undefined;
-  const compactRows = format === 'JSONCompactEachRow';
-  const rowLine = compactRows ? toCompactInsertLine : toInsertLine;
-  const lines = (batch: Batch<OutputRow>): string => {
-    const out = new Array<string>(batch.records.length);
-    const prefix = (compactRows ? compactLinePrefix : insertLinePrefix)(batch.lane);
-    for (let i = 0; i < batch.records.length; i++) out[i] = rowLine(batch.records[i]!, prefix);
-    return out.join('\n');
-  };
+  const encoders = new Map(featureSets.map((fs) => [fs.name, featureEncoder(fs, writer)] as const));
+  const binary = binaryRows(tables, writer);
   return (batch: Batch<OutputRow>): EncodedBatch => {
-    let sources: SourceRecord[];
-    let rows: string | BinaryRows;
-    let rejected = batch.rejected;
-    if (binary) {
-      sources = [];
-      const refused: RejectedRecord[] = [];
-      rows = binary(batch, sources, refused);
-      if (refused.length > 0) rejected = [...rejected, ...refused];
-    } else {
-      sources = new Array<SourceRecord>(batch.records.length);
-      for (let i = 0; i < batch.records.length; i++) sources[i] = batch.records[i]!.source;
-      rows = lines(batch);
-    }
+    const sources: SourceRecord[] = [];
+    const refused: RejectedRecord[] = [];
+    const rows = binary(batch, sources, refused);
+    const rejected = refused.length > 0 ? [...batch.rejected, ...refused] : batch.rejected;
     const byTable = new Map<string, FeatureRow[]>();
     for (const f of batch.features ?? []) {
       let list = byTable.get(f.featureSet);

@@ -8,20 +8,13 @@ export function unsupportedColumns(
   columns: readonly ColumnConfig[],
   caps: Capabilities,
   target: string,
-  /** Rows go in as RowBinary: a Decimal is its scaled integer, not text the engine must read. */
-  rowBinary = false,
 ): void {
   // [type in the column's declaration, the engine has it, why not and what to declare instead]
   const limits: [RegExp, boolean, string][] = [
     [/DateTime64/, caps.dateTime64, 'no DateTime64 before ClickHouse 20.1; declare DateTime (seconds)'],
     [/^Map\(/, caps.map, 'no Map before ClickHouse 21.1; declare String and send JSON text'],
-    rowBinary
-      ? [/Decimal/, caps.decimal, 'no Decimal in this engine; declare Float64 or String']
-      : [
-          /Decimal/,
-          caps.decimalText,
-          'this engine reads Decimal only from JSON numbers, which cannot carry every digit; declare Float64 or String',
-        ],
+    // Rows go in as RowBinary: a Decimal is its scaled integer, not text the engine must read.
+    [/Decimal/, caps.decimal, 'no Decimal in this engine; declare Float64 or String'],
   ];
   const problems = limits.flatMap(([type, has, why]) =>
     has ? [] : columns.filter((c) => type.test(c.type)).map((c) => `column ${c.name} ${c.type}: ${why}`),

@@ -40,32 +40,6 @@ export function featureTableSpec(database: string, fs: FeatureSetConfig): TableS
 /** Window bounds as epoch seconds: a number is the same instant whatever the server's timezone. */
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
-/** A feature row as one JSONEachRow line (the aggregates joined in as stringified). */
-export function toFeatureInsertLine(row: FeatureRow, exactBounds: boolean): string {
-  const bounds = exactBounds ? `,"window_start_ms":${row.windowStart},"window_end_ms":${row.windowEnd}` : '';
-  const values = JSON.stringify(row.values);
-  return (
-    `{"entity":${JSON.stringify(row.entity)},"window_start":${seconds(row.windowStart)},"window_end":${seconds(row.windowEnd)}${bounds}` +
-    `${values === '{}' ? '' : `,${values.slice(1, -1)}`},"record_count":${row.recordCount}` +
-    `,"source_topic":${JSON.stringify(row.topic)},"source_partition":${row.partition},"version":"${row.version}"}`
-  );
-}
-
-/**
- * A feature row as one JSONCompactEachRow line, in the order of `featureTableSpec`'s columns; the
- * aggregates are read by the names `aggregates` lists (`featureAggregateNames`), not by key order.
- */
-export function toFeatureCompactLine(
-  row: FeatureRow,
-  exactBounds: boolean,
-  aggregates: readonly string[],
-): string {
-  let line = `[${JSON.stringify(row.entity)},${seconds(row.windowStart)},${seconds(row.windowEnd)}`;
-  if (exactBounds) line += `,${row.windowStart},${row.windowEnd}`;
-  for (const name of aggregates) line += `,${JSON.stringify(row.values[name] ?? null)}`;
-  return `${line},${row.recordCount},${JSON.stringify(row.topic)},${row.partition},"${row.version}"]`;
-}
-
 /**
  * Writes a feature row in RowBinary, in the order of `featureTableSpec`'s columns: window bounds
  * as epoch seconds (and milliseconds for sessions), aggregates read by name.
@@ -90,11 +64,6 @@ export function featureRowWriter(fs: FeatureSetConfig): (w: ByteWriter, row: Fea
   return (w, row) => {
     for (const write of columns) write(w, row);
   };
-}
-
-/** The aggregate columns of a feature set's table, partials included, in table order. */
-export function featureAggregateNames(fs: FeatureSetConfig): string[] {
-  return fs.aggregations.flatMap(aggregationColumns).map((c) => c.name);
 }
 
 /**

@@ -87,7 +87,7 @@ describe('RowBinary writers', () => {
       filtered: 0,
     };
     const tables = { outputs: [{ columns: [{ name: 's', type: 'String' }] }], tableFor: () => 0 };
-    const e = batchEncoder([], 'RowBinary', tables)(batch);
+    const e = batchEncoder([], tables)(batch);
     expect(e.sources.map((s) => s.offset)).toEqual(['0', '2']);
     expect(e.rejected).toEqual([
       {

@@ -27,7 +27,7 @@ import { batchEncoder, type BinaryRows, type EncodedBatch } from './encode.js';
 import { featureTableSpec, mergedViewSql } from './featureTables.js';
 import { unknownSettings, unsupportedColumns } from './engineChecks.js';
 import { createResilience, type CircuitName, type ResilienceConfig } from './resilience.js';
-import { toDeadLetterRow, type LineFormat, type RowFormat } from './rows.js';
+import { toDeadLetterRow } from './rows.js';
 import { bootstrapTable, deadLetterTableSpec, outputTableSpec, type TableSpec } from './schema.js';
 
 export interface ClickHouseSinkConfig {
@@ -58,26 +58,18 @@ export interface ClickHouseSink extends Lifecycle {
   /** Flush all buffered batches and wait until they are stored. */
   drain(): Promise<void>;
   capabilities(): Capabilities | undefined;
-  /** The format `acceptEncoded` batches must be encoded in (known once started). */
-  rowFormat(): RowFormat;
   buffer(): BufferStats;
   circuit(): CircuitName;
   onCircuit(listener: (state: CircuitName) => void): void;
 }
 
-const columnNames = (spec: TableSpec) => spec.columns.map((c) => c.name) as [string, ...string[]];
+/** A batch's output rows for one table. */
+type Block = BinaryRows;
 
-/** A batch's output rows for one table: lines joined with newlines, or RowBinary. */
-type Block = string | BinaryRows;
-
-/** The rows of blocks, one a block (JSON lines never hold a raw newline; RowBinary rows know their ends). */
+/** The rows of blocks, one a block. */
 function oneRowEach(blocks: readonly Block[]): Block[] {
   const rows: Block[] = [];
   for (const b of blocks) {
-    if (typeof b === 'string') {
-      for (const line of b.split('\n')) rows.push(line);
-      continue;
-    }
     let start = 0;
     for (const end of b.ends) {
       rows.push({ bytes: b.bytes.subarray(start, end), ends: Int32Array.of(end - start) });
@@ -94,9 +86,7 @@ export function createClickHouseSink(
   const { logger, telemetry } = deps;
   const outputs = config.outputs.map((o) => outputTableSpec(config.database, o.table, o.columns));
   const tableFor = config.tableFor ?? (() => 0);
-  // Booleans as 1 and 0, which every version reads (18.16 takes no true or false). DateTime64 values
-  // come as ISO-8601 UTC text, which ClickHouse reads only in best_effort mode.
-  const dateTime64 = config.outputs.some((o) => o.columns.some((c) => c.type.includes('DateTime64')));
+  // Booleans as 1 and 0, which every version reads (18.16 takes no true or false).
   const insertSettings = {
     ...Object.fromEntries(
       Object.entries(config.insertSettings ?? {}).map(([k, v]) => [
@@ -104,13 +94,10 @@ export function createClickHouseSink(
         typeof v === 'boolean' ? Number(v) : v,
       ]),
     ),
-    ...(dateTime64 ? { date_time_input_format: 'best_effort' as const } : {}),
   };
   const deadLetters = deadLetterTableSpec(config.database, config.deadLetterTable);
-  // Decided by the engine at start; batches encoded elsewhere (worker threads) must use `rowFormat()`.
-  let format: RowFormat = 'JSONEachRow';
   const tables = { outputs: config.outputs, tableFor };
-  let encode = batchEncoder(config.featureSets ?? [], format, tables);
+  const encode = batchEncoder(config.featureSets ?? [], tables);
   const featureTables = new Map(
     (config.featureSets ?? []).map((fs) => [fs.name, featureTableSpec(config.database, fs)]),
   );
@@ -131,21 +118,14 @@ export function createClickHouseSink(
       ? { ...insertSettings, insert_deduplication_token: token }
       : insertSettings;
 
-  /** Dead letters, objects, always as JSONEachRow; and rows encoded as lines, in their format. */
-  async function insert(
-    spec: TableSpec,
-    values: readonly unknown[],
-    token: string | undefined,
-    format: LineFormat = 'JSONEachRow',
-  ) {
+  /** Dead letters: objects, as JSONEachRow. */
+  async function insertDeadLetters(values: readonly unknown[], token: string) {
     await resilience.policy.execute(
       ({ signal }) =>
         client!.insert({
-          table: `${spec.database}.${spec.table}`,
+          table: `${deadLetters.database}.${deadLetters.table}`,
           values,
-          format,
-          // Compact lines are values only, in the spec's column order.
-          ...(format === 'JSONCompactEachRow' ? { columns: columnNames(spec) } : {}),
+          format: 'JSONEachRow',
           abort_signal: signal,
           clickhouse_settings: settingsWith(token),
         }),
@@ -153,15 +133,14 @@ export function createClickHouseSink(
     );
   }
 
-  /** Encoded rows: RowBinary blocks, or lines. */
+  /** Encoded rows. */
   async function insertRows(spec: TableSpec, blocks: readonly Block[], token: string) {
-    if (format !== 'RowBinary') return insert(spec, blocks, token, format);
     await resilience.policy.execute(
       ({ signal }) =>
         insertRowBinary!({
           table: `${spec.database}.${spec.table}`,
           columns: spec.columns,
-          blocks: (blocks as BinaryRows[]).map((b) => b.bytes),
+          blocks: blocks.map((b) => b.bytes),
           clickhouse_settings: settingsWith(token),
           abort_signal: signal,
         }),
@@ -212,21 +191,21 @@ export function createClickHouseSink(
     const span = createHash('sha1');
     for (const b of batches) {
       const t = byTable[tableFor(b.lane.topic)]!;
-      if (typeof b.rows === 'string' ? b.rows !== '' : b.rows.ends.length > 0) t.blocks.push(b.rows);
+      if (b.rows.ends.length > 0) t.blocks.push(b.rows);
       for (const s of b.sources) t.sources.push(s);
       for (const r of b.rejected) {
         rejected.push(r);
         // Rows RowBinary's encoder refused (a value that does not fit its column) are storage's.
         if (r.stage === 'storage') refused++;
       }
-      for (const [name, text, n] of b.features) {
+      for (const [name, rows, n] of b.features) {
         let f = features.get(name);
         if (!f) features.set(name, (f = { blocks: [], rows: 0 }));
-        f.blocks.push(text);
+        f.blocks.push(rows);
         f.rows += n;
         // An idle tick spans no offsets, and the windows it closes depend on how long the lane was
         // idle: the feature rows themselves go into the token, so two ticks never share one.
-        span.update(name).update(typeof text === 'string' ? text : text.bytes);
+        span.update(name).update(rows.bytes);
       }
       span.update(b.span);
     }
@@ -250,7 +229,7 @@ export function createClickHouseSink(
       const dead = poisoned.length === 0 ? rejected : [...rejected, ...poisoned];
       if (dead.length > 0) {
         await Promise.all([
-          insert(deadLetters, dead.map(toDeadLetterRow), `${token}/dlq`),
+          insertDeadLetters(dead.map(toDeadLetterRow), `${token}/dlq`),
           dlqTopic?.send(dead),
         ]);
       }
@@ -298,7 +277,6 @@ export function createClickHouseSink(
     acceptEncoded,
     drain: () => writer.drain(),
     capabilities: () => caps,
-    rowFormat: () => format,
     buffer: () => writer.stats(),
     circuit: () => resilience.circuit(),
     onCircuit: (l) => resilience.onCircuit(l),
@@ -307,7 +285,6 @@ export function createClickHouseSink(
       client = await createClickHouseClient(config.client, logger);
       try {
         caps = await detectCapabilities(client);
-        format = 'RowBinary';
         insertRowBinary = rowBinaryInserter(client, config.client);
         await unknownSettings(
           client,
@@ -319,9 +296,7 @@ export function createClickHouseSink(
           config.outputs.flatMap((o) => o.columns),
           caps,
           describeTarget(config.client),
-          format === 'RowBinary',
         );
-        encode = batchEncoder(config.featureSets ?? [], format, tables);
         const settings: Record<string, number> = caps.nonReplicatedDeduplication
           ? { non_replicated_deduplication_window: 1000 }
           : {};
@@ -356,7 +331,6 @@ export function createClickHouseSink(
           version: caps.version,
           tables: outputs.map((o) => `${o.database}.${o.table}`),
           insertDeduplicationToken: caps.insertDeduplicationToken,
-          rowFormat: format,
         },
         'clickhouse sink started',
       );
