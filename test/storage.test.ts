@@ -1,4 +1,5 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -421,9 +422,18 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig }) => 
 });
 
 describe('RowBinary into the embedded engine, through a file', () => {
-  it('stores a retried insert once by its token, and leaves no file behind, stored or refused', async () => {
+  it('stores a retried insert once by its token, leaves no file behind, stored or refused, and removes what a dead process left', async () => {
     const config = { path: chdbDir, username: 'default', password: '', requestTimeoutMs: 30000 };
     const client = await createClickHouseClient(config, logger);
+    // What a crashed process left between writing a file and deleting it; and a running one's folder.
+    const root = join(chdbDir, 'user_files', 'inserts');
+    const gone = spawnSync(process.execPath, [
+      '-e',
+      'process.stdout.write(String(process.pid))',
+    ]).stdout.toString();
+    mkdirSync(join(root, `${gone}-crashed`), { recursive: true });
+    writeFileSync(join(root, `${gone}-crashed`, '0.bin'), 'rows');
+    mkdirSync(join(root, `${process.ppid}-running`), { recursive: true });
     const table = `st.${uniqueName('file_insert')}`;
     try {
       await client.command({ query: 'CREATE DATABASE IF NOT EXISTS st' });
@@ -431,6 +441,10 @@ describe('RowBinary into the embedded engine, through a file', () => {
         query: `CREATE TABLE ${table} (id String, at DateTime('Asia/Tokyo')) ENGINE = MergeTree ORDER BY id SETTINGS non_replicated_deduplication_window = 100`,
       });
       const insert = rowBinaryInserter(client, config);
+      const folders = readdirSync(root);
+      expect(folders).not.toContain(`${gone}-crashed`);
+      expect(folders).toContain(`${process.ppid}-running`);
+      const own = folders.find((f) => f.startsWith(`${process.pid}-`))!;
       const columns = [
         { name: 'id', type: 'String' },
         // A quote in the structure the file is read with.
@@ -460,7 +474,7 @@ describe('RowBinary into the embedded engine, through a file', () => {
       await expect(insert({ table: `${table}_missing`, columns, blocks: [block] })).rejects.toThrow(
         /UNKNOWN_TABLE|does not exist/,
       );
-      expect(readdirSync(join(chdbDir, 'user_files', 'inserts'))).toEqual([]);
+      expect(readdirSync(join(root, own))).toEqual([]);
     } finally {
       await client.close();
     }

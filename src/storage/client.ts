@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -123,12 +123,37 @@ export type InsertRowBinary = (params: RowBinaryInsert) => Promise<void>;
 /** A ClickHouse string literal. */
 const sqlString = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
+/** Whether a process of this id runs (signal 0 only checks; EPERM: it runs as someone else). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * A folder of this inserter's own under `root` (`<pid>-<random>`: two inserters of one process, as
+ * the benchmark makes, never share one). Folders a process left that no longer runs (a crash
+ * between writing a file and deleting it) are removed.
+ */
+function insertFolder(root: string): string {
+  mkdirSync(root, { recursive: true });
+  for (const name of readdirSync(root)) {
+    const pid = Number(/^(\d+)-/.exec(name)?.[1]);
+    if (Number.isInteger(pid) && pid !== process.pid && !running(pid))
+      rmSync(join(root, name), { recursive: true, force: true });
+  }
+  return mkdtempSync(join(root, `${process.pid}-`));
+}
+
 /**
  * How RowBinary reaches the engine. A server takes it as the body of `INSERT ... FORMAT RowBinary`,
  * through `exec` (the client's `insert` takes text formats only). chDB's connection takes text only:
  * its rows go into a file that `INSERT ... SELECT FROM file()` reads, in `user_files/inserts` under
- * the store's path (written and deleted within the insert; the folder is emptied when the client
- * is made, so a crash leaves nothing behind for long). chDB takes RowBinary this way with about half
+ * the store's path (written and deleted within the insert; see insertFolder for what a crash
+ * leaves). chDB takes RowBinary this way with about half
  * the CPU of JSONCompactEachRow lines, the text format it read before, file included;
  * insert_deduplication_token holds for INSERT SELECT too.
  */
@@ -149,9 +174,7 @@ export function rowBinaryInserter(
       });
       await finished(result.stream.resume());
     };
-  const dir = resolve(config.path, 'user_files', 'inserts');
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
+  const dir = insertFolder(resolve(config.path, 'user_files', 'inserts'));
   let next = 0;
   return async (params) => {
     const file = join(dir, `${next++}.bin`);

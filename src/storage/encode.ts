@@ -22,10 +22,9 @@ export interface BinaryRows {
 
 /**
  * A batch as storage's buffer holds it: rows already encoded in RowBinary, one block per batch and
- * table. Encoding when a batch is
- * taken, not when its chunk is written, means the buffer holds a few large blocks instead of an
- * object graph per row: less for the garbage collector to copy, and less memory. It is also what a
- * worker thread hands back.
+ * table. Encoding when a batch is taken, not when its chunk is written, means the buffer holds a
+ * few large blocks instead of an object graph per row: less for the garbage collector to copy, and
+ * less memory. It is also what a worker thread hands back.
  */
 export interface EncodedBatch {
   readonly ack: Ack;
