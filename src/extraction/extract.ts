@@ -13,7 +13,7 @@ import {
   type RejectedRecord,
   type SourceRecord,
 } from '../core/index.js';
-import { fieldReader, HEADER_FIELD, planColumns, projectRecord } from './project.js';
+import { fieldReader, HEADER_FIELD, planColumns, projector } from './project.js';
 import { createLaneWindows, type LaneResume, type LaneWindows } from './windows/laneWindows.js';
 
 interface KeyPlan {
@@ -266,9 +266,9 @@ export function extractFeatures(
     const rejected: RejectedRecord[] = [];
     const held = featureSets.length > 0 ? laneState(batch) : undefined;
     const state = held?.windows ?? [];
-    const columnPlan = planFor(batch.lane.topic);
+    const project = projector(planFor(batch.lane.topic));
     next: for (const record of batch.records) {
-      const r = projectRecord(columnPlan, record.fields, record.source.headers);
+      const r = project(record.fields, record.source.headers);
       if (!('values' in r)) {
         rejected.push({ source: record.source, stage: 'extraction', reason: r.reason });
         continue;

@@ -131,29 +131,77 @@ function convertArray(c: ColumnPlan, v: unknown): unknown[] | Unfit {
   return out;
 }
 
+type Projection = (
+  fields: Record<string, unknown>,
+  headers: Headers,
+) => { values: Record<string, unknown> } | { reason: string };
+
+const missing = (c: ColumnPlan, v: null | undefined) => ({
+  reason: `field '${c.field}': ${v === null ? 'is null' : 'is missing'} (column ${c.name} ${c.declared} is not Nullable)`,
+});
+const unfitField = (c: ColumnPlan, r: Unfit) => ({ reason: `field '${c.field}': ${r.reason}` });
+
+const projections = new WeakMap<readonly ColumnPlan[], Projection>();
+
+/**
+ * The projection of a column plan: one row from a record, or the reason (naming the field) why the
+ * record does not fit the columns. Compiled once per plan into a function of its own: each column's
+ * read and conversion is a call site of its own (monomorphic, inlined), and the row is an object
+ * literal with the columns as its keys, in their order (one shape for every row). One closure
+ * looping over the columns saw every column at each site, and built each row key by key.
+ */
+export function projector(columns: readonly ColumnPlan[]): Projection {
+  let project = projections.get(columns);
+  if (project) return project;
+  const lines = ['let v;'];
+  columns.forEach((c, i) => {
+    lines.push(`v = read${i}(fields, headers);`);
+    const none = c.nullable && !c.array && !c.map ? `r${i} = null;` : `return missing(columns[${i}], v);`;
+    const convert = c.array
+      ? `convertArray(columns[${i}], v)`
+      : c.map
+        ? `convertMap(columns[${i}], v)`
+        : `convert${i}(v)`;
+    lines.push(
+      `let r${i};`,
+      `if (v === undefined || v === null) ${none}`,
+      `else if ((r${i} = ${convert}) instanceof Unfit) return unfitField(columns[${i}], r${i});`,
+    );
+  });
+  // Names as JSON string literals: any text is a valid key.
+  const row = columns.map((c, i) => `${JSON.stringify(c.name)}: r${i}`).join(', ');
+  lines.push(`return { values: { ${row} } };`);
+  const names = columns.flatMap((_, i) => [`read${i}`, `convert${i}`]);
+  const make = new Function(
+    'columns',
+    'Unfit',
+    'missing',
+    'unfitField',
+    'convertArray',
+    'convertMap',
+    ...names,
+    `return (fields, headers) => {\n${lines.join('\n')}\n};`,
+  ) as (...args: unknown[]) => Projection;
+  project = make(
+    columns,
+    Unfit,
+    missing,
+    unfitField,
+    convertArray,
+    convertMap,
+    ...columns.flatMap((c) => [c.read, c.convert]),
+  );
+  projections.set(columns, project);
+  return project;
+}
+
 /** Build one row, or the reason (naming the field) why the record does not fit the columns. */
 export function projectRecord(
   columns: readonly ColumnPlan[],
   fields: Record<string, unknown>,
   headers: Headers = {},
 ): { values: Record<string, unknown> } | { reason: string } {
-  const values: Record<string, unknown> = {};
-  for (const c of columns) {
-    const v = c.read(fields, headers);
-    if (v === undefined || v === null) {
-      if (c.nullable && !c.array && !c.map) {
-        values[c.name] = null;
-        continue;
-      }
-      return {
-        reason: `field '${c.field}': ${v === null ? 'is null' : 'is missing'} (column ${c.name} ${c.declared} is not Nullable)`,
-      };
-    }
-    const r = c.array ? convertArray(c, v) : c.map ? convertMap(c, v) : c.convert(v);
-    if (r instanceof Unfit) return { reason: `field '${c.field}': ${r.reason}` };
-    values[c.name] = r;
-  }
-  return { values };
+  return projector(columns)(fields, headers);
 }
 
 export { plan as planColumns };

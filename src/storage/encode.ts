@@ -51,16 +51,43 @@ export function batchSpan(lane: { topic: string; partition: number }, first: str
   return `${lane.topic}\0${lane.partition}\0${first}\0${last}\n`;
 }
 
+/** A value its column's writer refused: the column's index, and why. */
+class ColumnFailure {
+  constructor(
+    readonly column: number,
+    readonly cause: unknown,
+  ) {}
+}
+
+/**
+ * Writes the declared columns' values of a row, in their order; a value its writer refuses throws
+ * a ColumnFailure. Compiled once per table into a function of its own: each column's load and
+ * write is a site of its own (a constant key, one writer), where a loop over the columns saw them
+ * all at each site.
+ */
+function valuesWriter(
+  columns: readonly { name: string; type: string }[],
+): (w: ByteWriter, values: Record<string, unknown>) => void {
+  const writes = columns.map((c, i) => `c = ${i}; write${i}(w, values[${JSON.stringify(c.name)}]);`);
+  const make = new Function(
+    'ColumnFailure',
+    ...columns.map((_, i) => `write${i}`),
+    `return (w, values) => {\nlet c = 0;\ntry {\n${writes.join('\n')}\n} catch (err) {\nthrow new ColumnFailure(c, err);\n}\n};`,
+  ) as (...args: unknown[]) => (w: ByteWriter, values: Record<string, unknown>) => void;
+  return make(ColumnFailure, ...columns.map((c) => valueWriter(storedType(c.type))));
+}
+
 /**
  * Writes the rows of batches in RowBinary: the source columns, then the declared ones in order. A
  * row whose value does not fit its column (conversion makes sure they do; this is the last guard)
  * is left out and rejected with the reason, as ClickHouse's refusal of a JSON line would be.
  */
 function binaryRows(tables: EncoderTables, writer: ByteWriter) {
-  // Per output table: each declared column's name and writer (of its stored type).
-  const columns = tables.outputs.map((o) =>
-    o.columns.map((c) => [c.name, valueWriter(storedType(c.type))] as const),
-  );
+  // Per output table: its declared columns' names, and their values' writer.
+  const columns = tables.outputs.map((o) => ({
+    names: o.columns.map((c) => c.name),
+    write: valuesWriter(o.columns),
+  }));
   return (batch: Batch<OutputRow>, sources: SourceRecord[], rejected: RejectedRecord[]): BinaryRows => {
     const w = writer;
     const cols = columns[tables.tableFor(batch.lane.topic)]!;
@@ -86,13 +113,16 @@ function binaryRows(tables: EncoderTables, writer: ByteWriter) {
         w.u8(0);
         w.bytes(s.key);
       }
-      const values = r.values;
-      let c = 0;
       try {
-        for (; c < cols.length; c++) cols[c]![1](w, values[cols[c]![0]]);
+        cols.write(w, r.values);
       } catch (err) {
         w.pos = start;
-        rejected.push({ source: s, stage: 'storage', reason: `column ${cols[c]![0]}: ${errorMessage(err)}` });
+        const { column, cause } = err as ColumnFailure;
+        rejected.push({
+          source: s,
+          stage: 'storage',
+          reason: `column ${cols.names[column]}: ${errorMessage(cause)}`,
+        });
         continue;
       }
       ends[n++] = w.pos;
