@@ -153,14 +153,17 @@ function insertFolder(root: string): string {
  * through `exec` (the client's `insert` takes text formats only). chDB's connection takes text only:
  * its rows go into a file that `INSERT ... SELECT FROM file()` reads, in `user_files/inserts` under
  * the store's path (written and deleted within the insert; see insertFolder for what a crash
- * leaves). chDB takes RowBinary this way with about half
- * the CPU of JSONCompactEachRow lines, the text format it read before, file included;
- * insert_deduplication_token holds for INSERT SELECT too.
+ * leaves). chDB takes RowBinary this way with about half the CPU of JSONCompactEachRow lines, the
+ * text format it read before, file included; insert_deduplication_token holds for INSERT SELECT too.
  */
 export function rowBinaryInserter(
   client: ClickHouseClient,
   config: Pick<ClientConfig, 'url' | 'path'>,
 ): InsertRowBinary {
+  const passed = (p: RowBinaryInsert) => ({
+    ...(p.clickhouse_settings ? { clickhouse_settings: p.clickhouse_settings } : {}),
+    ...(p.abort_signal ? { abort_signal: p.abort_signal } : {}),
+  });
   if (config.url)
     return async (params) => {
       const result = await client.exec({
@@ -169,8 +172,7 @@ export function rowBinaryInserter(
           params.blocks.map((b) => Buffer.from(b.buffer, b.byteOffset, b.length)),
           { objectMode: false },
         ),
-        ...(params.clickhouse_settings ? { clickhouse_settings: params.clickhouse_settings } : {}),
-        ...(params.abort_signal ? { abort_signal: params.abort_signal } : {}),
+        ...passed(params),
       });
       await finished(result.stream.resume());
     };
@@ -184,8 +186,7 @@ export function rowBinaryInserter(
       await writeFile(file, params.blocks);
       await client.command({
         query: `INSERT INTO ${params.table} (${names}) SELECT * FROM file(${sqlString(file)}, 'RowBinary', ${sqlString(structure)})`,
-        ...(params.clickhouse_settings ? { clickhouse_settings: params.clickhouse_settings } : {}),
-        ...(params.abort_signal ? { abort_signal: params.abort_signal } : {}),
+        ...passed(params),
       });
     } finally {
       await rm(file, { force: true });

@@ -11,7 +11,7 @@ import {
   type SourceRecord,
 } from '../core/index.js';
 import { featureRowWriter } from './featureTables.js';
-import { ByteWriter, valueWriter } from './rowBinary.js';
+import { ByteWriter, rowWriter, type ColumnFailure } from './rowBinary.js';
 import { storedType } from './schema.js';
 
 /** Rows in RowBinary: the bytes, and where each row ends in them. */
@@ -51,32 +51,6 @@ export function batchSpan(lane: { topic: string; partition: number }, first: str
   return `${lane.topic}\0${lane.partition}\0${first}\0${last}\n`;
 }
 
-/** A value its column's writer refused: the column's index, and why. */
-class ColumnFailure {
-  constructor(
-    readonly column: number,
-    readonly cause: unknown,
-  ) {}
-}
-
-/**
- * Writes the declared columns' values of a row, in their order; a value its writer refuses throws
- * a ColumnFailure. Compiled once per table into a function of its own: each column's load and
- * write is a site of its own (a constant key, one writer), where a loop over the columns saw them
- * all at each site.
- */
-function valuesWriter(
-  columns: readonly { name: string; type: string }[],
-): (w: ByteWriter, values: Record<string, unknown>) => void {
-  const writes = columns.map((c, i) => `c = ${i}; write${i}(w, values[${JSON.stringify(c.name)}]);`);
-  const make = new Function(
-    'ColumnFailure',
-    ...columns.map((_, i) => `write${i}`),
-    `return (w, values) => {\nlet c = 0;\ntry {\n${writes.join('\n')}\n} catch (err) {\nthrow new ColumnFailure(c, err);\n}\n};`,
-  ) as (...args: unknown[]) => (w: ByteWriter, values: Record<string, unknown>) => void;
-  return make(ColumnFailure, ...columns.map((c) => valueWriter(storedType(c.type))));
-}
-
 /**
  * Writes the rows of batches in RowBinary: the source columns, then the declared ones in order. A
  * row whose value does not fit its column (conversion makes sure they do; this is the last guard)
@@ -86,7 +60,7 @@ function binaryRows(tables: EncoderTables, writer: ByteWriter) {
   // Per output table: its declared columns' names, and their values' writer.
   const columns = tables.outputs.map((o) => ({
     names: o.columns.map((c) => c.name),
-    write: valuesWriter(o.columns),
+    write: rowWriter(o.columns.map((c) => ({ name: c.name, type: storedType(c.type) }))),
   }));
   return (batch: Batch<OutputRow>, sources: SourceRecord[], rejected: RejectedRecord[]): BinaryRows => {
     const w = writer;

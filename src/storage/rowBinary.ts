@@ -316,17 +316,49 @@ function keyWriter(type: string): (w: ByteWriter, key: string) => void {
   return write; // String, Date, UUID and the 64-bit integers take the text
 }
 
+/** A value its column's writer refused: the column's index, and why. */
+export class ColumnFailure {
+  constructor(
+    readonly column: number,
+    readonly cause: unknown,
+  ) {}
+}
+
+/**
+ * Writes a row's values of `columns` (stored types), in their order, from an object holding them
+ * (as conversion gives them); a value its writer refuses throws a ColumnFailure. Compiled once
+ * into a function of its own: each column's load and write is a site of its own (a constant key,
+ * one writer), where a loop over the columns saw them all at each site. Names are identifiers,
+ * written as JSON string literals.
+ */
+export function rowWriter(
+  columns: readonly { name: string; type: string }[],
+): (w: ByteWriter, values: Record<string, unknown>) => void {
+  const writes = columns.map((c, i) => `c = ${i}; write${i}(w, values[${JSON.stringify(c.name)}]);`);
+  const make = new Function(
+    'ColumnFailure',
+    ...columns.map((_, i) => `write${i}`),
+    `return (w, values) => {\nlet c = 0;\ntry {\n${writes.join('\n')}\n} catch (err) {\nthrow new ColumnFailure(c, err);\n}\n};`,
+  ) as (...args: unknown[]) => (w: ByteWriter, values: Record<string, unknown>) => void;
+  return make(ColumnFailure, ...columns.map((c) => valueWriter(c.type)));
+}
+
 /**
  * Rows given as objects holding every listed column (values as conversion gives them), in
  * RowBinary, in the order of `columns` (stored types). For the benchmark's bare inserts and tests;
- * the pipeline's encoder writes the source columns straight from the record.
+ * the pipeline's encoder writes the source columns straight from the record. A refused value
+ * throws its writer's error.
  */
 export function encodeRowBinary(
   columns: readonly { name: string; type: string }[],
   rows: readonly Record<string, unknown>[],
 ): Uint8Array {
   const w = new ByteWriter();
-  const writers = columns.map((c) => [c.name, valueWriter(c.type)] as const);
-  for (const row of rows) for (const [name, write] of writers) write(w, row[name]);
+  const write = rowWriter(columns);
+  try {
+    for (const row of rows) write(w, row);
+  } catch (err) {
+    throw err instanceof ColumnFailure ? err.cause : err;
+  }
   return w.take();
 }

@@ -63,12 +63,9 @@ export interface ClickHouseSink extends Lifecycle {
   onCircuit(listener: (state: CircuitName) => void): void;
 }
 
-/** A batch's output rows for one table. */
-type Block = BinaryRows;
-
-/** The rows of blocks, one a block. */
-function oneRowEach(blocks: readonly Block[]): Block[] {
-  const rows: Block[] = [];
+/** The rows of blocks (a batch's rows for one table each), one a block. */
+function oneRowEach(blocks: readonly BinaryRows[]): BinaryRows[] {
+  const rows: BinaryRows[] = [];
   for (const b of blocks) {
     let start = 0;
     for (const end of b.ends) {
@@ -134,7 +131,7 @@ export function createClickHouseSink(
   }
 
   /** Encoded rows. */
-  async function insertRows(spec: TableSpec, blocks: readonly Block[], token: string) {
+  async function insertRows(spec: TableSpec, blocks: readonly BinaryRows[], token: string) {
     await resilience.policy.execute(
       ({ signal }) =>
         insertRowBinary!({
@@ -154,7 +151,7 @@ export function createClickHouseSink(
    */
   async function insertIsolatingPoison(
     output: TableSpec,
-    blocks: readonly Block[],
+    blocks: readonly BinaryRows[],
     sources: readonly SourceRecord[],
     token: string,
   ): Promise<RejectedRecord[]> {
@@ -184,10 +181,10 @@ export function createClickHouseSink(
   async function write(batches: readonly EncodedBatch[]): Promise<void> {
     const started = performance.now();
     // Rows per output table (by index in `outputs`), and every row's source in that order.
-    const byTable = outputs.map(() => ({ blocks: [] as Block[], sources: [] as SourceRecord[] }));
+    const byTable = outputs.map(() => ({ blocks: [] as BinaryRows[], sources: [] as SourceRecord[] }));
     const rejected: RejectedRecord[] = [];
     let refused = 0;
-    const features = new Map<string, { blocks: Block[]; rows: number }>();
+    const features = new Map<string, { blocks: BinaryRows[]; rows: number }>();
     const span = createHash('sha1');
     for (const b of batches) {
       const t = byTable[tableFor(b.lane.topic)]!;
