@@ -17,7 +17,14 @@ import { bareConsumer, bareInserts } from './baselines.js';
 import { createCpuMeter, cpuSpan, type CpuSpent } from './cpu.js';
 import { kafka, prefill } from './data.js';
 import { createLiveTopic, latencyPercentiles, produceAtRateApart } from './live.js';
-import { benchConfig, drained, fullPipeline, OUTPUT_COLUMNS, startPipeline } from './pipelineRun.js';
+import {
+  benchConfig,
+  drained,
+  fullPipeline,
+  OUTPUT_COLUMNS,
+  startPipeline,
+  verifyStored,
+} from './pipelineRun.js';
 import { writeReport, type BenchResult } from './report.js';
 
 const run = promisify(execFile);
@@ -246,6 +253,7 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
           workers,
         });
         const run = await fullPipeline(config, records, sampleRss, cpuSpan(meter, spent.c));
+        await verifyStored(client, config, { records, featureRows: run.featureRows });
         c.push(run.rate);
         featureRows = run.featureRows;
         log(

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { validateConfig, type PipelineConfig } from '../config/index.js';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { outputPlan, validateConfig, type PipelineConfig } from '../config/index.js';
 import { counterValue, createLogger } from '../core/index.js';
 import { createPipeline, type Pipeline } from '../pipeline/index.js';
 import type { CpuSpan } from './cpu.js';
@@ -121,4 +122,42 @@ export async function fullPipeline(
     clearInterval(sampler);
     await pipeline.stop(Date.now() + 30_000);
   }
+}
+
+/**
+ * Rows in one of the pipeline's tables (all ReplacingMergeTree) as a query with FINAL sees them: a
+ * row stored twice under one key (an insert retried where the store keeps no tokens) counts once.
+ */
+async function countFinal(client: ClickHouseClient, table: string): Promise<number> {
+  const result = await client.query({
+    query: `SELECT count() AS n FROM ${table} FINAL`,
+    format: 'JSONEachRow',
+  });
+  return Number((await result.json<{ n: string | number }>())[0]!.n);
+}
+
+/**
+ * What C left in the store, checked against what it reports: every record in the output table, none
+ * dead-lettered, and the feature rows it counted. A pipeline that lost rows would otherwise only
+ * look faster; the run stops with what differs.
+ */
+export async function verifyStored(
+  client: ClickHouseClient,
+  config: PipelineConfig,
+  expected: { records: number; featureRows: number },
+): Promise<void> {
+  const plan = outputPlan(config)!;
+  const at = (table: string) => `${plan.database}.${table}`;
+  const stored = await countFinal(client, at(plan.tables[0]!.table));
+  const dead = await countFinal(client, at(plan.deadLetterTable));
+  let features = 0;
+  for (const fs of config.features) features += await countFinal(client, at(fs.name));
+  const wrong = [
+    ...(stored !== expected.records ? [`${stored} of ${expected.records} records stored`] : []),
+    ...(dead !== 0 ? [`${dead} dead-lettered`] : []),
+    ...(features !== expected.featureRows
+      ? [`${features} feature rows stored, ${expected.featureRows} counted`]
+      : []),
+  ];
+  if (wrong.length > 0) throw new Error(`C in ${plan.database}: ${wrong.join('; ')}`);
 }
