@@ -17,12 +17,13 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('benchmark', () => {
   it("checks C's rows in the store against what C reports, and stops on a difference", async () => {
+    const brokers = env.kafkaBrokers!;
     const topic = uniqueName('bench_verify');
     const records = 600;
-    await prefill(env.kafkaBrokers, topic, records, 6, 'json');
+    await prefill(brokers, topic, records, 6, 'json');
     const path = join(dir, 'chdb');
     const config = benchConfig({
-      brokers: env.kafkaBrokers,
+      brokers,
       topic,
       format: 'json',
       database: uniqueName('bench_verify'),

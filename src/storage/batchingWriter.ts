@@ -13,6 +13,12 @@ export interface BatchingConfig {
   readonly insertsInFlight: number;
 }
 
+/**
+ * Nothing accepted for this long: the lanes have paused, at the end of a backlog or of a burst.
+ * While a topic is written to, Kafka hands a consumer that keeps up records every few milliseconds.
+ */
+const QUIET_MS = 100;
+
 /** What the writer buffers: anything acknowledged back to its lane once written. */
 export interface Buffered {
   readonly ack: Ack;
@@ -47,6 +53,12 @@ export interface BatchingWriter<T extends Buffered> {
  * with at most `insertsInFlight` inserts at a time. The buffer is bounded: `accept` waits while it is
  * full, so memory is bounded by configuration, not by the backlog. `write` resolves when a chunk is
  * stored (it retries on its own) and rejects only for errors that end the pipeline.
+ *
+ * When nothing has been accepted for QUIET_MS, what waits is written then, not up to a flush
+ * interval later: the last rows of a backlog or a burst are stored as soon as the lanes pause (as
+ * ClickHouse's Kafka engine writes its block when a poll brings nothing). A quiet flush comes only a
+ * flush interval after the last flush by time, so a slow trickle of records still makes about one
+ * insert per interval, not one per record.
  */
 export function createBatchingWriter<T extends Buffered>(
   config: BatchingConfig,
@@ -61,6 +73,10 @@ export function createBatchingWriter<T extends Buffered>(
   let inFlight = 0;
   let draining = 0;
   let timer: NodeJS.Timeout | undefined;
+  let timerAt = 0;
+  const quietMs = Math.min(QUIET_MS, config.flushIntervalMs);
+  let lastAccepted = Number.NEGATIVE_INFINITY;
+  let lastTimedFlush = Number.NEGATIVE_INFINITY;
   const spaceWaiters: (() => void)[] = [];
   const idleWaiters: (() => void)[] = [];
   let closed = false;
@@ -70,6 +86,7 @@ export function createBatchingWriter<T extends Buffered>(
     (bufferedRows + rows <= config.bufferRows && bufferedBytes + bytes <= config.bufferBytes);
 
   function admit(p: Pending<T>) {
+    lastAccepted = p.since;
     queue.push(p);
     bufferedRows += p.rows;
     bufferedBytes += p.bytes;
@@ -78,19 +95,37 @@ export function createBatchingWriter<T extends Buffered>(
     p.item.ack.accept();
   }
 
-  function due(): boolean {
+  /** Whether a chunk goes now, and why: it is full (or a drain waits), by the interval, or quiet. */
+  function due(): false | 'full' | 'interval' | 'quiet' {
     if (queue.length === 0) return false;
-    if (draining > 0 || queuedRows >= config.batchRows || queuedBytes >= config.batchBytes) return true;
-    return now() - queue[0]!.since >= config.flushIntervalMs;
+    if (draining > 0 || queuedRows >= config.batchRows || queuedBytes >= config.batchBytes) return 'full';
+    const t = now();
+    if (t - queue[0]!.since >= config.flushIntervalMs) return 'interval';
+    return t >= quietAt() ? 'quiet' : false;
   }
 
+  /**
+   * When the lanes count as paused: QUIET_MS after the last batch came, and a flush interval after
+   * the last flush by time (interval or quiet; full chunks do not count, so the end of a backlog
+   * is written when it comes).
+   */
+  const quietAt = () => Math.max(lastAccepted + quietMs, lastTimedFlush + config.flushIntervalMs);
+
   function schedule() {
-    if (timer || queue.length === 0 || closed) return;
-    const wait = Math.max(0, config.flushIntervalMs - (now() - queue[0]!.since));
-    timer = setTimeout(() => {
-      timer = undefined;
-      pump();
-    }, wait);
+    if (queue.length === 0 || closed) return;
+    const at = Math.min(queue[0]!.since + config.flushIntervalMs, quietAt());
+    if (timer) {
+      if (timerAt <= at) return; // it comes first; it schedules again if nothing is due then
+      clearTimeout(timer);
+    }
+    timerAt = at;
+    timer = setTimeout(
+      () => {
+        timer = undefined;
+        pump();
+      },
+      Math.max(0, at - now()),
+    );
   }
 
   function release(chunk: readonly Pending<T>[]) {
@@ -106,7 +141,9 @@ export function createBatchingWriter<T extends Buffered>(
   }
 
   function pump() {
-    while (inFlight < config.insertsInFlight && due()) {
+    let why: ReturnType<typeof due>;
+    while (inFlight < config.insertsInFlight && (why = due())) {
+      if (why !== 'full') lastTimedFlush = now();
       const chunk: Pending<T>[] = [];
       let rows = 0;
       let bytes = 0;
