@@ -84,6 +84,37 @@ describe('batching writer', () => {
     writer.close();
   });
 
+  it('writes a tenth of a chunk or more at a pause even just after a quiet flush (a cold start)', async () => {
+    const { writes, writer, accept } = recorded();
+    await accept(); // written at 100, quiet
+    await vi.advanceTimersByTimeAsync(200);
+    await accept(150); // 150 of batchRows 1000 wait: not a trickle
+    await vi.advanceTimersByTimeAsync(100);
+    expect(writes).toEqual([
+      { at: 100, items: [0] },
+      { at: 300, items: [1] },
+    ]);
+    writer.close();
+  });
+
+  it('sets no timer while every insert slot is taken', async () => {
+    const releases: (() => void)[] = [];
+    const writer = createBatchingWriter<{ ack: Ack }>(
+      { ...config, insertsInFlight: 1 },
+      () => new Promise<void>((r) => releases.push(r)),
+    );
+    await writer.accept({ ack: ack() }, 10, 10);
+    await vi.advanceTimersByTimeAsync(100); // quiet: the one slot is taken
+    await writer.accept({ ack: ack() }, 10, 10);
+    await vi.advanceTimersByTimeAsync(5000); // overdue, and waits for the slot
+    expect(releases).toHaveLength(1);
+    expect(vi.getTimerCount()).toBe(0);
+    releases[0]!();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(releases).toHaveLength(2);
+    writer.close();
+  });
+
   it('still writes a full chunk at once, without waiting for a pause', async () => {
     const { writes, writer, accept } = recorded();
     await accept(600);

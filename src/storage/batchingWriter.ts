@@ -56,9 +56,9 @@ export interface BatchingWriter<T extends Buffered> {
  *
  * When nothing has been accepted for QUIET_MS, what waits is written then, not up to a flush
  * interval later: the last rows of a backlog or a burst are stored as soon as the lanes pause (as
- * ClickHouse's Kafka engine writes its block when a poll brings nothing). A quiet flush comes only a
- * flush interval after the last flush by time, so a slow trickle of records still makes about one
- * insert per interval, not one per record.
+ * ClickHouse's Kafka engine writes its block when a poll brings nothing). Unless a tenth of
+ * `batchRows` waits, a quiet flush comes only a flush interval after the last flush by time, so a
+ * slow trickle of records still makes about one insert per interval, not one per record.
  */
 export function createBatchingWriter<T extends Buffered>(
   config: BatchingConfig,
@@ -75,6 +75,7 @@ export function createBatchingWriter<T extends Buffered>(
   let timer: NodeJS.Timeout | undefined;
   let timerAt = 0;
   const quietMs = Math.min(QUIET_MS, config.flushIntervalMs);
+  const quietRows = Math.ceil(config.batchRows / 10);
   let lastAccepted = Number.NEGATIVE_INFINITY;
   let lastTimedFlush = Number.NEGATIVE_INFINITY;
   const spaceWaiters: (() => void)[] = [];
@@ -105,14 +106,20 @@ export function createBatchingWriter<T extends Buffered>(
   }
 
   /**
-   * When the lanes count as paused: QUIET_MS after the last batch came, and a flush interval after
-   * the last flush by time (interval or quiet; full chunks do not count, so the end of a backlog
-   * is written when it comes).
+   * When the lanes count as paused: QUIET_MS after the last batch came. Unless a tenth of a chunk
+   * waits, also a flush interval after the last flush by time (interval or quiet; full chunks do
+   * not count): a trickle then makes about one insert per interval, while the rest of a backlog
+   * is written when it ends, even just after an earlier pause (a cold start) was.
    */
-  const quietAt = () => Math.max(lastAccepted + quietMs, lastTimedFlush + config.flushIntervalMs);
+  const quietAt = () =>
+    queuedRows >= quietRows
+      ? lastAccepted + quietMs
+      : Math.max(lastAccepted + quietMs, lastTimedFlush + config.flushIntervalMs);
 
   function schedule() {
-    if (queue.length === 0 || closed) return;
+    // With every insert slot taken, the next to finish pumps: a timer would only fire for nothing
+    // (and, once a flush is overdue, again every millisecond).
+    if (queue.length === 0 || closed || inFlight >= config.insertsInFlight) return;
     const at = Math.min(queue[0]!.since + config.flushIntervalMs, quietAt());
     if (timer) {
       if (timerAt <= at) return; // it comes first; it schedules again if nothing is due then
