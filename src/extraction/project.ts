@@ -131,10 +131,9 @@ function convertArray(c: ColumnPlan, v: unknown): unknown[] | Unfit {
   return out;
 }
 
-type Projection = (
-  fields: Record<string, unknown>,
-  headers: Headers,
-) => { values: Record<string, unknown> } | { reason: string };
+/** One row from a record, or the reason (naming the field) why the record does not fit the columns. */
+type Projected = { values: Record<string, unknown> } | { reason: string };
+type Projection = (fields: Record<string, unknown>, headers: Headers) => Projected;
 
 const missing = (c: ColumnPlan, v: null | undefined) => ({
   reason: `field '${c.field}': ${v === null ? 'is null' : 'is missing'} (column ${c.name} ${c.declared} is not Nullable)`,
@@ -200,7 +199,7 @@ export function projectRecord(
   columns: readonly ColumnPlan[],
   fields: Record<string, unknown>,
   headers: Headers = {},
-): { values: Record<string, unknown> } | { reason: string } {
+): Projected {
   return projector(columns)(fields, headers);
 }
 

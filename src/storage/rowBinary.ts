@@ -316,6 +316,9 @@ function keyWriter(type: string): (w: ByteWriter, key: string) => void {
   return write; // String, Date, UUID and the 64-bit integers take the text
 }
 
+/** Writes one row's values (see rowWriter). */
+type RowWriter = (w: ByteWriter, values: Record<string, unknown>) => void;
+
 /** A value its column's writer refused: the column's index, and why. */
 export class ColumnFailure {
   constructor(
@@ -331,15 +334,13 @@ export class ColumnFailure {
  * one writer), where a loop over the columns saw them all at each site. Names are identifiers,
  * written as JSON string literals.
  */
-export function rowWriter(
-  columns: readonly { name: string; type: string }[],
-): (w: ByteWriter, values: Record<string, unknown>) => void {
+export function rowWriter(columns: readonly { name: string; type: string }[]): RowWriter {
   const writes = columns.map((c, i) => `c = ${i}; write${i}(w, values[${JSON.stringify(c.name)}]);`);
   const make = new Function(
     'ColumnFailure',
     ...columns.map((_, i) => `write${i}`),
     `return (w, values) => {\nlet c = 0;\ntry {\n${writes.join('\n')}\n} catch (err) {\nthrow new ColumnFailure(c, err);\n}\n};`,
-  ) as (...args: unknown[]) => (w: ByteWriter, values: Record<string, unknown>) => void;
+  ) as (...args: unknown[]) => RowWriter;
   return make(ColumnFailure, ...columns.map((c) => valueWriter(c.type)));
 }
 
