@@ -13,6 +13,12 @@ interface Bucket {
   readonly windows: Map<string, number>;
 }
 
+/** An entity's slots in the windows that hold a step's records (see `recent`). */
+interface Recent {
+  readonly start: number;
+  readonly slots: readonly number[];
+}
+
 /**
  * A bucket the watermark has closed whose windows have not all left yet. From `closedAt` on, the
  * lane refused its records as late; a replay rebuilds it from the records before that.
@@ -90,6 +96,12 @@ export function createLaneFixedWindows(
   const inBucket: (Bucket | undefined)[] = [];
   const found: number[] = [];
   const rebuilding: (Closing | undefined)[] = [];
+  /**
+   * Hopping windows: each entity's slots in the windows of the step its last record fell in. A
+   * record of the same entity and step joins the same windows (when the size is a whole number of
+   * steps), so it takes one lookup instead of two per window. Emptied whenever a window closes.
+   */
+  const recent = perRecord > 1 && size % step === 0 ? new Map<string, Recent>() : undefined;
 
   /** Buckets the watermark has passed move to `closing`; the lane refuses their records from `at`. */
   function sweep(at: bigint) {
@@ -97,6 +109,7 @@ export function createLaneFixedWindows(
     if (wm < nextClose) return;
     const closed: Closing[] = [];
     nextClose = Number.POSITIVE_INFINITY;
+    recent?.clear();
     for (const [start, bucket] of buckets) {
       const closesAt = start + size + lateness;
       if (closesAt > wm) {
@@ -131,11 +144,21 @@ export function createLaneFixedWindows(
 
     add(entity, ts, offset, record) {
       const wm = watermark();
+      const newest = Math.floor(ts / step) * step;
+      // Every window in `recent` is open while the watermark is below the next close.
+      if (recent !== undefined && replaying === 0 && wm < nextClose) {
+        const r = recent.get(entity);
+        if (r !== undefined && r.start === newest) {
+          for (let i = 0; i < r.slots.length; i++) states.add(r.slots[i]!, record, offset);
+          recordTime(ts, offset);
+          return 'added';
+        }
+      }
       // The windows [start, start + size) that hold ts, newest first; closed ones take nothing,
       // and once one is closed the older ones are too (but for buckets a replay rebuilds).
       let open = 0;
       let toOpen = 0;
-      for (let start = Math.floor(ts / step) * step; start > ts - size; start -= step) {
+      for (let start = newest; start > ts - size; start -= step) {
         let bucket: Bucket | undefined;
         let again: Closing | undefined;
         if (start + size + lateness <= wm) {
@@ -183,7 +206,11 @@ export function createLaneFixedWindows(
         }
         inBucket[i] = undefined;
         rebuilding[i] = undefined;
+        found[i] = w;
         states.add(w, record, offset);
+      }
+      if (recent !== undefined && replaying === 0 && open === perRecord) {
+        recent.set(entity, { start: newest, slots: found.slice(0, open) });
       }
       recordTime(ts, offset);
       if (open > 0) return 'added';
@@ -231,6 +258,7 @@ export function createLaneFixedWindows(
       for (const bucket of buckets.values()) for (const w of bucket.windows.values()) states.free(w);
       for (const c of closing) for (const w of c.bucket?.windows.values() ?? []) states.free(w);
       buckets.clear();
+      recent?.clear();
       closing.length = 0;
       replaying = 0;
     },

@@ -222,3 +222,76 @@ describe('idle timeout', () => {
     expect(w.close()).toEqual([]);
   });
 });
+
+describe('hopping windows against a reference', () => {
+  it('adds a record to none of its windows that closed since the last record of its entity and step', () => {
+    const fs = featureSet({ window: { type: 'hopping', size: '30s', step: '10s' }, outOfOrderness: '5s' });
+    const w = createLaneWindows(fs, lane);
+    w.add('e1', 21_000, 0n, {}); // windows from 0, 10 and 20 s
+    w.add('e2', 36_000, 1n, {}); // watermark 31 s: [0, 30) closes
+    expect(w.add('e1', 22_000, 2n, {})).toBe('added'); // to [10, 40) and [20, 50) only
+    expect(w.close().map((r) => [r.entity, r.windowStart, r.recordCount])).toEqual([['e1', 0, 1]]);
+  });
+
+  it('gives each window the records it held while open, with out-of-order and late records and closes in between', () => {
+    const size = 30_000;
+    const step = 10_000;
+    const ooo = 5_000;
+    const fs = featureSet({
+      window: { type: 'hopping', size: '30s', step: '10s' },
+      outOfOrderness: '5s',
+      aggregations: [
+        { name: 'n', fn: 'count' },
+        { name: 'total', fn: 'sum', field: 'amount' },
+      ],
+    });
+    const w = createLaneWindows(fs, lane);
+    // A fixed pseudo-random walk (the same on every run): mostly forward, some records 0-25 s behind.
+    let seed = 7;
+    const random = () => (seed = (seed * 48_271) % 2_147_483_647) / 2_147_483_647;
+    const expected = new Map<string, { n: number; total: number }>();
+    const got = new Map<string, { n: number; total: number }>();
+    const take = (rows: ReturnType<typeof w.close>) => {
+      for (const r of rows) {
+        const key = `${r.entity}@${r.windowStart}`;
+        expect(got.has(key)).toBe(false); // each window leaves once
+        got.set(key, { n: r.values.n as number, total: r.values.total as number });
+      }
+    };
+    let max = Number.NEGATIVE_INFINITY;
+    let now = 0;
+    // Now and then a run of records of one entity from 3-15 s back, between current ones of others.
+    let behind = 0;
+    let back = 'e0';
+    let backTo = 0;
+    for (let i = 0; i < 5000; i++) {
+      now += Math.floor(random() * 400);
+      if (behind === 0 && random() < 0.05) {
+        behind = 4 + Math.floor(random() * 12);
+        back = `e${Math.floor(random() * 3)}`;
+        backTo = now - 3_000 - Math.floor(random() * 12_000);
+      }
+      const late = behind > 0 && random() < 0.5;
+      if (late) behind--;
+      const ts = late ? backTo + Math.floor(random() * 2_000) : now;
+      const entity = late ? back : `e${Math.floor(random() * 3)}`;
+      const amount = i + 1;
+      // The windows holding ts that are still open before this record moves the watermark.
+      const open: number[] = [];
+      for (let start = Math.floor(ts / step) * step; start > ts - size; start -= step)
+        if (start + size > max - ooo) open.push(start);
+      max = Math.max(max, ts);
+      const status = w.add(entity, ts, BigInt(i), { amount });
+      expect(status).toBe(open.length > 0 ? 'added' : 'late');
+      for (const start of open) {
+        const e = expected.get(`${entity}@${start}`) ?? { n: 0, total: 0 };
+        expected.set(`${entity}@${start}`, { n: e.n + 1, total: e.total + amount });
+      }
+      if (i % 50 === 0) take(w.close(20));
+    }
+    w.add('other', now + 10 * size, 5000n, { amount: 0 }); // closes every window above
+    take(w.close());
+    expect(got.size).toBeGreaterThan(100);
+    expect(new Map([...got].filter(([k]) => !k.startsWith('other')))).toEqual(expected);
+  });
+});
