@@ -81,6 +81,11 @@ describe('benchmark', () => {
       for (const rate of [t.a, t.b, t.c]) expect(rate).toBeGreaterThan(0);
       expect(t.cOverA).toBeGreaterThan(0);
       expect(t.cOverB).toBeGreaterThan(0);
+      // Every record went through at least one insert into the output table, and none held more
+      // than a chunk (batchRows, 20,000) of them.
+      expect(t.cInserts!.output).toBeGreaterThanOrEqual(Math.ceil(result.settings.records / 20_000));
+      // Feature rows only once windows close (a quick run's event time may close none).
+      expect(t.cInserts!.features > 0).toBe(t.featureRowsPerRecord > 0);
     }
     expect(result.latency.map((l) => l.load)).toEqual([0.5, 0.8]);
     for (const l of result.latency) expect(l.p99Ms).toBeGreaterThanOrEqual(l.p50Ms);

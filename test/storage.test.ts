@@ -190,6 +190,13 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig }) => 
       expect(JSON.parse(dead[2]!.headers as string)).toEqual({ trace: 't9' });
       expect(await counterValue(telemetry.recordsOut, 'storage')).toBe(7);
       expect(await counterValue(telemetry.recordsRejected, 'storage')).toBe(2);
+      // Eight rows reached ClickHouse, refused whole; then 0-3 stored, 4, 6, 7, 8 refused; 4 and 6
+      // stored, 7 and 8 refused; 7 refused alone, 8 stored: three inserts of rows, one of dead letters.
+      const inserts = (await telemetry.inserts.get()).values.map((v) => [v.labels.table, v.value]);
+      expect(inserts.sort()).toEqual([
+        [`st.${table}`, 3],
+        [`st.${table}_dead_letters`, 1],
+      ]);
     } finally {
       await client.close();
     }

@@ -227,6 +227,7 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
       const b: number[] = [];
       const c: number[] = [];
       let featureRows = 0;
+      let cInserts = { output: 0, features: 0 };
       const spent = { a: meter.empty(), b: meter.empty(), c: meter.empty() };
       for (let r = 0; r < repeats; r++) {
         a.push(await bareConsumer(svc.brokers, topics[format], records, PARTITIONS, cpuSpan(meter, spent.a)));
@@ -256,8 +257,9 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
         await verifyStored(client, config, { records, featureRows: run.featureRows });
         c.push(run.rate);
         featureRows = run.featureRows;
+        cInserts = run.inserts;
         log(
-          `${store} ${format} repeat ${r + 1}: A ${a[r]!.toFixed(0)}/s, B ${b[r]!.toFixed(0)}/s, C ${c[r]!.toFixed(0)}/s`,
+          `${store} ${format} repeat ${r + 1}: A ${a[r]!.toFixed(0)}/s, B ${b[r]!.toFixed(0)}/s, C ${c[r]!.toFixed(0)}/s in ${run.inserts.output} + ${run.inserts.features} inserts`,
         );
       }
       const ratiosCA = a.map((x, i) => c[i]! / x);
@@ -271,6 +273,7 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
         cOverA: median(ratiosCA),
         cOverB: median(ratiosCB),
         featureRowsPerRecord: featureRows / records,
+        cInserts,
       });
       for (const run of ['a', 'b', 'c'] as const)
         result.cpu.push({ store, format, run, ...perUnit(spent[run], meter.found) });

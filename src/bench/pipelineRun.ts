@@ -105,7 +105,7 @@ export async function fullPipeline(
   count: number,
   sampleRss: () => void,
   cpu?: CpuSpan,
-): Promise<{ rate: number; featureRows: number }> {
+): Promise<{ rate: number; featureRows: number; inserts: { output: number; features: number } }> {
   const pipeline = await startPipeline(config);
   const sampler = setInterval(sampleRss, 100);
   try {
@@ -117,7 +117,14 @@ export async function fullPipeline(
     cpu?.end(count);
     const rate = count / ((performance.now() - started) / 1000);
     const { values } = await pipeline.telemetry.featureRows.get();
-    return { rate, featureRows: values.reduce((n, v) => n + v.value, 0) };
+    const plan = outputPlan(config)!;
+    const inserts = { output: 0, features: 0 };
+    for (const v of (await pipeline.telemetry.inserts.get()).values) {
+      if (v.labels.table === `${plan.database}.${plan.tables[0]!.table}`) inserts.output += v.value;
+      else if (config.features.some((fs) => v.labels.table === `${plan.database}.${fs.name}`))
+        inserts.features += v.value;
+    }
+    return { rate, featureRows: values.reduce((n, v) => n + v.value, 0), inserts };
   } finally {
     clearInterval(sampler);
     await pipeline.stop(Date.now() + 30_000);

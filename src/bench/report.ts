@@ -30,6 +30,8 @@ export interface BenchResult {
     cOverB: number;
     /** Feature rows C wrote per record (the last repeat). */
     featureRowsPerRecord: number;
+    /** C's inserts in the last repeat: into the output table, and into the feature tables (absent in older results). */
+    cInserts?: { output: number; features: number };
   }[];
   latency: {
     store: string;
@@ -81,11 +83,15 @@ export function writeReport(r: BenchResult, out: string): string {
     '',
     `A: bare kafkajs eachBatch counting records. B: bare @clickhouse/client inserts of the same rows, in the pipeline's format and path (RowBinary, as the body of the insert for the server, from a file for the embedded store), 20,000 a batch. C: the full pipeline with two windowed feature sets, ${r.workers === 0 ? 'on the main thread only' : `with ${r.workers} worker thread${r.workers === 1 ? '' : 's'}`}; feature rows are those C wrote per record.`,
     '',
-    '| store | format | A records/s | B rows/s | C records/s | C/A | C/B | target C/A | feature rows/record |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |',
+    '| store | format | A records/s | B rows/s | C records/s | C/A | C/B | target C/A | feature rows/record | C inserts: output (rows each) + features |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
     ...r.throughput.map((t) => {
       const target = TARGETS[t.format as 'json' | 'avro'];
-      return `| ${t.store} | ${t.format} | ${n(t.a)} | ${n(t.b)} | ${n(t.c)} | ${n(t.cOverA, 2)} | ${n(t.cOverB, 2)} | ≥ ${target}: ${check(t.cOverA >= target)} | ${n(t.featureRowsPerRecord ?? NaN, 3)} |`;
+      const ins = t.cInserts;
+      const inserts = ins
+        ? `${n(ins.output)} (${n(r.settings.records / ins.output)}) + ${n(ins.features)}`
+        : '-';
+      return `| ${t.store} | ${t.format} | ${n(t.a)} | ${n(t.b)} | ${n(t.c)} | ${n(t.cOverA, 2)} | ${n(t.cOverB, 2)} | ≥ ${target}: ${check(t.cOverA >= target)} | ${n(t.featureRowsPerRecord ?? NaN, 3)} | ${inserts} |`;
     }),
     '',
     ...(r.cpu && r.cpu.length > 0

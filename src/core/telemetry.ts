@@ -14,6 +14,8 @@ export interface Telemetry {
   readonly retries: Counter<'module'>;
   /** Offset commits sent to Kafka, by result (`ok`, `failed`). */
   readonly offsetCommits: Counter<'result'>;
+  /** Inserts ClickHouse acknowledged, by table (`database.table`). */
+  readonly inserts: Counter<'table'>;
   readonly batchSeconds: Histogram<'module'>;
   /** Kafka timestamp to stored, every 4th row (the benchmark's latency). */
   readonly eventToStoredSeconds: Histogram;
@@ -137,6 +139,15 @@ export function createTelemetry(): Telemetry {
       name: 'megaservice_offset_commits_total',
       help: 'Offset commits sent to Kafka, by result (a lane commits only when its commit point moved)',
       labelNames: ['result'],
+      registers: [registry],
+    }),
+    // Each insert makes a part in MergeTree: too many a second and ClickHouse refuses them ("too many
+    // parts"). With the rows counters, this gives the rows per insert that batchRows and
+    // flushIntervalMs tune.
+    inserts: new Counter({
+      name: 'megaservice_storage_inserts_total',
+      help: 'Inserts ClickHouse acknowledged, by table (retried attempts count once; halves of a chunk split to isolate a bad row count each)',
+      labelNames: ['table'],
       registers: [registry],
     }),
     // A histogram, not a summary: replicas in a consumer group add up (histogram_quantile over the

@@ -117,10 +117,11 @@ export function createClickHouseSink(
 
   /** Dead letters: objects, as JSONEachRow. */
   async function insertDeadLetters(values: readonly unknown[], token: string) {
+    const table = `${deadLetters.database}.${deadLetters.table}`;
     await resilience.policy.execute(
       ({ signal }) =>
         client!.insert({
-          table: `${deadLetters.database}.${deadLetters.table}`,
+          table,
           values,
           format: 'JSONEachRow',
           abort_signal: signal,
@@ -128,14 +129,16 @@ export function createClickHouseSink(
         }),
       abort.signal,
     );
+    telemetry.inserts.inc({ table });
   }
 
   /** Encoded rows. */
   async function insertRows(spec: TableSpec, blocks: readonly BinaryRows[], token: string) {
+    const table = `${spec.database}.${spec.table}`;
     await resilience.policy.execute(
       ({ signal }) =>
         insertRowBinary!({
-          table: `${spec.database}.${spec.table}`,
+          table,
           columns: spec.columns,
           blocks: blocks.map((b) => b.bytes),
           clickhouse_settings: settingsWith(token),
@@ -143,6 +146,7 @@ export function createClickHouseSink(
         }),
       abort.signal,
     );
+    telemetry.inserts.inc({ table });
   }
 
   /**
