@@ -52,6 +52,11 @@ export const storageSchema = z
       .default(16 * 1024 * 1024),
     /** ... or when the oldest waiting record is this old (ClickHouse likes about one insert a second). */
     flushIntervalMs: z.number().int().min(10).max(600000).default(1000),
+    /**
+     * ... or when no batch has come for this long (the end of a backlog or a burst); 0: never, only
+     * by the rules above.
+     */
+    quietFlushMs: z.number().int().min(0).max(600000).default(100),
     /** Lanes wait while this many rows / bytes are buffered or being inserted: the memory bound. */
     bufferRows: z.number().int().min(1).default(200000),
     bufferBytes: z

@@ -47,6 +47,24 @@ describe('batching writer', () => {
     writer.close();
   });
 
+  it('waits quietFlushMs for a pause when set, and only for the interval with 0', async () => {
+    const slow = recorded({ quietFlushMs: 300 });
+    await slow.accept();
+    await vi.advanceTimersByTimeAsync(299);
+    expect(slow.writes).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(slow.writes).toEqual([{ at: 300, items: [0] }]);
+    slow.writer.close();
+
+    const off = recorded({ quietFlushMs: 0 });
+    await off.accept(200); // a tenth of batchRows or more: would be written at a pause
+    await vi.advanceTimersByTimeAsync(999);
+    expect(off.writes).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(off.writes).toEqual([{ at: 1000, items: [0] }]);
+    off.writer.close();
+  });
+
   it('while records keep arriving, writes by the flush interval as before', async () => {
     const { writes, writer, accept } = recorded();
     for (let t = 0; t < 1400; t += 50) {

@@ -5,8 +5,10 @@ export interface BatchingConfig {
   readonly batchRows: number;
   /** ... or this many bytes (raw Kafka value bytes, a cheap proxy for insert size) ... */
   readonly batchBytes: number;
-  /** ... or when the oldest waiting batch is this old. */
+  /** ... or when the oldest waiting batch is this old ... */
   readonly flushIntervalMs: number;
+  /** ... or when no batch has come for this long (0: never; see createBatchingWriter). Default 100. */
+  readonly quietFlushMs?: number;
   /** Lanes wait (backpressure) while the buffer, in-flight inserts included, holds more than this. */
   readonly bufferRows: number;
   readonly bufferBytes: number;
@@ -54,7 +56,7 @@ export interface BatchingWriter<T extends Buffered> {
  * full, so memory is bounded by configuration, not by the backlog. `write` resolves when a chunk is
  * stored (it retries on its own) and rejects only for errors that end the pipeline.
  *
- * When nothing has been accepted for QUIET_MS, what waits is written then, not up to a flush
+ * When nothing has been accepted for `quietFlushMs` (default QUIET_MS), what waits is written then, not up to a flush
  * interval later: the last rows of a backlog or a burst are stored as soon as the lanes pause (as
  * ClickHouse's Kafka engine writes its block when a poll brings nothing). Unless a tenth of
  * `batchRows` waits, a quiet flush comes only a flush interval after the last flush by time, so a
@@ -74,7 +76,8 @@ export function createBatchingWriter<T extends Buffered>(
   let draining = 0;
   let timer: NodeJS.Timeout | undefined;
   let timerAt = 0;
-  const quietMs = Math.min(QUIET_MS, config.flushIntervalMs);
+  const quiet = config.quietFlushMs ?? QUIET_MS;
+  const quietMs = quiet === 0 ? Number.POSITIVE_INFINITY : Math.min(quiet, config.flushIntervalMs);
   const quietRows = Math.ceil(config.batchRows / 10);
   let lastAccepted = Number.NEGATIVE_INFINITY;
   let lastTimedFlush = Number.NEGATIVE_INFINITY;
@@ -106,7 +109,7 @@ export function createBatchingWriter<T extends Buffered>(
   }
 
   /**
-   * When the lanes count as paused: QUIET_MS after the last batch came. Unless a tenth of a chunk
+   * When the lanes count as paused: `quietFlushMs` after the last batch came. Unless a tenth of a chunk
    * waits, also a flush interval after the last flush by time (interval or quiet; full chunks do
    * not count): a trickle then makes about one insert per interval, while the rest of a backlog
    * is written when it ends, even just after an earlier pause (a cold start) was.
