@@ -117,18 +117,29 @@ export async function fullPipeline(
     cpu?.end(count);
     const rate = count / ((performance.now() - started) / 1000);
     const { values } = await pipeline.telemetry.featureRows.get();
-    const plan = outputPlan(config)!;
+    const tables = cTables(config);
     const inserts = { output: 0, features: 0 };
     for (const v of (await pipeline.telemetry.inserts.get()).values) {
-      if (v.labels.table === `${plan.database}.${plan.tables[0]!.table}`) inserts.output += v.value;
-      else if (config.features.some((fs) => v.labels.table === `${plan.database}.${fs.name}`))
-        inserts.features += v.value;
+      if (v.labels.table === tables.output) inserts.output += v.value;
+      else if (tables.features.includes(String(v.labels.table))) inserts.features += v.value;
     }
     return { rate, featureRows: values.reduce((n, v) => n + v.value, 0), inserts };
   } finally {
     clearInterval(sampler);
     await pipeline.stop(Date.now() + 30_000);
   }
+}
+
+/** C's tables, as `database.table`: its output table, dead letters, and one per feature set. */
+function cTables(config: PipelineConfig) {
+  const plan = outputPlan(config)!;
+  const at = (table: string) => `${plan.database}.${table}`;
+  return {
+    database: plan.database,
+    output: at(plan.tables[0]!.table),
+    deadLetters: at(plan.deadLetterTable),
+    features: config.features.map((fs) => at(fs.name)),
+  };
 }
 
 /**
@@ -153,12 +164,11 @@ export async function verifyStored(
   config: PipelineConfig,
   expected: { records: number; featureRows: number },
 ): Promise<void> {
-  const plan = outputPlan(config)!;
-  const at = (table: string) => `${plan.database}.${table}`;
-  const stored = await countFinal(client, at(plan.tables[0]!.table));
-  const dead = await countFinal(client, at(plan.deadLetterTable));
+  const tables = cTables(config);
+  const stored = await countFinal(client, tables.output);
+  const dead = await countFinal(client, tables.deadLetters);
   let features = 0;
-  for (const fs of config.features) features += await countFinal(client, at(fs.name));
+  for (const table of tables.features) features += await countFinal(client, table);
   const wrong = [
     ...(stored !== expected.records ? [`${stored} of ${expected.records} records stored`] : []),
     ...(dead !== 0 ? [`${dead} dead-lettered`] : []),
@@ -166,5 +176,5 @@ export async function verifyStored(
       ? [`${features} feature rows stored, ${expected.featureRows} counted`]
       : []),
   ];
-  if (wrong.length > 0) throw new Error(`C in ${plan.database}: ${wrong.join('; ')}`);
+  if (wrong.length > 0) throw new Error(`C in ${tables.database}: ${wrong.join('; ')}`);
 }

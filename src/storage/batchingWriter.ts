@@ -56,9 +56,9 @@ export interface BatchingWriter<T extends Buffered> {
  * full, so memory is bounded by configuration, not by the backlog. `write` resolves when a chunk is
  * stored (it retries on its own) and rejects only for errors that end the pipeline.
  *
- * When nothing has been accepted for `quietFlushMs` (default QUIET_MS), what waits is written then, not up to a flush
- * interval later: the last rows of a backlog or a burst are stored as soon as the lanes pause (as
- * ClickHouse's Kafka engine writes its block when a poll brings nothing). Unless a tenth of
+ * When nothing has been accepted for `quietFlushMs` (default QUIET_MS), what waits is written
+ * then, not up to a flush interval later: the last rows of a backlog or a burst are stored as soon
+ * as the lanes pause (as ClickHouse's Kafka engine writes its block when a poll brings nothing). Unless a tenth of
  * `batchRows` waits, a quiet flush comes only a flush interval after the last flush by time, so a
  * slow trickle of records still makes about one insert per interval, not one per record.
  */
@@ -109,9 +109,9 @@ export function createBatchingWriter<T extends Buffered>(
   }
 
   /**
-   * When the lanes count as paused: `quietFlushMs` after the last batch came. Unless a tenth of a chunk
-   * waits, also a flush interval after the last flush by time (interval or quiet; full chunks do
-   * not count): a trickle then makes about one insert per interval, while the rest of a backlog
+   * When the lanes count as paused: `quietFlushMs` after the last batch came. Unless a tenth of a
+   * chunk waits, also a flush interval after the last flush by time (interval or quiet; full chunks
+   * do not count): a trickle then makes about one insert per interval, while the rest of a backlog
    * is written when it ends, even just after an earlier pause (a cold start) was.
    */
   const quietAt = () =>
