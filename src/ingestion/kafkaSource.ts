@@ -7,6 +7,7 @@ import {
   type IHeaders,
   type LogEntry,
 } from 'kafkajs';
+import { setTimeout as delay } from 'node:timers/promises';
 import { Subject, type Observable } from 'rxjs';
 import {
   beforeDeadline,
@@ -123,6 +124,17 @@ function kafkaLogCreator(logger: Logger) {
       else if (level === logLevel.INFO) logger.info(extra, message);
       else logger.debug(extra, message);
     };
+}
+
+/**
+ * Flushes storage until `busy()` turns false. Each turn waits a few milliseconds as well as for the
+ * flush (at most 50 ms): while a batch is upstream of storage (in a lane worker, or its commit on the
+ * wire), storage has nothing to flush and its flush resolves at once, and a loop on that alone would
+ * spin in microtasks, starve the event loop that would deliver the batch, and leave a timer behind
+ * each turn until the heap ran out.
+ */
+export async function whileBusy(busy: () => boolean, flushStorage: () => Promise<void>): Promise<void> {
+  while (busy()) await Promise.all([Promise.race([flushStorage(), delay(50)]), delay(5)]);
 }
 
 export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDeps): KafkaSource {
@@ -475,9 +487,7 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
       this.pause();
       // Lanes inside eachBatch, and batches in the chain, finish once storage takes them; flushing
       // makes room.
-      while (activeEachBatch > 0 || inChain > 0) {
-        await Promise.race([flushStorage(), new Promise((r) => setTimeout(r, 50))]);
-      }
+      await whileBusy(() => activeEachBatch > 0 || inChain > 0, flushStorage);
       await flushStorage();
       await Promise.all(commitChains.values());
     },
