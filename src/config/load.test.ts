@@ -50,7 +50,7 @@ describe('validateConfig', () => {
   it('names an unknown key and lists the allowed ones', () => {
     const doc = { ...minimal(), kafka: { ...minimal().kafka, groupid: 'x' } };
     expect(issuesOf(() => validateConfig(doc))).toEqual([
-      'kafka.groupid: unknown key (allowed: brokers, clientId, ssl, sasl, groupId, startFrom, partitionsConsumedConcurrently, sessionTimeoutMs)',
+      'kafka.groupid: unknown key (allowed: brokers, clientId, ssl, sasl, groupId, startFrom, partitionsConsumedConcurrently, sessionTimeoutMs, fetchMaxWaitMs)',
     ]);
   });
 

@@ -100,6 +100,12 @@ const kafkaSchema = z
     /** How many partitions (lanes) are processed at the same time. */
     partitionsConsumedConcurrently: z.number().int().min(1).max(256).default(1),
     sessionTimeoutMs: z.number().int().min(6000).max(300000).default(30000),
+    /**
+     * How long the broker holds a fetch that finds no new records (librdkafka's fetch.wait.max.ms,
+     * also 500). Stopping and rebalancing wait for the fetch in flight; kafkajs's own 5000 made
+     * every stop take 5 s.
+     */
+    fetchMaxWaitMs: z.number().int().min(10).max(60000).default(500),
   })
   .strict();
 

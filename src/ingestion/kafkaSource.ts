@@ -38,6 +38,7 @@ export interface KafkaSourceConfig extends KafkaAccessConfig {
   readonly startFrom: 'earliest' | 'latest';
   readonly partitionsConsumedConcurrently: number;
   readonly sessionTimeoutMs: number;
+  readonly fetchMaxWaitMs: number;
   /**
    * While a caught-up lane gets no records, hand out an empty batch (a tick, with how long the lane
    * has been idle) this often, so windows can close on an idle timeout. Undefined: no ticks.
@@ -501,7 +502,11 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
       });
       admin = kafka.admin();
       await admin.connect();
-      consumer = kafka.consumer({ groupId: config.groupId, sessionTimeout: config.sessionTimeoutMs });
+      consumer = kafka.consumer({
+        groupId: config.groupId,
+        sessionTimeout: config.sessionTimeoutMs,
+        maxWaitTimeInMs: config.fetchMaxWaitMs,
+      });
       consumer.on(consumer.events.GROUP_JOIN, (e) => {
         assigned.clear();
         for (const [topic, partitions] of Object.entries(e.payload.memberAssignment)) {
