@@ -1,4 +1,6 @@
+import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
+import { connectAdmin } from '../src/core/index.js';
 import { createOffsetsRound } from '../src/ingestion/index.js';
 import { services, uniqueName } from './support/env.js';
 import { createTopic, kafkaClient, produceInOrder } from './support/kafka.js';
@@ -50,5 +52,40 @@ describe('offsets round (what the lag and backlog gauges read)', () => {
     } finally {
       await admin.disconnect();
     }
+  });
+});
+
+describe('connectAdmin', () => {
+  it("finds the group's coordinator at the first group request, without kafkajs's retry", async () => {
+    const brokers = env.kafkaBrokers!;
+    const topic = uniqueName('admin');
+    await createTopic(brokers, topic, 1);
+    const logs: string[] = [];
+    const kafka = new Kafka({
+      brokers: [brokers],
+      logLevel: logLevel.DEBUG,
+      logCreator: () => (entry) => void logs.push(entry.log.message),
+    });
+    const retried = () => logs.filter((m) => m.includes('No brokers in the broker pool'));
+    const ask = (admin: Admin) => admin.fetchOffsets({ groupId: uniqueName('g'), topics: [topic] });
+
+    // Guard: connected the plain way, the admin's first group request retries (about 300 ms later).
+    const plain = kafka.admin();
+    await plain.connect();
+    try {
+      await ask(plain);
+    } finally {
+      await plain.disconnect();
+    }
+    expect(retried().length).toBeGreaterThan(0);
+
+    logs.length = 0;
+    const admin = await connectAdmin(kafka);
+    try {
+      await ask(admin);
+    } finally {
+      await admin.disconnect();
+    }
+    expect(retried()).toEqual([]);
   });
 });

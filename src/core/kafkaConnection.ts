@@ -1,3 +1,4 @@
+import type { Admin, Kafka } from 'kafkajs';
 import type { ConnectionOptions } from 'node:tls';
 import { checkTlsFiles, readConfigFiles } from './configFiles.js';
 import {
@@ -117,4 +118,22 @@ export function kafkaConnectionOptions(access: KafkaAccessConfig, baseDir: strin
     };
   }
   return out;
+}
+
+/**
+ * A connected admin client that knows the cluster's brokers. kafkajs's admin knows only the seed
+ * brokers after `connect()`: its first group request (a lane's committed metadata at its first
+ * batch, the lag) finds no coordinator in its broker pool and retries about 300 ms later, which
+ * delayed every start's first records by that much. Reading the cluster's metadata fills the pool.
+ */
+export async function connectAdmin(kafka: Kafka): Promise<Admin> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.describeCluster();
+  } catch (err) {
+    await admin.disconnect().catch(() => undefined);
+    throw err;
+  }
+  return admin;
 }

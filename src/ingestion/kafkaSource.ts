@@ -11,6 +11,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Subject, type Observable } from 'rxjs';
 import {
   beforeDeadline,
+  connectAdmin,
   createAck,
   errorMessage,
   isKind,
@@ -500,8 +501,7 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
         logLevel: logLevel.WARN,
         logCreator: kafkaLogCreator(logger),
       });
-      admin = kafka.admin();
-      await admin.connect();
+      admin = await connectAdmin(kafka);
       consumer = kafka.consumer({
         groupId: config.groupId,
         sessionTimeout: config.sessionTimeoutMs,
