@@ -26,6 +26,7 @@ import {
   type SourceRecord,
 } from '../core/index.js';
 import { registerCompressionCodecs } from './codecs.js';
+import { committedReads } from './committedReads.js';
 import { createOffsetsRound } from './offsetsRound.js';
 import { createLaneCommits, type CommitPoint, type LaneCommits } from './laneCommits.js';
 
@@ -433,10 +434,10 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
     confirmQuiet(quiet, every);
   }
 
-  async function committedMetadata(topic: string, partition: number): Promise<string | null> {
-    const [t] = await admin!.fetchOffsets({ groupId: config.groupId, topics: [topic] });
-    return t?.partitions.find((p) => p.partition === partition)?.metadata ?? null;
-  }
+  /** This generation's committed metadata, read once per topic (a new one at each GROUP_JOIN). */
+  const newCommittedReads = () =>
+    committedReads((topic) => admin!.fetchOffsets({ groupId: config.groupId, topics: [topic] }));
+  let committedMetadata = newCommittedReads();
 
   const allTopics = async () => {
     const patterns = config.topicPatterns.map((p) => new RegExp(p));
@@ -517,6 +518,7 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
         lanes = new Map();
         lastCommit = new Map();
         activity = new Map();
+        committedMetadata = newCommittedReads();
         generation++;
         for (const l of generationListeners) l(generation);
         logger.info({ assigned: [...assigned] }, 'partitions assigned');
