@@ -66,6 +66,10 @@ describe('benchmark', () => {
     expect(output).toMatch(/\| embedded \| json \| [\d,]+ \| [\d,]+ \| [\d,]+ \| \d+\.\d\d \| \d+\.\d\d \|/);
     expect(output).toMatch(/\| embedded \| avro \| [\d,]+ \| [\d,]+ \| [\d,]+ \| \d+\.\d\d \| \d+\.\d\d \|/);
     expect(output).toMatch(/Node v\d+/);
+    // Where the services ran: the addresses it was given, or the ones it started.
+    expect(output).toMatch(
+      /Services: (Kafka at \S+ and the ClickHouse server at http\S+ |scripts\/services\.sh)/,
+    );
 
     // A quick run's files go apart from the full runs'.
     const files = readdirSync(join(out, 'quick'));

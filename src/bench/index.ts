@@ -100,7 +100,7 @@ async function services(): Promise<{ brokers: string; clickhouseUrl: string; whe
     return {
       brokers: process.env.KAFKA_BROKERS,
       clickhouseUrl: process.env.CLICKHOUSE_URL,
-      where: 'from the environment',
+      where: `Kafka at ${process.env.KAFKA_BROKERS} and the ClickHouse server at ${process.env.CLICKHOUSE_URL} (KAFKA_BROKERS and CLICKHOUSE_URL)`,
     };
   }
   const { stdout } = await run('bash', [join(ROOT, 'scripts/services.sh'), 'up', 'all'], {
