@@ -14,7 +14,7 @@ import {
   rowBinaryInserter,
 } from '../storage/index.js';
 import { bareConsumer, bareInserts } from './baselines.js';
-import { createCpuMeter, cpuSpan, type CpuSpent } from './cpu.js';
+import { createCpuMeter, cpuSpan, quietMachine, type CpuSpent } from './cpu.js';
 import { kafka, prefill } from './data.js';
 import { createLiveTopic, latencyPercentiles, produceAtRateApart } from './live.js';
 import {
@@ -206,6 +206,20 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
     cpu: [],
   };
   const meter = createCpuMeter();
+  /** Each A, B and C run starts on a quiet machine (see quietMachine): how long that took. */
+  const quietWaits: number[] = [];
+  const quietLimitMs = quick ? 5_000 : 20_000;
+  let notQuiet = 0;
+  const beQuiet = async () => {
+    const q = await quietMachine({ maxMs: quietLimitMs });
+    quietWaits.push(q.waitedMs);
+    if (!q.quiet) {
+      notQuiet++;
+      log(
+        `the machine was still ${(q.busy * 100).toFixed(0)}% busy after ${q.waitedMs.toFixed(0)} ms; run started anyway`,
+      );
+    }
+  };
 
   for (const store of stores) {
     cPeakRss = 0;
@@ -230,7 +244,9 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
       let cInserts = { output: 0, features: 0 };
       const spent = { a: meter.empty(), b: meter.empty(), c: meter.empty() };
       for (let r = 0; r < repeats; r++) {
+        await beQuiet();
         a.push(await bareConsumer(svc.brokers, topics[format], records, PARTITIONS, cpuSpan(meter, spent.a)));
+        await beQuiet();
         b.push(
           await bareInserts(
             insert,
@@ -253,6 +269,7 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
           partitions: PARTITIONS,
           workers,
         });
+        await beQuiet();
         const run = await fullPipeline(config, records, sampleRss, cpuSpan(meter, spent.c));
         await verifyStored(client, config, { records, featureRows: run.featureRows });
         c.push(run.rate);
@@ -387,6 +404,14 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
   }
   sampleRss();
   result.memory.peakRssMiB = Math.max(peakRss, process.resourceUsage().maxRSS * 1024) / 1048576;
+
+  result.settings.quiet = {
+    runs: quietWaits.length,
+    medianWaitMs: quietWaits.length > 0 ? median(quietWaits) : 0,
+    maxWaitMs: Math.max(0, ...quietWaits),
+    notQuiet,
+    limitMs: quietLimitMs,
+  };
 
   mkdirSync(opts.out, { recursive: true });
   const text = writeReport(result, opts.out);

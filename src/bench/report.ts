@@ -19,6 +19,8 @@ export interface BenchResult {
     partitions: number;
     quick: boolean;
     recordBytes: Record<string, number>;
+    /** Each A, B and C run waited for a quiet machine first (absent in older results). */
+    quiet?: { runs: number; medianWaitMs: number; maxWaitMs: number; notQuiet: number; limitMs: number };
   };
   throughput: {
     store: string;
@@ -80,6 +82,11 @@ export function writeReport(r: BenchResult, out: string): string {
     '',
     `Machine: ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}, MALLOC_ARENA_MAX=${r.machine.mallocArenaMax ?? 'unset'}, MALLOC_MMAP_THRESHOLD_=${r.machine.mallocMmapThreshold ?? 'unset'}. Services: ${r.machine.services}.`,
     `${n(r.settings.records)} records per topic (JSON ${n(r.settings.recordBytes.json ?? 0)} B, Avro ${n(r.settings.recordBytes.avro ?? 0)} B each), ${r.settings.partitions} partitions, median of ${r.settings.repeats} alternating repeats.`,
+    ...(r.settings.quiet
+      ? [
+          `Each A, B and C run started once the machine's cores were under 15% busy, so that work the run before left behind (ClickHouse's merges) does not count in it: a wait of ${n(r.settings.quiet.medianWaitMs)} ms median, ${n(r.settings.quiet.maxWaitMs)} ms at most; ${r.settings.quiet.notQuiet} of ${r.settings.quiet.runs} runs started on a busier machine, after waiting ${n(r.settings.quiet.limitMs / 1000)} s.`,
+        ]
+      : []),
     '',
     `A: bare kafkajs eachBatch counting records. B: bare @clickhouse/client inserts of the same rows, in the pipeline's format and path (RowBinary, as the body of the insert for the server, from a file for the embedded store), 20,000 a batch. C: the full pipeline with two windowed feature sets, ${r.workers === 0 ? 'on the main thread only' : `with ${r.workers} worker thread${r.workers === 1 ? '' : 's'}`}; feature rows are those C wrote per record.`,
     '',
