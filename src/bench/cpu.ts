@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 
 /**
  * Where the CPU goes while A, B and C run: this process (all its threads, chDB's included), the
@@ -124,8 +125,8 @@ export function cpuSpan(meter: CpuMeter, spent: CpuSpent): CpuSpan {
 }
 
 /**
- * Waits until the machine is quiet: its cores less than `threshold` busy over two readings in a
- * row, `stepMs` apart, or `maxMs` have passed. A run may leave work behind it (the ClickHouse
+ * Waits until the machine is quiet: its cores less than `threshold` (a share, 0-1) busy over two
+ * readings in a row, `stepMs` apart, or `maxMs` have passed. A run may leave work behind it (the ClickHouse
  * server or chDB's threads merging the parts just inserted, the broker flushing its log), which
  * would then count in the next run's time and CPU. In the full runs measured with it, the machine
  * was quiet at the first two readings before every run: that work, if any, was done by then.
@@ -133,23 +134,24 @@ export function cpuSpan(meter: CpuMeter, spent: CpuSpent): CpuSpan {
  */
 export async function quietMachine(opts: {
   maxMs: number;
-  threshold?: number;
+  threshold: number;
   stepMs?: number;
 }): Promise<{ waitedMs: number; busy: number; quiet: boolean }> {
-  const { maxMs, threshold = 0.15, stepMs = 250 } = opts;
+  const { maxMs, threshold, stepMs = 250 } = opts;
   const started = performance.now();
+  const waited = () => performance.now() - started;
   let calm = 0;
   let busy = 0;
   let from = machineSeconds();
-  while (performance.now() - started < maxMs) {
-    await new Promise((r) => setTimeout(r, stepMs));
+  while (waited() < maxMs) {
+    await delay(stepMs);
     const to = machineSeconds();
     const total = to.total - from.total;
-    busy = total > 0 ? (to.busy - from.busy) / total : 0;
+    if (total <= 0) return { waitedMs: waited(), busy, quiet: true }; // no /proc to read
+    busy = (to.busy - from.busy) / total;
     from = to;
-    if (total <= 0) return { waitedMs: performance.now() - started, busy, quiet: true }; // no /proc
     calm = busy < threshold ? calm + 1 : 0;
-    if (calm >= 2) return { waitedMs: performance.now() - started, busy, quiet: true };
+    if (calm >= 2) return { waitedMs: waited(), busy, quiet: true };
   }
-  return { waitedMs: performance.now() - started, busy, quiet: false };
+  return { waitedMs: waited(), busy, quiet: false };
 }

@@ -211,9 +211,10 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
   /** Each A, B and C run starts on a quiet machine (see quietMachine): how long that took. */
   const quietWaits: number[] = [];
   const quietLimitMs = quick ? 5_000 : 20_000;
+  const quietThreshold = 0.15;
   let notQuiet = 0;
   const beQuiet = async () => {
-    const q = await quietMachine({ maxMs: quietLimitMs });
+    const q = await quietMachine({ maxMs: quietLimitMs, threshold: quietThreshold });
     quietWaits.push(q.waitedMs);
     if (!q.quiet) {
       notQuiet++;
@@ -413,6 +414,7 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
     maxWaitMs: Math.max(0, ...quietWaits),
     notQuiet,
     limitMs: quietLimitMs,
+    threshold: quietThreshold,
   };
 
   mkdirSync(opts.out, { recursive: true });

@@ -20,7 +20,15 @@ export interface BenchResult {
     quick: boolean;
     recordBytes: Record<string, number>;
     /** Each A, B and C run waited for a quiet machine first (absent in older results). */
-    quiet?: { runs: number; medianWaitMs: number; maxWaitMs: number; notQuiet: number; limitMs: number };
+    quiet?: {
+      runs: number;
+      medianWaitMs: number;
+      maxWaitMs: number;
+      notQuiet: number;
+      limitMs: number;
+      /** The busy share a run waited to be under (0-1). */
+      threshold: number;
+    };
   };
   throughput: {
     store: string;
@@ -84,7 +92,7 @@ export function writeReport(r: BenchResult, out: string): string {
     `${n(r.settings.records)} records per topic (JSON ${n(r.settings.recordBytes.json ?? 0)} B, Avro ${n(r.settings.recordBytes.avro ?? 0)} B each), ${r.settings.partitions} partitions, median of ${r.settings.repeats} alternating repeats.`,
     ...(r.settings.quiet
       ? [
-          `Each A, B and C run started once the machine's cores were under 15% busy, so that work the run before left behind (ClickHouse's merges) does not count in it: a wait of ${n(r.settings.quiet.medianWaitMs)} ms median, ${n(r.settings.quiet.maxWaitMs)} ms at most; ${r.settings.quiet.notQuiet} of ${r.settings.quiet.runs} runs started on a busier machine, after waiting ${n(r.settings.quiet.limitMs / 1000)} s.`,
+          `Each A, B and C run started once the machine's cores were under ${n(r.settings.quiet.threshold * 100)}% busy, so that work the run before left behind (ClickHouse's merges) does not count in it: a wait of ${n(r.settings.quiet.medianWaitMs)} ms median, ${n(r.settings.quiet.maxWaitMs)} ms at most; ${r.settings.quiet.notQuiet} of ${r.settings.quiet.runs} runs started on a busier machine, after waiting ${n(r.settings.quiet.limitMs / 1000)} s.`,
         ]
       : []),
     '',
