@@ -26,6 +26,26 @@ export interface SourceRecord extends SourcePosition {
   readonly timestamp: number;
 }
 
+/** Part of a record in a packed buffer: its key or its value. */
+export const KEY = 0;
+export const VALUE = 1;
+
+/**
+ * A record whose key and value lie in one buffer with the rest of its batch's (a batch handed to a
+ * worker thread). `key` and `value` are views made when first read; a reader that can take bytes
+ * by position reads them in `packed` instead, and the record never makes a view (an object of about
+ * 100 bytes).
+ */
+export interface PackedRecord extends SourceRecord {
+  readonly packed: Buffer;
+  /** Where the key (KEY) or value (VALUE) starts in `packed`. */
+  start(part: typeof KEY | typeof VALUE): number;
+  /** Where it ends in `packed`; negative when it is null. */
+  end(part: typeof KEY | typeof VALUE): number;
+}
+
+export const isPacked = (r: SourceRecord): r is PackedRecord => 'packed' in r;
+
 /** A record after decoding: its fields plus where it came from. */
 export interface DecodedRecord {
   readonly source: SourceRecord;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Batch, SourceRecord } from '../core/index.js';
+import { isPacked, KEY, VALUE, type Batch, type PackedRecord, type SourceRecord } from '../core/index.js';
 import { packBatch, unpackRecords } from './wire.js';
 
 const lane = { topic: 't', partition: 3 };
@@ -42,8 +42,23 @@ describe('wire batches', () => {
     const back = structuredClone(wire, { transfer });
     expect(wire.bytes.byteLength).toBe(0); // moved, not copied
     const out = unpackRecords(back);
-    expect(out.map(({ index: _i, ...r }) => r)).toEqual(records);
+    const plain = ({ topic, partition, offset, key, value, headers, timestamp }: SourceRecord) => ({
+      ...{ topic, partition, offset, key, value, headers, timestamp },
+    });
+    expect(out.map(plain)).toEqual(records);
     expect(out.map((r) => r.index)).toEqual([0, 1, 2, 3, 4]);
+    // By position in the one buffer, as the decoders and the row encoder read them.
+    const parts = out.map((r) => {
+      expect(isPacked(r)).toBe(true);
+      const p = r as unknown as PackedRecord;
+      const at = (part: typeof KEY | typeof VALUE) =>
+        p.end(part) < 0 ? null : p.packed.subarray(p.start(part), p.end(part));
+      return [at(KEY), at(VALUE)];
+    });
+    expect(parts).toEqual(records.map((r) => [r.key, r.value]));
+    // Logged, a record shows its fields as a plain one does.
+    expect(JSON.parse(JSON.stringify(out[1]))).toEqual(JSON.parse(JSON.stringify(records[1])));
+    expect(records.some(isPacked)).toBe(false);
     expect(back.resume).toEqual({ metadata: '{"v":1}', generation: 4 });
   });
 

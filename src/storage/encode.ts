@@ -2,6 +2,8 @@ import type { FeatureSetConfig } from '../config/index.js';
 import {
   describeValue,
   errorMessage,
+  isPacked,
+  KEY,
   type Ack,
   type Batch,
   type FeatureRow,
@@ -82,7 +84,14 @@ function binaryRows(tables: EncoderTables, writer: ByteWriter) {
       w.u32(batch.lane.partition);
       w.i64Text(s.offset, false);
       w.u64FromSafe(s.timestamp);
-      if (s.key === null) w.u8(1);
+      if (isPacked(s)) {
+        const end = s.end(KEY);
+        if (end < 0) w.u8(1);
+        else {
+          w.u8(0);
+          w.bytesOf(s.packed, s.start(KEY), end);
+        }
+      } else if (s.key === null) w.u8(1);
       else {
         w.u8(0);
         w.bytes(s.key);

@@ -78,6 +78,17 @@ export class ByteWriter {
     this.pos += b.length;
   }
 
+  /** `bytes` of `b`'s bytes from start to end, without a view of them. */
+  bytesOf(b: Buffer, start: number, end: number): void {
+    const n = end - start;
+    this.varint(n);
+    this.ensure(n);
+    // Buffer#copy of part of a buffer makes a view of it first: keys are short, copied here by hand.
+    if (n > 64) b.copy(this.buf, this.pos, start, end);
+    else for (let i = 0, out = this.buf, at = this.pos; i < n; i++) out[at + i] = b[start + i]!;
+    this.pos += n;
+  }
+
   u16(v: number): void {
     this.ensure(2);
     this.buf.writeUInt16LE(v, this.pos);

@@ -1,5 +1,5 @@
 import avro from 'avsc';
-import { errorMessage, type SourceRecord } from '../../core/index.js';
+import { errorMessage, isPacked, VALUE, type SourceRecord } from '../../core/index.js';
 import type { SchemaRegistry } from '../schemaRegistry.js';
 import type { Decoded, Decoder } from './decoder.js';
 
@@ -20,6 +20,19 @@ export function avroFileDecoder(type: Type): Decoder {
   return {
     prepare: async () => undefined,
     decode(record): Decoded {
+      if (isPacked(record)) {
+        // In the batch's buffer, without a view. Only a whole, valid value is taken this way: any
+        // other is read again below, alone, so that its reason is fromBuffer's.
+        const end = record.end(VALUE);
+        if (end >= 0) {
+          try {
+            const { value, offset } = type.decode(record.packed, record.start(VALUE));
+            if (offset === end) return { fields: toFields(value) };
+          } catch {
+            // read again below
+          }
+        }
+      }
       if (record.value === null) return { reason: 'empty value (tombstone): nothing to decode' };
       try {
         return { fields: toFields(type.fromBuffer(record.value)) };

@@ -1,3 +1,4 @@
+import { isPacked, VALUE } from '../../core/index.js';
 import type { Decoder, Decoded } from './decoder.js';
 
 /**
@@ -7,16 +8,24 @@ import type { Decoder, Decoded } from './decoder.js';
  */
 export function decodeJsonValue(value: Buffer | null): Decoded {
   if (value === null) return { reason: 'empty value (tombstone): nothing to decode' };
-  const framed = value.length > 0 && value[0] === 0;
-  if (framed && value.length < 5)
+  return decodeJsonBytes(value, 0, value.length);
+}
+
+/** decodeJsonValue of the bytes of `buf` from start to end. */
+function decodeJsonBytes(buf: Buffer, start: number, end: number): Decoded {
+  const length = end - start;
+  const framed = length > 0 && buf[start] === 0;
+  if (framed && length < 5)
     return {
-      reason: `invalid JSON: starts with byte 0x00 but is too short (${value.length} bytes) for a schema-registry header`,
+      reason: `invalid JSON: starts with byte 0x00 but is too short (${length} bytes) for a schema-registry header`,
     };
   let parsed: unknown;
   try {
-    parsed = JSON.parse((framed ? value.subarray(5) : value).toString('utf8'));
+    parsed = JSON.parse(buf.toString('utf8', framed ? start + 5 : start, end));
   } catch (err) {
-    const where = framed ? ` after the schema-registry header (schema id ${value.readUInt32BE(1)})` : '';
+    const where = framed
+      ? ` after the schema-registry header (schema id ${buf.readUInt32BE(start + 1)})`
+      : '';
     return { reason: `invalid JSON${where}: ${(err as Error).message}` };
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
@@ -28,5 +37,9 @@ export function decodeJsonValue(value: Buffer | null): Decoded {
 
 export const jsonDecoder: Decoder = {
   prepare: async () => undefined,
-  decode: (record) => decodeJsonValue(record.value),
+  decode(record) {
+    if (!isPacked(record)) return decodeJsonValue(record.value);
+    const end = record.end(VALUE);
+    return end < 0 ? decodeJsonValue(null) : decodeJsonBytes(record.packed, record.start(VALUE), end);
+  },
 };
