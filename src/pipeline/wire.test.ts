@@ -43,7 +43,13 @@ describe('wire batches', () => {
     expect(wire.bytes.byteLength).toBe(0); // moved, not copied
     const out = unpackRecords(back);
     const plain = ({ topic, partition, offset, key, value, headers, timestamp }: SourceRecord) => ({
-      ...{ topic, partition, offset, key, value, headers, timestamp },
+      topic,
+      partition,
+      offset,
+      key,
+      value,
+      headers,
+      timestamp,
     });
     expect(out.map(plain)).toEqual(records);
     expect(out.map((r) => r.index)).toEqual([0, 1, 2, 3, 4]);

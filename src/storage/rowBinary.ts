@@ -72,19 +72,18 @@ export class ByteWriter {
 
   /** A String from raw bytes (a Kafka key is kept byte for byte). */
   bytes(b: Uint8Array): void {
-    this.varint(b.length);
-    this.ensure(b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
+    this.bytesOf(b, 0, b.length);
   }
 
   /** `bytes` of `b`'s bytes from start to end, without a view of them. */
-  bytesOf(b: Buffer, start: number, end: number): void {
+  bytesOf(b: Uint8Array, start: number, end: number): void {
     const n = end - start;
     this.varint(n);
     this.ensure(n);
-    // Buffer#copy of part of a buffer makes a view of it first: keys are short, copied here by hand.
-    if (n > 64) b.copy(this.buf, this.pos, start, end);
+    // A part of `b` is copied here by hand when short (keys are): setting it from a subarray, or
+    // Buffer#copy of a part, makes a view first.
+    if (start === 0 && end === b.length) this.buf.set(b, this.pos);
+    else if (n > 64) this.buf.set(b.subarray(start, end), this.pos);
     else for (let i = 0, out = this.buf, at = this.pos; i < n; i++) out[at + i] = b[start + i]!;
     this.pos += n;
   }
