@@ -28,8 +28,16 @@ const v1 = {
     { name: 'amount', type: 'double' },
   ],
 };
-// v2 adds a field with a default: a backward-compatible change.
-const v2 = { ...v1, fields: [...v1.fields, { name: 'currency', type: 'string', default: 'EUR' }] };
+// v2 adds fields with defaults: a backward-compatible change. No column reads `note`, so the
+// decoders skip it and read v1 and v2 values into a record of the other three (defaults filled).
+const v2 = {
+  ...v1,
+  fields: [
+    ...v1.fields,
+    { name: 'note', type: 'string', default: '' },
+    { name: 'currency', type: 'string', default: 'EUR' },
+  ],
+};
 
 describe('Avro sources', () => {
   it('decodes v1 and v2 records from a registry-aware producer: v2 fields downstream, v1 gets the default', async () => {
@@ -65,7 +73,12 @@ describe('Avro sources', () => {
       registryTopic,
       await Promise.all(
         Array.from({ length: 200 }, (_, i) =>
-          registry.encode(id2, { id: `v2-${i}`, amount: i, currency: i % 2 ? 'NOK' : 'SEK' }),
+          registry.encode(id2, {
+            id: `v2-${i}`,
+            amount: i,
+            note: `a note ${i}`,
+            currency: i % 2 ? 'NOK' : 'SEK',
+          }),
         ),
       ),
     );
@@ -77,7 +90,7 @@ describe('Avro sources', () => {
     writeFileSync(join(dir, 'order.avsc'), JSON.stringify(v2));
     const plain = avro.Type.forSchema(v2 as avro.Schema);
     await send(fileTopic, [
-      plain.toBuffer({ id: 'file-0', amount: 7, currency: 'DKK' }),
+      plain.toBuffer({ id: 'file-0', amount: 7, note: 'n', currency: 'DKK' }),
       Buffer.from([0xff]),
     ]);
     await producer.disconnect();

@@ -7,6 +7,7 @@ export type { FeatureSetConfig, AggregationConfig } from './featureSchema.js';
 export type { SourceConfig, TransformStep } from './sourceSchema.js';
 export { sourceRouter } from './routing.js';
 export { outputPlan, deadLetterTableName } from './outputs.js';
+export { fieldsRead } from './fieldsRead.js';
 export type { OutputPlan, OutputTable } from './outputs.js';
 export type {
   PipelineConfig,

@@ -33,14 +33,22 @@ async function loadSchema(baseDir: string, path: string, key: string) {
   }
 }
 
-/** Builds each source's decoder, reading schema files now so a mistake stops start-up, naming the key. */
-export async function prepareDecoder(source: SourceConfig, index: number, baseDir: string): Promise<Decoder> {
+/**
+ * Builds each source's decoder, reading schema files now so a mistake stops start-up, naming the key.
+ * `read`: the top-level fields the pipeline reads (see fieldsRead); the Avro decoders skip the others.
+ */
+export async function prepareDecoder(
+  source: SourceConfig,
+  index: number,
+  baseDir: string,
+  read?: ReadonlySet<string>,
+): Promise<Decoder> {
   if (source.format === 'json') return jsonDecoder;
   if (source.format === 'protobuf') return prepareProtobuf(source, index, baseDir);
   const avro = source.avro!;
   const key = `sources[${index}].avro`;
   if (avro.schemaFile)
-    return avroFileDecoder(await loadSchema(baseDir, avro.schemaFile, `${key}.schemaFile`));
+    return avroFileDecoder(await loadSchema(baseDir, avro.schemaFile, `${key}.schemaFile`), read);
   const registry = avro.registry!;
   let reader: ReaderSchema;
   if (registry.readerSchema === 'writer') reader = { kind: 'writer' };
@@ -50,7 +58,7 @@ export async function prepareDecoder(source: SourceConfig, index: number, baseDi
       kind: 'fixed',
       type: await loadSchema(baseDir, registry.readerSchema, `${key}.registry.readerSchema`),
     };
-  return avroRegistryDecoder(createSchemaRegistry(registry), reader, (topic) => `${topic}-value`);
+  return avroRegistryDecoder(createSchemaRegistry(registry), reader, (topic) => `${topic}-value`, read);
 }
 
 function prepareProtobuf(source: SourceConfig, index: number, baseDir: string): Decoder {

@@ -1,5 +1,11 @@
 import type { OperatorFunction } from 'rxjs';
-import { outputPlan, sourceRouter, type ColumnConfig, type PipelineConfig } from '../config/index.js';
+import {
+  fieldsRead,
+  outputPlan,
+  sourceRouter,
+  type ColumnConfig,
+  type PipelineConfig,
+} from '../config/index.js';
 import {
   ConfigError,
   guarded,
@@ -34,7 +40,7 @@ export async function prepareStages(config: PipelineConfig): Promise<PreparedSta
   const transforms: CompiledTransform[] = [];
   for (const [i, source] of config.sources.entries()) {
     for (const [list, make] of [
-      [decoders, () => prepareDecoder(source, i, config.baseDir)],
+      [decoders, () => prepareDecoder(source, i, config.baseDir, fieldsRead(config, i))],
       [transforms, () => prepareTransform(source, i, config.baseDir)],
     ] as const) {
       try {

@@ -48,6 +48,70 @@ describe('avro decoders', () => {
     });
   });
 
+  describe('with the fields the pipeline reads', () => {
+    const wide = parseAvroSchema(
+      JSON.stringify({
+        type: 'record',
+        name: 'shop.Event',
+        fields: [
+          { name: 'id', type: 'string' },
+          {
+            name: 'home',
+            type: { type: 'record', name: 'Place', fields: [{ name: 'city', type: 'string' }] },
+          },
+          { name: 'away', type: 'Place' }, // a named type defined in a field nobody reads
+          { name: 'url', type: 'string' },
+          { name: 'tags', type: { type: 'array', items: 'string' } },
+          { name: 'note', type: ['null', 'string'] },
+          { name: 'kind', type: { type: 'enum', name: 'Kind', symbols: ['A', 'B'] } },
+          { name: 'amount', type: 'double' },
+        ],
+      }),
+    );
+    const value = {
+      id: 'e-1',
+      home: { city: 'Oslo' },
+      away: { city: 'Bergen' },
+      url: '/a/long/path',
+      tags: ['x', 'y'],
+      note: 'hello',
+      kind: 'B',
+      amount: 2.5,
+    };
+    const read = new Set(['id', 'away', 'amount', 'missing']);
+
+    it('decodes those (and any that may hold an enum, which only a read checks), skipping the rest', () => {
+      const d = avroFileDecoder(wide, read);
+      const got = d.decode(rec(wide.toBuffer(value)));
+      expect(got).toEqual({ fields: { id: 'e-1', away: { city: 'Bergen' }, kind: 'B', amount: 2.5 } });
+      // the whole record without the set
+      expect(avroFileDecoder(wide).decode(rec(wide.toBuffer(value)))).toEqual({
+        fields: expect.objectContaining(value),
+      });
+    });
+
+    it('gives a value that does not decode the reason the whole schema gives', () => {
+      const good = wide.toBuffer(value);
+      const badUnion = Buffer.from(good);
+      // note's union branch index (zigzag 2 = 1) becomes 3 (zigzag 6): no such branch, in a skipped field
+      const at = good.indexOf(Buffer.from([0x02, 0x0a, ...Buffer.from('hello')]));
+      expect(at).toBeGreaterThan(0);
+      badUnion[at] = 0x06;
+      const badEnum = Buffer.from(good);
+      badEnum[good.length - 9] = 0x08; // kind's index 1 (zigzag 2) becomes 4: out of range
+      for (const bytes of [
+        good.subarray(0, good.length - 3),
+        Buffer.concat([good, Buffer.from([2])]),
+        badUnion,
+        badEnum,
+      ]) {
+        const whole = avroFileDecoder(wide).decode(rec(bytes));
+        expect(whole).toEqual({ reason: expect.stringMatching(/^invalid Avro for shop.Event: /) });
+        expect(avroFileDecoder(wide, read).decode(rec(bytes))).toEqual(whole);
+      }
+    });
+  });
+
   it('resolves old writer schemas to the latest reader, filling defaults', async () => {
     const d = avroRegistryDecoder(
       registry({ 1: v1, 2: v2 }, () => 2),
@@ -63,6 +127,46 @@ describe('avro decoders', () => {
       { id: 'a', amount: 1, currency: 'EUR' },
       { id: 'b', amount: 2, currency: 'NOK' },
     ]);
+  });
+
+  it('with the fields read, resolves into them: defaults filled, the same refusals and reasons', async () => {
+    // v3 changes amount to a string: the whole v2 reader cannot read it, though id and currency would
+    const v3 = {
+      ...v1,
+      fields: [
+        { name: 'id', type: 'string' },
+        { name: 'amount', type: 'string' },
+      ],
+    };
+    const t3 = avro.Type.forSchema(v3 as avro.Schema);
+    const make = (read?: ReadonlySet<string>) =>
+      avroRegistryDecoder(
+        registry({ 1: v1, 2: v2, 3: v3 }, () => 2),
+        { kind: 'latest' },
+        (t) => `${t}-value`,
+        read,
+      );
+    const good1 = t1.toBuffer({ id: 'a', amount: 1 });
+    const records = [
+      rec(wire(1, good1)),
+      rec(wire(2, t2.toBuffer({ id: 'b', amount: 2, currency: 'NOK' }))),
+      rec(wire(3, t3.toBuffer({ id: 'c', amount: 'x' }))),
+      rec(wire(1, good1.subarray(0, good1.length - 2))),
+    ];
+    const narrow = make(new Set(['id', 'currency']));
+    const whole = make();
+    await narrow.prepare(records);
+    await whole.prepare(records);
+    const got = records.map((r) => narrow.decode(r));
+    expect(got.slice(0, 2).map((d) => ({ ...(d as { fields: object }).fields }))).toEqual([
+      { id: 'a', currency: 'EUR' },
+      { id: 'b', currency: 'NOK' },
+    ]);
+    expect(got.slice(2)).toEqual([
+      { reason: expect.stringMatching(/^writer schema id 3 cannot be read as the reader schema: /) },
+      { reason: expect.stringMatching(/^invalid Avro for schema id 1: /) },
+    ]);
+    expect(got.slice(2)).toEqual(records.slice(2).map((r) => whole.decode(r)));
   });
 
   it('keeps resolving after the latest schema is read again for a later batch', async () => {
