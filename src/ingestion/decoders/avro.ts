@@ -71,19 +71,54 @@ function narrowedRecord(type: Type, fields: { name: string; type: Type }[], keep
   } as avro.Schema);
 }
 
+/** A writer's values read into a reader: `reader` (maybe narrowed) through `resolver`; `target` whole through `whole`. */
+interface Reading {
+  readonly reader: Type;
+  readonly resolver: Resolver | undefined;
+  readonly target: Type;
+  readonly whole: Resolver | undefined;
+}
+
+/**
+ * How values written with `writer` are read into `target`: through the whole target first, which
+ * throws when it cannot read the writer (even where the fields read would resolve), then into only
+ * the fields read (see narrowed).
+ */
+function readingOf(target: Type, writer: Type, read: ReadonlySet<string> | undefined): Reading {
+  const whole = target === writer ? undefined : target.createResolver(writer);
+  const narrow = narrowed(target, read);
+  if (narrow !== target) {
+    try {
+      return { reader: narrow, resolver: narrow.createResolver(writer), target, whole };
+    } catch {
+      // not expected; the whole record is still right, only slower
+    }
+  }
+  return { reader: target, resolver: whole, target, whole };
+}
+
+/**
+ * A value's fields: read into the fields read, and a value that does not read so is read again
+ * whole, so that what it throws (the reason it is dead-lettered) is the same either way.
+ */
+function fieldsOf(r: Reading, bytes: Buffer): Record<string, unknown> {
+  if (r.reader !== r.target) {
+    try {
+      return toFields(r.reader.fromBuffer(bytes, r.resolver));
+    } catch {
+      // read again whole
+    }
+  }
+  return toFields(r.target.fromBuffer(bytes, r.whole));
+}
+
 /**
  * Plain Avro binary, every value written with one known schema. With `read` (the top-level fields the
- * pipeline reads, see fieldsRead), the other fields are skipped, not decoded. A value that does not
- * decode whole is decoded again with the full schema, so its reason is the same either way.
+ * pipeline reads, see fieldsRead), the other fields are skipped, not decoded.
  */
 export function avroFileDecoder(type: Type, read?: ReadonlySet<string>): Decoder {
-  let reader = narrowed(type, read);
-  let resolver: Resolver | undefined;
-  try {
-    if (reader !== type) resolver = reader.createResolver(type);
-  } catch {
-    reader = type; // not expected; the whole record is still right, only slower
-  }
+  const reading = readingOf(type, type, read);
+  const { reader, resolver } = reading;
   return {
     prepare: async () => undefined,
     decode(record): Decoded {
@@ -101,28 +136,13 @@ export function avroFileDecoder(type: Type, read?: ReadonlySet<string>): Decoder
         }
       }
       if (record.value === null) return { reason: 'empty value (tombstone): nothing to decode' };
-      if (resolver) {
-        try {
-          return { fields: toFields(reader.fromBuffer(record.value, resolver)) };
-        } catch {
-          // read again below, whole
-        }
-      }
       try {
-        return { fields: toFields(type.fromBuffer(record.value)) };
+        return { fields: fieldsOf(reading, record.value) };
       } catch (err) {
         return { reason: `invalid Avro for ${type.name ?? 'the schema file'}: ${errorMessage(err)}` };
       }
     },
   };
-}
-
-/** A writer's values read into a reader: `reader` (maybe narrowed) through `resolver`; `target` whole through `whole`. */
-interface Reading {
-  readonly reader: Type;
-  readonly resolver: Resolver | undefined;
-  readonly target: Type;
-  readonly whole: Resolver | undefined;
 }
 
 export type ReaderSchema = { kind: 'writer' } | { kind: 'latest' } | { kind: 'fixed'; type: Type };
@@ -153,33 +173,26 @@ export function avroRegistryDecoder(
   // One Type instance per schema id: avsc resolvers belong to the reader instance they were made by.
   const writers = new Map<number, Type | null>(); // null: the registry does not know this id
   const latest = new Map<string, number | null>(); // subject -> schema id of its latest version
-  const readings = new Map<string, Reading | Error>();
+  // Per writer and reader instance (both stable per id), without building a key per record.
+  const readings = new Map<Type, Map<Type, Reading | Error>>();
 
-  function readerFor(topic: string, writerId: number): { id: number | 'fixed'; type: Type } {
-    if (reader.kind === 'fixed') return { id: 'fixed', type: reader.type };
+  function readerFor(topic: string, writerId: number): Type {
+    if (reader.kind === 'fixed') return reader.type;
     const latestId = reader.kind === 'latest' ? latest.get(subjectOf(topic)) : undefined;
-    const id = latestId ?? writerId;
-    return { id, type: writers.get(id)! };
+    return writers.get(latestId ?? writerId)!;
   }
 
-  /**
-   * How values of a writer schema are read into a reader schema: the whole reader first (a writer it
-   * cannot read is refused, even where the fields the pipeline reads would resolve), then only the
-   * fields read (see narrowed), or why they cannot be.
-   */
-  function readingFor(id: number, writer: Type, targetId: number | 'fixed', target: Type): Reading | Error {
-    const key = `${id}->${targetId}`;
-    let r = readings.get(key);
+  function readingFor(id: number, writer: Type, target: Type): Reading | Error {
+    let byTarget = readings.get(writer);
+    if (!byTarget) readings.set(writer, (byTarget = new Map()));
+    let r = byTarget.get(target);
     if (!r) {
       try {
-        const whole = target === writer ? undefined : target.createResolver(writer);
-        r = { reader: target, resolver: whole, target, whole };
-        const narrow = narrowed(target, read);
-        if (narrow !== target) r = { ...r, reader: narrow, resolver: narrow.createResolver(writer) };
+        r = readingOf(target, writer, read);
       } catch (err) {
-        r ??= new Error(`writer schema id ${id} cannot be read as the reader schema: ${errorMessage(err)}`);
+        r = new Error(`writer schema id ${id} cannot be read as the reader schema: ${errorMessage(err)}`);
       }
-      readings.set(key, r);
+      byTarget.set(target, r);
     }
     return r;
   }
@@ -215,19 +228,10 @@ export function avroRegistryDecoder(
       if (typeof id !== 'number') return id;
       const writer = writers.get(id);
       if (!writer) return { reason: `schema id ${id} is not in the schema registry` };
-      const { id: targetId, type: target } = readerFor(record.topic, id);
-      const reading = readingFor(id, writer, targetId, target);
+      const reading = readingFor(id, writer, readerFor(record.topic, id));
       if (reading instanceof Error) return { reason: reading.message };
-      const bytes = record.value!.subarray(5);
       try {
-        return { fields: toFields(reading.reader.fromBuffer(bytes, reading.resolver)) };
-      } catch (err) {
-        if (reading.reader === reading.target)
-          return { reason: `invalid Avro for schema id ${id}: ${errorMessage(err)}` };
-      }
-      try {
-        // read again whole, so the reason is the same with or without narrowing
-        return { fields: toFields(reading.target.fromBuffer(bytes, reading.whole)) };
+        return { fields: fieldsOf(reading, record.value!.subarray(5)) };
       } catch (err) {
         return { reason: `invalid Avro for schema id ${id}: ${errorMessage(err)}` };
       }
