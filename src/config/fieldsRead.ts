@@ -1,3 +1,4 @@
+import { HEADER_FIELD, KEY_FIELD, TIMESTAMP_FIELD } from './messageFields.js';
 import { outputPlan } from './outputs.js';
 import type { PipelineConfig } from './schema.js';
 
@@ -16,7 +17,8 @@ export function fieldsRead(config: Shape, source: number): ReadonlySet<string> |
   if (config.forward || config.sources[source]!.transform.length > 0) return undefined;
   const fields = new Set<string>();
   const add = (path: string | undefined) => {
-    if (path === undefined || path === '$key' || path === '$timestamp' || path.startsWith('$header.')) return;
+    if (path === undefined || path === KEY_FIELD || path === TIMESTAMP_FIELD || path.startsWith(HEADER_FIELD))
+      return;
     fields.add(path.split('.')[0]!);
   };
   const plan = outputPlan(config);

@@ -8,6 +8,7 @@ export type { SourceConfig, TransformStep } from './sourceSchema.js';
 export { sourceRouter } from './routing.js';
 export { outputPlan, deadLetterTableName } from './outputs.js';
 export { fieldsRead } from './fieldsRead.js';
+export { HEADER_FIELD, KEY_FIELD, TIMESTAMP_FIELD } from './messageFields.js';
 export type { OutputPlan, OutputTable } from './outputs.js';
 export type {
   PipelineConfig,

@@ -1,5 +1,11 @@
 import { map, type OperatorFunction } from 'rxjs';
-import type { ColumnConfig, FeatureSetConfig } from '../config/index.js';
+import {
+  HEADER_FIELD,
+  KEY_FIELD,
+  TIMESTAMP_FIELD,
+  type ColumnConfig,
+  type FeatureSetConfig,
+} from '../config/index.js';
 import {
   ConfigError,
   PipelineError,
@@ -13,7 +19,7 @@ import {
   type RejectedRecord,
   type SourceRecord,
 } from '../core/index.js';
-import { fieldReader, HEADER_FIELD, planColumns, projector } from './project.js';
+import { fieldReader, planColumns, projector } from './project.js';
 import { createLaneWindows, type LaneResume, type LaneWindows } from './windows/laneWindows.js';
 
 interface KeyPlan {
@@ -35,8 +41,8 @@ function eventTimeReader(field: string): ReturnType<typeof fieldReader> {
 function keyPlan(fs: FeatureSetConfig): KeyPlan {
   return {
     fs,
-    entity: fs.entity === '$key' ? undefined : fieldReader(fs.entity),
-    eventTime: fs.eventTime === '$timestamp' ? undefined : eventTimeReader(fs.eventTime),
+    entity: fs.entity === KEY_FIELD ? undefined : fieldReader(fs.entity),
+    eventTime: fs.eventTime === TIMESTAMP_FIELD ? undefined : eventTimeReader(fs.eventTime),
   };
 }
 

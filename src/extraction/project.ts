@@ -1,9 +1,6 @@
-import type { ColumnConfig, ScalarType } from '../config/index.js';
+import { HEADER_FIELD, type ColumnConfig, type ScalarType } from '../config/index.js';
 import { describeValue, pathReader } from '../core/index.js';
 import { convert, toDecimal, Unfit } from './convert.js';
-
-/** A column's field may be a Kafka header instead of a record field: `$header.<name>`. */
-export const HEADER_FIELD = '$header.';
 
 type Headers = Readonly<Record<string, string>>;
 
