@@ -249,17 +249,6 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
       for (let r = 0; r < repeats; r++) {
         await beQuiet();
         a.push(await bareConsumer(svc.brokers, topics[format], records, PARTITIONS, cpuSpan(meter, spent.a)));
-        await beQuiet();
-        b.push(
-          await bareInserts(
-            insert,
-            `${bDb}.events`,
-            records,
-            20_000,
-            bTable.columns,
-            cpuSpan(meter, spent.b),
-          ),
-        );
         const database = `bench_c_${uid()}`;
         if (server) created.databases.push(database);
         const config = benchConfig({
@@ -272,6 +261,19 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
           partitions: PARTITIONS,
           workers,
         });
+        // B inserts as many rows at a time as C's storage sends at most (its default batchRows).
+        result.settings.batchRows = config.storage.batchRows;
+        await beQuiet();
+        b.push(
+          await bareInserts(
+            insert,
+            `${bDb}.events`,
+            records,
+            config.storage.batchRows,
+            bTable.columns,
+            cpuSpan(meter, spent.b),
+          ),
+        );
         await beQuiet();
         const run = await fullPipeline(config, records, sampleRss, cpuSpan(meter, spent.c));
         await verifyStored(client, config, { records, featureRows: run.featureRows });

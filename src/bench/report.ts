@@ -19,6 +19,8 @@ export interface BenchResult {
     partitions: number;
     quick: boolean;
     recordBytes: Record<string, number>;
+    /** Rows per insert for B, and C's storage.batchRows (absent in older results: 20,000). */
+    batchRows?: number;
     /** Each A, B and C run waited for a quiet machine first (absent in older results). */
     quiet?: {
       runs: number;
@@ -96,7 +98,7 @@ export function writeReport(r: BenchResult, out: string): string {
         ]
       : []),
     '',
-    `A: bare kafkajs eachBatch counting records. B: bare @clickhouse/client inserts of the same rows, in the pipeline's format and path (RowBinary, as the body of the insert for the server, from a file for the embedded store), 20,000 a batch. C: the full pipeline with two windowed feature sets, ${r.workers === 0 ? 'on the main thread only' : `with ${r.workers} worker thread${r.workers === 1 ? '' : 's'}`}; feature rows are those C wrote per record.`,
+    `A: bare kafkajs eachBatch counting records. B: bare @clickhouse/client inserts of the same rows, in the pipeline's format and path (RowBinary, as the body of the insert for the server, from a file for the embedded store), ${n(r.settings.batchRows ?? 20_000)} a batch, as C's storage.batchRows. C: the full pipeline with two windowed feature sets, ${r.workers === 0 ? 'on the main thread only' : `with ${r.workers} worker thread${r.workers === 1 ? '' : 's'}`}; feature rows are those C wrote per record.`,
     '',
     '| store | format | A records/s | B rows/s | C records/s | C/A | C/B | target C/A | feature rows/record | C inserts: output (rows each) + features |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
