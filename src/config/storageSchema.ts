@@ -43,9 +43,9 @@ export const storageSchema = z
       .optional(),
     requestTimeoutMs: z.number().int().min(1000).max(600000).default(30000),
     /**
-     * An insert is sent when this many rows wait ... The default is the block the ClickHouse Kafka
-     * engine writes (kafka_max_block_size): fewer, larger parts cost the server less to write and
-     * merge (README, Benchmark).
+     * An insert is sent when this many rows wait ... The default is ClickHouse's own block size
+     * (max_block_size, 65,536 on the 18.16 server): fewer, larger parts cost the server less to
+     * write and merge (README, Delivery).
      */
     batchRows: z.number().int().min(1).max(10_000_000).default(65_536),
     /** ... or this many bytes of Kafka values ... */
