@@ -19,7 +19,7 @@ import {
   type RejectedRecord,
   type SourceRecord,
 } from '../core/index.js';
-import { fieldReader, planColumns, projector } from './project.js';
+import { fieldReader, planColumns, projector, type Projection } from './project.js';
 import { createLaneWindows, type LaneResume, type LaneWindows } from './windows/laneWindows.js';
 
 interface KeyPlan {
@@ -267,13 +267,21 @@ export function extractFeatures(
     return state;
   }
 
-  return map((batch) => {
-    const rows: OutputRow[] = [];
-    const rejected: RejectedRecord[] = [];
-    const held = featureSets.length > 0 ? laneState(batch) : undefined;
-    const state = held?.windows ?? [];
-    const project = projector(planFor(batch.lane.topic));
-    next: for (const record of batch.records) {
+  /**
+   * Every record of a batch: its output row, and its share of each feature set's windows. A function
+   * of its own, apart from the batch's once-per-batch work below: V8 compiles this loop on the stack
+   * (OSR) while it runs, and code compiled that way for a function also holding the batch's tail kept
+   * failing a map check there, was thrown back to the interpreter and compiled again, batch after
+   * batch (found with --trace-deopt).
+   */
+  function extractRecords(
+    records: readonly DecodedRecord[],
+    state: readonly LaneWindows[],
+    project: Projection,
+    rows: OutputRow[],
+    rejected: RejectedRecord[],
+  ): void {
+    next: for (const record of records) {
       const r = project(record.fields, record.source.headers);
       if (!('values' in r)) {
         rejected.push({ source: record.source, stage: 'extraction', reason: r.reason });
@@ -313,6 +321,14 @@ export function extractFeatures(
         }
       }
     }
+  }
+
+  return map((batch) => {
+    const rows: OutputRow[] = [];
+    const rejected: RejectedRecord[] = [];
+    const held = featureSets.length > 0 ? laneState(batch) : undefined;
+    const state = held?.windows ?? [];
+    extractRecords(batch.records, state, projector(planFor(batch.lane.topic)), rows, rejected);
     if (featureSets.length === 0) return withRecords(batch, rows, rejected);
 
     const tick = batch.idleMs !== undefined;

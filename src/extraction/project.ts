@@ -130,7 +130,7 @@ function convertArray(c: ColumnPlan, v: unknown): unknown[] | Unfit {
 
 /** One row from a record, or the reason (naming the field) why the record does not fit the columns. */
 type Projected = { values: Record<string, unknown> } | { reason: string };
-type Projection = (fields: Record<string, unknown>, headers: Headers) => Projected;
+export type Projection = (fields: Record<string, unknown>, headers: Headers) => Projected;
 
 const missing = (c: ColumnPlan, v: null | undefined) => ({
   reason: `field '${c.field}': ${v === null ? 'is null' : 'is missing'} (column ${c.name} ${c.declared} is not Nullable)`,

@@ -47,6 +47,17 @@ function takeMetrics() {
   return out;
 }
 
+/**
+ * Each row's source record, by its index in the batch the main thread sent. The per-row loop is a
+ * function of its own: inside the once-per-batch handler, the code V8 compiled for it on the stack
+ * (OSR) failed a map check further down on every batch and was compiled again (--trace-deopt).
+ */
+function sourceIndexes(sources: readonly WireRecord[]): Int32Array {
+  const indexes = new Int32Array(sources.length);
+  for (let i = 0; i < sources.length; i++) indexes[i] = sources[i]!.index;
+  return indexes;
+}
+
 const openWindows = new Map<string, WindowCounts>();
 let onGeneration: ((generation: number) => void) | undefined;
 
@@ -70,11 +81,9 @@ try {
       let result: WireResult;
       try {
         const e = encode(batch);
-        const rowSources = new Int32Array(e.sources.length);
-        for (let i = 0; i < e.sources.length; i++) rowSources[i] = (e.sources[i] as WireRecord).index;
         result = {
           rows: e.rows,
-          rowSources,
+          rowSources: sourceIndexes(e.sources as readonly WireRecord[]),
           rejected: e.rejected.map((r) => [(r.source as WireRecord).index, r.stage, r.reason] as const),
           features: e.features,
           commits: ack.commits,
@@ -84,7 +93,8 @@ try {
         return;
       }
       const transfer = [result.rowSources.buffer as ArrayBuffer];
-      for (const rows of [result.rows, ...result.features.map((f) => f[1])])
+      transfer.push(result.rows.bytes.buffer as ArrayBuffer, result.rows.ends.buffer as ArrayBuffer);
+      for (const [, rows] of result.features)
         transfer.push(rows.bytes.buffer as ArrayBuffer, rows.ends.buffer as ArrayBuffer);
       post(
         { t: 'done', id: ack.id, result, metrics: takeMetrics(), openWindows: [...openWindows] },
