@@ -117,6 +117,28 @@ function headersToStrings(headers: IHeaders | undefined): Readonly<Record<string
   return out ?? NO_HEADERS;
 }
 
+/**
+ * A kafkajs batch's messages as source records. A function of its own, apart from the async
+ * `eachBatch`: V8 compiled this loop on the stack (OSR) inside it, and that code failed a check
+ * further down and was thrown away, up to 91 times in a run (--trace-deopt).
+ */
+function sourceRecords(batch: EachBatchPayload['batch']): SourceRecord[] {
+  const records: SourceRecord[] = new Array(batch.messages.length);
+  for (let i = 0; i < batch.messages.length; i++) {
+    const m = batch.messages[i]!;
+    records[i] = {
+      topic: batch.topic,
+      partition: batch.partition,
+      offset: m.offset,
+      key: m.key,
+      value: m.value,
+      headers: headersToStrings(m.headers),
+      timestamp: Number(m.timestamp),
+    };
+  }
+  return records;
+}
+
 /** Route kafkajs' own logging into pino. */
 function kafkaLogCreator(logger: Logger) {
   return () =>
@@ -199,19 +221,7 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
     activeEachBatch++;
     try {
       const lane = { topic: batch.topic, partition: batch.partition };
-      const records: SourceRecord[] = new Array(batch.messages.length);
-      for (let i = 0; i < batch.messages.length; i++) {
-        const m = batch.messages[i]!;
-        records[i] = {
-          topic: batch.topic,
-          partition: batch.partition,
-          offset: m.offset,
-          key: m.key,
-          value: m.value,
-          headers: headersToStrings(m.headers),
-          timestamp: Number(m.timestamp),
-        };
-      }
+      const records = sourceRecords(batch);
       // The batch may end in records the lane never sees: a transaction's commit or abort marker, or
       // an aborted transaction's records. Its end counts, so the lane commits past them (as the Java
       // consumer does) and its next offset can reach the high watermark (a quiet lane counts as idle).
