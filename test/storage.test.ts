@@ -202,6 +202,80 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig }) => 
     }
   });
 
+  it("inserts a chunk of interleaved lanes' batches as one block already in the table's order, which ClickHouse need not sort", async () => {
+    const table = uniqueName('sorted');
+    const events = async (): Promise<{ blocks: number; sorted: number }> => {
+      const c = await createClickHouseClient(clientConfig(), logger);
+      try {
+        const found = await rows<{ event: string; value: unknown }>(
+          c,
+          "SELECT event, value FROM system.events WHERE event LIKE 'MergeTreeDataWriterBlocks%'",
+        );
+        const at = (name: string) => Number(found.find((e) => e.event === name)?.value ?? 0);
+        return {
+          blocks: at('MergeTreeDataWriterBlocks'),
+          sorted: at('MergeTreeDataWriterBlocksAlreadySorted'),
+        };
+      } finally {
+        await c.close();
+      }
+    };
+    const telemetry = createTelemetry();
+    const sink = tableSink(clientConfig(), table, columns, {}, telemetry);
+    await sink.start();
+    const before = await events();
+    // Partitions 3 and 1 of one topic, in the order the lanes' batches come: neither sorted by
+    // partition nor by offset across batches, each in offset order within.
+    const lanes: [number, number][] = [
+      [3, 20],
+      [1, 10],
+      [3, 22],
+      [1, 7],
+    ];
+    const acks: Promise<void>[] = [];
+    for (const [partition, first] of lanes) {
+      const { batch, done } = batchOf(
+        [first, first + 1].map((o) => ({
+          source: { ...source(o), partition },
+          values: { id: `p${partition}o${o}`, n: o },
+        })),
+      );
+      acks.push(done);
+      await sink.accept({
+        ...batch,
+        lane: { topic: 'orders', partition },
+        firstOffset: String(first),
+        lastOffset: String(first + 1),
+      });
+    }
+    await sink.drain();
+    await Promise.all(acks);
+    const after = await events();
+    await sink.stop(Date.now() + 5000);
+    const inserts = (await telemetry.inserts.get()).values.map((v) => [v.labels.table, v.value]);
+    expect(inserts).toEqual([[`st.${table}`, 1]]);
+    expect({ blocks: after.blocks - before.blocks, sorted: after.sorted - before.sorted }).toEqual({
+      blocks: 1,
+      sorted: 1,
+    });
+    const client = await createClickHouseClient(clientConfig(), logger);
+    try {
+      const stored = await rows<{ id: string }>(client, `SELECT id FROM st.${table} ORDER BY id`);
+      expect(stored.map((r) => r.id)).toEqual([
+        'p1o10',
+        'p1o11',
+        'p1o7',
+        'p1o8',
+        'p3o20',
+        'p3o21',
+        'p3o22',
+        'p3o23',
+      ]);
+    } finally {
+      await client.close();
+    }
+  });
+
   it("stores each topic's rows in its own table in one chunk, isolating a bad row in the second, and dead-letters both tables' records in one table", async () => {
     const orders = uniqueName('orders');
     const clicks = uniqueName('clicks');

@@ -54,6 +54,24 @@ export function batchSpan(lane: { topic: string; partition: number }, first: str
 }
 
 /**
+ * Orders batches as the output table's sorting key, (_topic, _partition, _offset), orders rows: by
+ * lane, then by the offset of the first row. A lane's rows come in offset order, so the rows of a
+ * chunk's batches taken in this order are sorted already, and ClickHouse skips sorting the block
+ * it inserts (MergeTreeDataWriterBlocksAlreadySorted). Sorting and permuting 65,536 rows took about
+ * a third of the 18.16 server's CPU for such an insert. Batches without rows come first; the sort is
+ * stable, so equal batches keep their order and the chunk's token stays the same on a retry.
+ */
+export function byStorePosition(a: EncodedBatch, b: EncodedBatch): number {
+  if (a.lane.topic !== b.lane.topic) return a.lane.topic < b.lane.topic ? -1 : 1;
+  if (a.lane.partition !== b.lane.partition) return a.lane.partition - b.lane.partition;
+  const x = a.sources[0]?.offset ?? '';
+  const y = b.sources[0]?.offset ?? '';
+  // Offsets are decimal strings without leading zeros: the shorter is the smaller.
+  if (x.length !== y.length) return x.length - y.length;
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/**
  * Writes the rows of batches in RowBinary: the source columns, then the declared ones in order. A
  * row whose value does not fit its column (conversion makes sure they do; this is the last guard)
  * is left out and rejected with the reason, as ClickHouse's refusal of a JSON line would be.

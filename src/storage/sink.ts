@@ -23,7 +23,7 @@ import {
   type InsertRowBinary,
 } from './client.js';
 import { createDeadLetterTopic, type DeadLetterTopicConfig } from './deadLetterTopic.js';
-import { batchEncoder, type BinaryRows, type EncodedBatch } from './encode.js';
+import { batchEncoder, byStorePosition, type BinaryRows, type EncodedBatch } from './encode.js';
 import { featureTableSpec, mergedViewSql } from './featureTables.js';
 import { unknownSettings, unsupportedColumns } from './engineChecks.js';
 import { createResilience, type CircuitName, type ResilienceConfig } from './resilience.js';
@@ -204,7 +204,7 @@ export function createClickHouseSink(
     let refused = 0;
     const features = new Map<string, { blocks: BinaryRows[]; rows: number }>();
     const span = createHash('sha1');
-    for (const b of batches) {
+    for (const b of batches.length > 1 ? [...batches].sort(byStorePosition) : batches) {
       const t = byTable[tableFor(b.lane.topic)]!;
       if (b.rows.ends.length > 0) t.blocks.push(b.rows);
       appendAll(t.sources, b.sources);
