@@ -112,6 +112,22 @@ describe('extractFeatures state ceiling', () => {
     expect(open.get('f')?.watermark).toBe(1000 - 1000);
   });
 
+  it('dead-letters a late record with the watermark it came too late for', async () => {
+    const c = config({ window: { type: 'tumbling', size: '1s' } });
+    const b = batch(['a', 'a', 'a']);
+    const at = [5000, 7000, 3000];
+    const late = {
+      ...b,
+      records: b.records.map((r, i) => ({ ...r, source: { ...r.source, timestamp: at[i]! } })),
+    };
+    expect((await extractOne(c, late)).rejected).toEqual([
+      [
+        '2',
+        "late for feature set f: event time 1970-01-01T00:00:03.000Z is past its windows' end plus allowed lateness (watermark 1970-01-01T00:00:07.000Z)",
+      ],
+    ]);
+  });
+
   it('fails with an error naming the feature set and what to change', async () => {
     const c = config({ maxOpenWindows: 2, onLimit: 'fail' });
     await expect(

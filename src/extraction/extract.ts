@@ -10,6 +10,7 @@ import {
   ConfigError,
   PipelineError,
   laneId,
+  offsetBigInt,
   parseDate,
   withRecords,
   type Batch,
@@ -301,12 +302,13 @@ export function extractFeatures(
       }
       rows.push({ source: record.source, values: r.values });
       if (state.length === 0) continue;
-      const offset = BigInt(record.source.offset);
+      const offset = offsetBigInt(record.source.offset);
       for (let i = 0; i < state.length; i++) {
         const lane = state[i]!;
-        const wm = lane.watermark();
         const outcome = lane.add(entities[i]!, times[i]!, offset, record.fields);
-        if (outcome === 'late') rejected.push(late(featureSets[i]!, record.source, times[i]!, wm));
+        // The watermark the record came too late for: a late record, below it, cannot have moved it.
+        if (outcome === 'late')
+          rejected.push(late(featureSets[i]!, record.source, times[i]!, lane.watermark()));
         else if (outcome === 'limit') {
           const fs = featureSets[i]!;
           const why = `feature set ${fs.name}: ${fs.maxOpenWindows} open windows reached (maxOpenWindows)`;
