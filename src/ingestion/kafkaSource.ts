@@ -68,6 +68,13 @@ export interface KafkaSource extends Lifecycle {
    * commit, and lanes it lost get no more batches.
    */
   onGeneration(listener: (generation: number) => void): void;
+  /**
+   * Told when the lanes have read all there is, after a backlog: every assigned lane's last batch
+   * reached its partition's high watermark (after one had not since the last time), and storage took
+   * everything handed out. Not while a lane has had no batch yet, nor while records stream in as
+   * they are written (the lanes never fall behind then).
+   */
+  onCaughtUp(listener: () => void): void;
   /** Stop handing out batches, and wait until every batch handed out is done and its offset committed. */
   drain(flushStorage: () => Promise<void>): Promise<void>;
 }
@@ -182,6 +189,9 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
   let activeEachBatch = 0;
   /** Batches and ticks handed out that storage has not taken yet. */
   let inChain = 0;
+  /** A batch ended below its partition's high watermark since the lanes last caught up. */
+  let behind = false;
+  const caughtUpListeners: (() => void)[] = [];
   const commitChains = new Map<string, Promise<void>>();
   /** What each lane last committed this generation: a quiet lane's ticks would repeat it. */
   let lastCommit = new Map<string, string>();
@@ -261,6 +271,7 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
         caughtUp: BigInt(batch.highWatermark) <= nextOffset,
         lastRecordAt: Date.now(),
       });
+      if (!act.caughtUp) behind = true;
       const { ack, accepted, seq } = handOut(id, act, commits, nextOffset);
       subject.next({
         lane,
@@ -318,10 +329,10 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
     );
     // Until storage takes it, the batch is in the chain: drain waits for it, and ticks wait behind it.
     inChain++;
-    void accepted.then(
-      () => inChain--,
-      () => inChain--,
-    );
+    const taken = () => {
+      if (--inChain === 0) caughtUpAfterBacklog();
+    };
+    void accepted.then(taken, taken);
     const chain = act.pending ? act.pending.then(() => accepted) : accepted;
     chain.catch(() => undefined); // observed by the lane's next batch, if one comes
     act.pending = chain;
@@ -386,7 +397,16 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
     if (!act || !commits || stopping || BigInt(firstOffset) > act.next || next <= act.next) return;
     act.next = next;
     act.caughtUp = BigInt(highWatermark) <= next;
+    if (!act.caughtUp) behind = true;
     handOutEmpty(id, act, commits, { firstOffset, lastOffset }, 'a skipped range');
+  }
+
+  /** After a backlog, once every assigned lane reached its high watermark and storage took it all. */
+  function caughtUpAfterBacklog() {
+    if (!behind || stopping || assigned.size === 0) return;
+    for (const id of assigned) if (activity.get(id)?.caughtUp !== true) return;
+    behind = false;
+    for (const l of caughtUpListeners) l();
   }
 
   function markHandedOut(id: string, next: bigint) {
@@ -477,6 +497,10 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
         out.set(lane, at === undefined ? p.high - (p.committed ?? p.low) : p.high - at);
       }
       return out;
+    },
+
+    onCaughtUp(listener) {
+      caughtUpListeners.push(listener);
     },
 
     onGeneration(listener) {

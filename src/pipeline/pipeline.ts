@@ -133,6 +133,8 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
       sink.onCircuit((state) =>
         state === 'open' ? source.pause() : state === 'closed' ? source.resume() : undefined,
       );
+      // The end of a backlog is stored at once, not after storage's quiet wait for a pause.
+      if (clickhouse) source.onCaughtUp(() => clickhouse.caughtUp());
       // A lane hands over a batch and waits until storage accepted it, so the chain holds at most
       // partitionsConsumedConcurrently batches besides storage's buffer, whose size is configured.
       if (forward) {

@@ -47,6 +47,39 @@ describe('batching writer', () => {
     writer.close();
   });
 
+  it('writes what waits at once when the input has caught up, under the same tenth-of-a-chunk rule, and not with quiet flushes off', async () => {
+    const { writes, writer, accept } = recorded();
+    await accept(100); // a tenth of batchRows
+    await accept(50);
+    writer.caughtUp();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(writes).toEqual([{ at: 0, items: [0, 1] }]);
+    // A batch after it waits for a pause again; so does less than a tenth, for a flush interval
+    // after the last flush by time (the one above), even when caught up.
+    await accept(100);
+    await vi.advanceTimersByTimeAsync(99);
+    expect(writes).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(writes[1]).toEqual({ at: 100, items: [2] });
+    await vi.advanceTimersByTimeAsync(500);
+    await accept(10); // at 600
+    writer.caughtUp();
+    await vi.advanceTimersByTimeAsync(499);
+    expect(writes).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(writes[2]).toEqual({ at: 1100, items: [3] });
+    writer.close();
+
+    const off = recorded({ quietFlushMs: 0 });
+    await off.accept(200);
+    off.writer.caughtUp();
+    await vi.advanceTimersByTimeAsync(999);
+    expect(off.writes).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(off.writes).toEqual([{ at: 1000, items: [0] }]);
+    off.writer.close();
+  });
+
   it('waits quietFlushMs for a pause when set, and only for the interval with 0', async () => {
     const slow = recorded({ quietFlushMs: 300 });
     await slow.accept();

@@ -46,6 +46,12 @@ export interface BatchingWriter<T extends Buffered> {
   accept(item: T, rows: number, bytes: number): Promise<void>;
   /** Flush everything buffered now, and resolve when nothing is buffered or in flight. */
   drain(): Promise<void>;
+  /**
+   * The input has nothing more for now (every lane at the end of its partition, everything read
+   * taken): what waits is written as at a pause, without waiting `quietFlushMs` for one. Nothing
+   * when quiet flushes are off (0); a batch accepted after it waits for a pause again.
+   */
+  caughtUp(): void;
   stats(): BufferStats;
   close(): void;
 }
@@ -60,7 +66,9 @@ export interface BatchingWriter<T extends Buffered> {
  * then, not up to a flush interval later: the last rows of a backlog or a burst are stored as soon
  * as the lanes pause (as ClickHouse's Kafka engine writes its block when a poll brings nothing). Unless a tenth of
  * `batchRows` waits, a quiet flush comes only a flush interval after the last flush by time, so a
- * slow trickle of records still makes about one insert per interval, not one per record.
+ * slow trickle of records still makes about one insert per interval, not one per record. When the
+ * source knows it has read all there is (`caughtUp`), the pause is taken as come: the end of a
+ * backlog is written without the `quietFlushMs` wait, under the same tenth-of-a-chunk rule.
  */
 export function createBatchingWriter<T extends Buffered>(
   config: BatchingConfig,
@@ -80,6 +88,9 @@ export function createBatchingWriter<T extends Buffered>(
   const quietMs = quiet === 0 ? Number.POSITIVE_INFINITY : Math.min(quiet, config.flushIntervalMs);
   const quietRows = Math.ceil(config.batchRows / 10);
   let lastAccepted = Number.NEGATIVE_INFINITY;
+  /** Batches accepted so far, and how many there were when the input last caught up (see caughtUp). */
+  let accepted = 0;
+  let caughtUpAt = -1;
   let lastTimedFlush = Number.NEGATIVE_INFINITY;
   const spaceWaiters: (() => void)[] = [];
   const idleWaiters: (() => void)[] = [];
@@ -91,6 +102,7 @@ export function createBatchingWriter<T extends Buffered>(
 
   function admit(p: Pending<T>) {
     lastAccepted = p.since;
+    accepted++;
     queue.push(p);
     bufferedRows += p.rows;
     bufferedBytes += p.bytes;
@@ -109,15 +121,16 @@ export function createBatchingWriter<T extends Buffered>(
   }
 
   /**
-   * When the lanes count as paused: `quietFlushMs` after the last batch came. Unless a tenth of a
-   * chunk waits, also a flush interval after the last flush by time (interval or quiet; full chunks
-   * do not count): a trickle then makes about one insert per interval, while the rest of a backlog
-   * is written when it ends, even just after an earlier pause (a cold start) was.
+   * When the lanes count as paused: `quietFlushMs` after the last batch came, or when it came if the
+   * input has caught up since. Unless a tenth of a chunk waits, also a flush interval after the last
+   * flush by time (interval or quiet; full chunks do not count): a trickle then makes about one
+   * insert per interval, while the rest of a backlog is written when it ends, even just after an
+   * earlier pause (a cold start) was.
    */
-  const quietAt = () =>
-    queuedRows >= quietRows
-      ? lastAccepted + quietMs
-      : Math.max(lastAccepted + quietMs, lastTimedFlush + config.flushIntervalMs);
+  const quietAt = () => {
+    const paused = lastAccepted + (caughtUpAt === accepted ? 0 : quietMs);
+    return queuedRows >= quietRows ? paused : Math.max(paused, lastTimedFlush + config.flushIntervalMs);
+  };
 
   function schedule() {
     // With every insert slot taken, the next to finish pumps: a timer would only fire for nothing
@@ -217,6 +230,12 @@ export function createBatchingWriter<T extends Buffered>(
       } finally {
         draining--;
       }
+    },
+
+    caughtUp() {
+      if (quietMs === Number.POSITIVE_INFINITY) return;
+      caughtUpAt = accepted;
+      pump();
     },
 
     stats: () => ({

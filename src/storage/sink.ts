@@ -57,6 +57,8 @@ export interface ClickHouseSink extends Lifecycle {
   acceptEncoded(batch: EncodedBatch): Promise<void>;
   /** Flush all buffered batches and wait until they are stored. */
   drain(): Promise<void>;
+  /** The source has read all there is for now: what waits goes as at a pause (BatchingWriter.caughtUp). */
+  caughtUp(): void;
   capabilities(): Capabilities | undefined;
   buffer(): BufferStats;
   circuit(): CircuitName;
@@ -300,6 +302,7 @@ export function createClickHouseSink(
     accept: (batch) => acceptEncoded(encode(batch)),
     acceptEncoded,
     drain: () => writer.drain(),
+    caughtUp: () => writer.caughtUp(),
     capabilities: () => caps,
     buffer: () => writer.stats(),
     circuit: () => resilience.circuit(),
