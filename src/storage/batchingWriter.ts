@@ -88,9 +88,8 @@ export function createBatchingWriter<T extends Buffered>(
   const quietMs = quiet === 0 ? Number.POSITIVE_INFINITY : Math.min(quiet, config.flushIntervalMs);
   const quietRows = Math.ceil(config.batchRows / 10);
   let lastAccepted = Number.NEGATIVE_INFINITY;
-  /** Batches accepted so far, and how many there were when the input last caught up (see caughtUp). */
-  let accepted = 0;
-  let caughtUpAt = -1;
+  /** The input caught up (see caughtUp), and no batch has come since. */
+  let atEnd = false;
   let lastTimedFlush = Number.NEGATIVE_INFINITY;
   const spaceWaiters: (() => void)[] = [];
   const idleWaiters: (() => void)[] = [];
@@ -102,7 +101,7 @@ export function createBatchingWriter<T extends Buffered>(
 
   function admit(p: Pending<T>) {
     lastAccepted = p.since;
-    accepted++;
+    atEnd = false;
     queue.push(p);
     bufferedRows += p.rows;
     bufferedBytes += p.bytes;
@@ -128,7 +127,7 @@ export function createBatchingWriter<T extends Buffered>(
    * earlier pause (a cold start) was.
    */
   const quietAt = () => {
-    const paused = lastAccepted + (caughtUpAt === accepted ? 0 : quietMs);
+    const paused = lastAccepted + (atEnd ? 0 : quietMs);
     return queuedRows >= quietRows ? paused : Math.max(paused, lastTimedFlush + config.flushIntervalMs);
   };
 
@@ -234,7 +233,7 @@ export function createBatchingWriter<T extends Buffered>(
 
     caughtUp() {
       if (quietMs === Number.POSITIVE_INFINITY) return;
-      caughtUpAt = accepted;
+      atEnd = true;
       pump();
     },
 
