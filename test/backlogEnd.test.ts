@@ -8,38 +8,22 @@ import { createPipeline } from '../src/pipeline/index.js';
 import { createClickHouseClient } from '../src/storage/index.js';
 import { rows } from './support/clickhouse.js';
 import { services, uniqueName } from './support/env.js';
-import { createTopic, kafkaClient, waitFor } from './support/kafka.js';
+import { createTopic, produceInOrder, waitFor } from './support/kafka.js';
 
 const env = services();
 const dir = mkdtempSync(join(tmpdir(), 'backlog-end-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** `count` records of about `pad` bytes, sent `perSend` at a time (one Kafka record batch each). */
-async function produce(
-  brokers: string,
-  topic: string,
-  from: number,
-  count: number,
-  perSend: number,
-  pad: number,
-) {
-  const producer = kafkaClient(brokers).producer();
-  await producer.connect();
-  try {
-    for (let i = from; i < from + count; i += perSend) {
-      const n = Math.min(perSend, from + count - i);
-      await producer.send({
-        topic,
-        acks: -1,
-        messages: Array.from({ length: n }, (_, k) => ({
-          value: JSON.stringify({ user: `u${i + k}`, pad: 'x'.repeat(pad) }),
-        })),
-      });
-    }
-  } finally {
-    await producer.disconnect();
-  }
-}
+/** `count` records of about `pad` bytes for partition 0, numbered from `from`. */
+const records = (from: number, count: number, pad: number) =>
+  new Map([
+    [
+      0,
+      Array.from({ length: count }, (_, k) => ({
+        value: JSON.stringify({ user: `u${from + k}`, pad: 'x'.repeat(pad) }),
+      })),
+    ],
+  ]);
 
 /**
  * Storage writes what waits when the lanes pause (`quietFlushMs`). At the end of a backlog it need
@@ -54,7 +38,7 @@ describe('the end of a backlog', () => {
     await createTopic(brokers, topic, 1);
     // 2 MB in 20 record batches: a fetch takes at most 1 MiB of a partition, so the lane reads the
     // backlog in two fetches, the first ending below the high watermark.
-    await produce(brokers, topic, 0, 2000, 100, 1000);
+    await produceInOrder(brokers, topic, records(0, 2000, 1000), 100);
     const config = validateConfig({
       kafka: { brokers: [brokers], groupId: uniqueName('g') },
       sources: [{ topics: [topic] }],
@@ -80,7 +64,7 @@ describe('the end of a backlog', () => {
       expect(await count('storage')).toBe(2000);
       // Caught up: 1,000 more records (a tenth of batchRows, which a pause would write) come in one
       // fetch that reaches the high watermark. They are no backlog's end, and wait for a pause.
-      await produce(brokers, topic, 2000, 1000, 1000, 100);
+      await produceInOrder(brokers, topic, records(2000, 1000, 100), 1000);
       await waitFor('the 1,000 more consumed', async () => (await count('ingestion')) >= 3000, 30_000);
       await new Promise((r) => setTimeout(r, 1500));
       expect(await count('storage')).toBe(2000);

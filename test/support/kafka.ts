@@ -18,21 +18,25 @@ export async function createTopic(brokers: string, topic: string, partitions: nu
   }
 }
 
-/** Sends messages partition by partition, in order, so the j-th message of partition p has offset j. */
+/**
+ * Sends messages partition by partition, in order, so the j-th message of partition p has offset j;
+ * `perSend` at a time, each send one Kafka record batch.
+ */
 export async function produceInOrder(
   brokers: string,
   topic: string,
   byPartition: ReadonlyMap<number, readonly Message[]>,
+  perSend = 2000,
 ): Promise<void> {
   const producer = kafkaClient(brokers).producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   try {
     for (const [partition, messages] of byPartition) {
-      for (let i = 0; i < messages.length; i += 2000) {
+      for (let i = 0; i < messages.length; i += perSend) {
         await producer.send({
           topic,
           acks: -1,
-          messages: messages.slice(i, i + 2000).map((m) => ({ ...m, partition })),
+          messages: messages.slice(i, i + perSend).map((m) => ({ ...m, partition })),
         });
       }
     }
