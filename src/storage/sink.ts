@@ -1,17 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { FeatureSetConfig, OutputTable } from '../config/index.js';
-import {
-  describePosition,
-  type Batch,
-  type Health,
-  type Lifecycle,
-  type Logger,
-  type OutputRow,
-  type RejectedRecord,
-  type SourceRecord,
-  type Telemetry,
-} from '../core/index.js';
+import type { Batch, Health, Lifecycle, Logger, OutputRow, SourceRecord, Telemetry } from '../core/index.js';
 import { createBatchingWriter, type BatchingConfig, type BufferStats } from './batchingWriter.js';
 import { detectCapabilities, type Capabilities } from './capabilities.js';
 import { classifyClickHouseError, clickhouseCode } from './classify.js';
@@ -23,9 +12,11 @@ import {
   type InsertRowBinary,
 } from './client.js';
 import { createDeadLetterTopic, type DeadLetterTopicConfig } from './deadLetterTopic.js';
-import { batchEncoder, byStorePosition, type BinaryRows, type EncodedBatch } from './encode.js';
+import { gatherChunk } from './chunk.js';
+import { batchEncoder, type BinaryRows, type EncodedBatch } from './encode.js';
 import { featureTableSpec, mergedViewSql } from './featureTables.js';
 import { unknownSettings, unsupportedColumns } from './engineChecks.js';
+import { insertIsolatingPoison } from './poison.js';
 import { createResilience, type CircuitName, type ResilienceConfig } from './resilience.js';
 import { toDeadLetterRow } from './rows.js';
 import { bootstrapTable, deadLetterTableSpec, outputTableSpec, type TableSpec } from './schema.js';
@@ -63,27 +54,6 @@ export interface ClickHouseSink extends Lifecycle {
   buffer(): BufferStats;
   circuit(): CircuitName;
   onCircuit(listener: (state: CircuitName) => void): void;
-}
-
-/** The rows of blocks (a batch's rows for one table each), one a block. */
-function oneRowEach(blocks: readonly BinaryRows[]): BinaryRows[] {
-  const rows: BinaryRows[] = [];
-  for (const b of blocks) {
-    let start = 0;
-    for (const end of b.ends) {
-      rows.push({ bytes: b.bytes.subarray(start, end), ends: Int32Array.of(end - start) });
-      start = end;
-    }
-  }
-  return rows;
-}
-
-/**
- * Appends `items` to `to`: a loop of its own, so that V8 compiles this small loop while it runs
- * instead of the chunk's whole gathering around it.
- */
-function appendAll<T>(to: T[], items: readonly T[]): void {
-  for (let i = 0; i < items.length; i++) to.push(items[i]!);
 }
 
 export function createClickHouseSink(
@@ -159,78 +129,6 @@ export function createClickHouseSink(
     telemetry.inserts.inc({ table });
   }
 
-  /**
-   * Insert rows; when ClickHouse rejects them as bad data, split in halves until the bad rows are
-   * isolated, store the rest, and return the bad rows as rejected with ClickHouse's reason.
-   */
-  async function insertIsolatingPoison(
-    output: TableSpec,
-    blocks: readonly BinaryRows[],
-    sources: readonly SourceRecord[],
-    token: string,
-  ): Promise<RejectedRecord[]> {
-    if (sources.length === 0) return [];
-    try {
-      await insertRows(output, blocks, token);
-      return [];
-    } catch (err) {
-      const e = classifyClickHouseError(err);
-      if (e.kind !== 'poison') throw e;
-      if (sources.length === 1) {
-        logger.warn(
-          { position: describePosition(sources[0]!), reason: e.message },
-          'row rejected by ClickHouse',
-        );
-        return [{ source: sources[0]!, stage: 'storage', reason: e.message }];
-      }
-      const rows = blocks.length === sources.length ? blocks : oneRowEach(blocks);
-      const mid = rows.length >>> 1;
-      return [
-        ...(await insertIsolatingPoison(output, rows.slice(0, mid), sources.slice(0, mid), `${token}/a`)),
-        ...(await insertIsolatingPoison(output, rows.slice(mid), sources.slice(mid), `${token}/b`)),
-      ];
-    }
-  }
-
-  /**
-   * A chunk's batches gathered per table: output rows and their sources, feature rows per feature
-   * set, the dead letters the encoder already made, and the chunk's deduplication token. Apart from
-   * the async `write`, which runs once a chunk: V8 compiled that function's per-row loops on the
-   * stack (OSR) with everything after them inlined, and the code failed a check after the loop and was
-   * compiled again, chunk after chunk, 2-100 ms each (--trace-opt).
-   */
-  function gather(batches: readonly EncodedBatch[]) {
-    // Rows per output table (by index in `outputs`), and every row's source in that order.
-    const byTable = outputs.map(() => ({ blocks: [] as BinaryRows[], sources: [] as SourceRecord[] }));
-    const rejected: RejectedRecord[] = [];
-    let refused = 0;
-    const features = new Map<string, { blocks: BinaryRows[]; rows: number }>();
-    const span = createHash('sha1');
-    for (const b of batches.length > 1 ? [...batches].sort(byStorePosition) : batches) {
-      const t = byTable[tableFor(b.lane.topic)]!;
-      if (b.rows.ends.length > 0) t.blocks.push(b.rows);
-      appendAll(t.sources, b.sources);
-      for (const r of b.rejected) {
-        rejected.push(r);
-        // Rows RowBinary's encoder refused (a value that does not fit its column) are storage's.
-        if (r.stage === 'storage') refused++;
-      }
-      for (const [name, rows, n] of b.features) {
-        let f = features.get(name);
-        if (!f) features.set(name, (f = { blocks: [], rows: 0 }));
-        f.blocks.push(rows);
-        f.rows += n;
-        // An idle tick spans no offsets, and the windows it closes depend on how long the lane was
-        // idle: the feature rows themselves go into the token, so two ticks never share one.
-        span.update(name).update(rows.bytes);
-      }
-      span.update(b.span);
-    }
-    const token = span.digest('hex');
-    const sources = byTable.length === 1 ? byTable[0]!.sources : byTable.flatMap((t) => t.sources);
-    return { byTable, rejected, refused, features, token, sources };
-  }
-
   /** The event-to-stored latency of every 4th row: percentiles of a sample, at a quarter of the cost. */
   function observeLatency(sources: readonly SourceRecord[], stored: number) {
     for (let i = 0; i < sources.length; i += 4)
@@ -239,7 +137,11 @@ export function createClickHouseSink(
 
   async function write(batches: readonly EncodedBatch[]): Promise<void> {
     const started = performance.now();
-    const { byTable, rejected, refused, features, token, sources } = gather(batches);
+    const { byTable, rejected, refused, features, token, sources } = gatherChunk(
+      batches,
+      outputs.length,
+      tableFor,
+    );
     try {
       // Output tables are independent of each other: inserted side by side. The first keeps the
       // chunk's token as it was before sources could name their own tables.
@@ -247,10 +149,11 @@ export function createClickHouseSink(
         await Promise.all(
           byTable.map((t, i) =>
             insertIsolatingPoison(
-              outputs[i]!,
+              (blocks, tk) => insertRows(outputs[i]!, blocks, tk),
               t.blocks,
               t.sources,
               i === 0 ? token : `${token}/t/${outputs[i]!.table}`,
+              logger,
             ),
           ),
         )
