@@ -13,7 +13,8 @@ import {
   type SourceRecord,
 } from '../core/index.js';
 import { featureRowWriter } from './featureTables.js';
-import { ByteWriter, rowWriter, type ColumnFailure } from './rowBinary.js';
+import { ByteWriter } from './byteWriter.js';
+import { rowWriter, type ColumnFailure } from './rowBinary.js';
 import { storedType } from './schema.js';
 
 /** Rows in RowBinary: the bytes, and where each row ends in them. */

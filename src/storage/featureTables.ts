@@ -1,6 +1,7 @@
 import { aggregationColumns, type FeatureSetConfig } from '../config/index.js';
 import type { FeatureRow } from '../core/index.js';
-import { valueWriter, type ByteWriter } from './rowBinary.js';
+import type { ByteWriter } from './byteWriter.js';
+import { valueWriter } from './rowBinary.js';
 import type { TableSpec } from './schema.js';
 
 /**

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createAck, type Batch, type OutputRow } from '../core/index.js';
 import { batchEncoder } from './encode.js';
-import { ByteWriter, encodeRowBinary } from './rowBinary.js';
+import { ByteWriter } from './byteWriter.js';
+import { encodeRowBinary } from './rowBinary.js';
 
 describe('RowBinary writers', () => {
   it('refuse a value that is not their column type, naming it, instead of writing something else', () => {
