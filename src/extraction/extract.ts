@@ -1,17 +1,10 @@
 import { map, type OperatorFunction } from 'rxjs';
-import {
-  HEADER_FIELD,
-  KEY_FIELD,
-  TIMESTAMP_FIELD,
-  type ColumnConfig,
-  type FeatureSetConfig,
-} from '../config/index.js';
+import type { ColumnConfig, FeatureSetConfig } from '../config/index.js';
 import {
   ConfigError,
   PipelineError,
   laneId,
   offsetBigInt,
-  parseDate,
   withRecords,
   type Batch,
   type DecodedRecord,
@@ -20,122 +13,18 @@ import {
   type RejectedRecord,
   type SourceRecord,
 } from '../core/index.js';
-import { fieldReader, planColumns, projector, type Projection } from './project.js';
-import { createLaneWindows, type LaneResume, type LaneWindows } from './windows/laneWindows.js';
-
-interface KeyPlan {
-  readonly fs: FeatureSetConfig;
-  readonly entity: ReturnType<typeof fieldReader> | undefined;
-  readonly eventTime: ReturnType<typeof fieldReader> | undefined;
-}
-
-/** Header values are text: there, digits alone are epoch milliseconds. */
-function eventTimeReader(field: string): ReturnType<typeof fieldReader> {
-  const read = fieldReader(field);
-  if (!field.startsWith(HEADER_FIELD)) return read;
-  return (fields, headers) => {
-    const v = read(fields, headers);
-    return typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
-  };
-}
-
-function keyPlan(fs: FeatureSetConfig): KeyPlan {
-  return {
-    fs,
-    entity: fs.entity === KEY_FIELD ? undefined : fieldReader(fs.entity),
-    eventTime: fs.eventTime === TIMESTAMP_FIELD ? undefined : eventTimeReader(fs.eventTime),
-  };
-}
-
-function entityOf(k: KeyPlan, r: DecodedRecord): string | { reason: string } {
-  if (!k.entity) {
-    return r.source.key === null
-      ? { reason: `feature set ${k.fs.name}: the message key (entity) is null` }
-      : r.source.key.toString('utf8');
-  }
-  const v = k.entity(r.fields, r.source.headers);
-  if (typeof v === 'string' && v !== '') return v;
-  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
-  return {
-    reason: `feature set ${k.fs.name}: entity field '${k.fs.entity}' is ${v === undefined ? 'missing' : 'not a string or number'}`,
-  };
-}
-
-function eventTimeOf(k: KeyPlan, r: DecodedRecord): number | { reason: string } {
-  if (!k.eventTime) return r.source.timestamp;
-  const v = k.eventTime(r.fields, r.source.headers);
-  const t = typeof v === 'number' ? v : typeof v === 'string' ? parseDate(v) : NaN;
-  if (Number.isFinite(t)) return t;
-  return {
-    reason: `feature set ${k.fs.name}: event time field '${k.fs.eventTime}' is ${v === undefined ? 'missing' : 'not epoch milliseconds or an ISO-8601 date-time'}`,
-  };
-}
-
-/** Commit metadata: where a lane had got to, so a replay treats closed windows as accounted for. */
-interface ResumePoint {
-  v: 1;
-  /** the offset the lane had reached (never less than a previous commit's: replays keep it) */
-  h: string;
-  /** highest event time at h, per feature set */
-  t: Record<string, number | null>;
-  /** session feature sets: the offset replay starts from, and the highest event time just before it */
-  s?: Record<string, readonly [string, number | null]>;
-  /** fixed-window feature sets: buckets closed but not all written, [start, offset closed at] */
-  c?: Record<string, readonly (readonly [number, string])[]>;
-}
-
-/**
- * Kafka refuses a commit whose metadata is longer than the broker's `offset.metadata.max.bytes`
- * (4096 by default), and the lane's commits would stop advancing. Names are identifiers (ASCII), so
- * characters are bytes.
- */
-export const METADATA_MAX_BYTES = 4096;
-
-/**
- * The longest metadata these feature sets can need without closing buckets (those can always be
- * written out instead): every offset and event time at its widest.
- */
-function metadataWorstCase(featureSets: readonly FeatureSetConfig[]): number {
-  const offset = (2n ** 63n - 1n).toString();
-  const time = -8.64e15; // the earliest Date, the widest event time
-  const point: ResumePoint = { v: 1, h: offset, t: {} };
-  for (const fs of featureSets) {
-    point.t[fs.name] = time;
-    if (fs.window.type === 'session') (point.s ??= {})[fs.name] = [offset, time];
-  }
-  return JSON.stringify(point).length;
-}
-
-/** Why these feature sets cannot run (their commit metadata could pass Kafka's limit), if so. */
-export function commitMetadataProblem(featureSets: readonly FeatureSetConfig[]): string | undefined {
-  const worst = metadataWorstCase(featureSets);
-  return worst > METADATA_MAX_BYTES
-    ? `features: ${featureSets.length} feature sets need up to ${worst} bytes of commit metadata, over Kafka's ${METADATA_MAX_BYTES} (offset.metadata.max.bytes); use fewer feature sets or shorter names`
-    : undefined;
-}
-
-function parseResume(metadata: string | null | undefined): ResumePoint | undefined {
-  if (!metadata) return undefined;
-  try {
-    const p = JSON.parse(metadata) as ResumePoint;
-    return p.v === 1 ? p : undefined;
-  } catch {
-    return undefined; // metadata someone else wrote: start fresh
-  }
-}
-
-function laneResume(point: ResumePoint | undefined, fs: FeatureSetConfig): LaneResume | undefined {
-  if (!point) return undefined;
-  const t = point.t[fs.name] ?? Number.NEGATIVE_INFINITY;
-  const from = point.s?.[fs.name];
-  const closing = point.c?.[fs.name];
-  return {
-    horizon: BigInt(point.h),
-    maxEventTime: t,
-    ...(from ? { from: { offset: BigInt(from[0]), maxEventTime: from[1] ?? Number.NEGATIVE_INFINITY } } : {}),
-    ...(closing ? { closing: closing.map(([start, at]) => [start, BigInt(at)] as const) } : {}),
-  };
-}
+import {
+  commitMetadataProblem,
+  laneResume,
+  METADATA_MAX_BYTES,
+  parseResume,
+  withoutTimes,
+  type Checkpoint,
+  type ResumePoint,
+} from './commitMetadata.js';
+import { entityOf, eventTimeOf, keyPlan } from './keys.js';
+import { planColumns, projector, type Projection } from './project.js';
+import { createLaneWindows, type LaneWindows } from './windows/laneWindows.js';
 
 /** A feature set's windows held in memory: all of them, and those closed but not yet written. */
 export interface WindowCounts {
@@ -174,16 +63,6 @@ function columnPlans(
     return plan;
   };
 }
-
-/** A commit a lane asks for: the offset, and its metadata as sent and as an object. */
-interface Checkpoint {
-  readonly offset: bigint;
-  readonly metadata: string;
-  readonly point: ResumePoint;
-}
-
-/** A resume point without its event times: what else a commit says (to tell whether only the clock moved). */
-const withoutTimes = (point: ResumePoint) => JSON.stringify({ ...point, t: undefined });
 
 const iso = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms));
 

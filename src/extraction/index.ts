@@ -1,4 +1,5 @@
-export { commitMetadataProblem, extractFeatures, type WindowCounts } from './extract.js';
+export { extractFeatures, type WindowCounts } from './extract.js';
+export { commitMetadataProblem } from './commitMetadata.js';
 export { projectRecord, planColumns } from './project.js';
 export { convertValue } from './convert.js';
 export { windowStarts, createLaneWindows } from './windows/laneWindows.js';
