@@ -155,3 +155,14 @@ export async function quietMachine(opts: {
   }
   return { waitedMs: waited(), busy, quiet: false };
 }
+
+/** CPU microseconds per record (or row) in each process, and how busy the machine was. */
+export function perUnit(s: CpuSpent, found: { kafka: boolean; clickhouse: boolean }) {
+  const us = (seconds: number) => (s.units > 0 ? (seconds * 1e6) / s.units : 0);
+  return {
+    selfUs: us(s.self),
+    ...(found.kafka ? { kafkaUs: us(s.kafka) } : {}),
+    ...(found.clickhouse ? { clickhouseUs: us(s.clickhouse) } : {}),
+    machineBusy: s.total > 0 ? s.busy / s.total : 0,
+  };
+}

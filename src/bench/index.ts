@@ -1,22 +1,15 @@
 #!/usr/bin/env node
-import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { Command } from 'commander';
-import { createLogger } from '../core/index.js';
 import { resolveWorkers } from '../pipeline/index.js';
-import {
-  createClickHouseClient,
-  createTableSql,
-  outputTableSpec,
-  rowBinaryInserter,
-} from '../storage/index.js';
+import { createTableSql, outputTableSpec, rowBinaryInserter } from '../storage/index.js';
 import { bareConsumer, bareInserts } from './baselines.js';
-import { createCpuMeter, cpuSpan, quietMachine, type CpuSpent } from './cpu.js';
-import { kafka, prefill } from './data.js';
-import { createLiveTopic, latencyPercentiles, produceAtRateApart } from './live.js';
+import { createCpuMeter, cpuSpan, perUnit, quietMachine } from './cpu.js';
+import { benchClient, cleanUp, created, residentFromFiles, ROOT, services, settle } from './environment.js';
+import { prefill } from './data.js';
+import { createLiveTopic, latencyPercentiles, memoryThroughStall, produceAtRateApart } from './live.js';
 import {
   benchConfig,
   drained,
@@ -27,8 +20,6 @@ import {
 } from './pipelineRun.js';
 import { writeReport, type BenchResult } from './report.js';
 
-const run = promisify(execFile);
-const ROOT = resolve(import.meta.dirname, '../..');
 const PARTITIONS = 6;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const uid = () => `${Date.now().toString(36)}${Math.floor(Math.random() * 1e4).toString(36)}`;
@@ -66,28 +57,6 @@ const loadSeconds = quick ? 6 : 30;
 const warmupSeconds = quick ? 2 : 5;
 const stallSeconds = quick ? 8 : 60;
 
-/**
- * Between scenarios, collect the garbage the last one left (`npm run bench` passes --expose-gc), so
- * one scenario's leftovers do not count in the next one's resident memory.
- */
-async function settle(): Promise<void> {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (!gc) return;
-  gc();
-  await new Promise((r) => setTimeout(r, 500));
-  gc();
-}
-
-/** Of the resident memory, the part mapped from files (Linux; 0 elsewhere): library code, mostly. */
-function residentFromFiles(): number {
-  try {
-    const m = /^RssFile:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
 let peakRss = 0;
 /** The highest resident memory sampled while C ran at full speed, for the current store. */
 let cPeakRss = 0;
@@ -96,70 +65,6 @@ const sampleRss = () => {
   peakRss = Math.max(peakRss, rss);
   cPeakRss = Math.max(cPeakRss, rss);
 };
-
-async function services(): Promise<{ brokers: string; clickhouseUrl: string; where: string }> {
-  if (process.env.KAFKA_BROKERS && process.env.CLICKHOUSE_URL) {
-    return {
-      brokers: process.env.KAFKA_BROKERS,
-      clickhouseUrl: process.env.CLICKHOUSE_URL,
-      where: `Kafka at ${process.env.KAFKA_BROKERS} and the ClickHouse server at ${process.env.CLICKHOUSE_URL} (KAFKA_BROKERS and CLICKHOUSE_URL)`,
-    };
-  }
-  const { stdout } = await run('bash', [join(ROOT, 'scripts/services.sh'), 'up', 'all'], {
-    maxBuffer: 1 << 24,
-  });
-  const env = Object.fromEntries([...stdout.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1], m[2]]));
-  return {
-    brokers: env.KAFKA_BROKERS!,
-    clickhouseUrl: env.CLICKHOUSE_URL!,
-    where: 'scripts/services.sh on this machine (127.0.0.1)',
-  };
-}
-
-/**
- * What a run created on the services: deleted at the end. Left behind, a few runs leave the broker
- * gigabytes of logs and the server hundreds of tables, and both then spend the shared cores on their
- * own housekeeping (C ran at half speed against a broker with 25 GB and a server with 1,900 tables).
- */
-const created = { topics: [] as string[], databases: [] as string[] };
-
-/** A ClickHouse client for the benchmark's own statements: the server at `url`, else chDB at `chdbPath`. */
-function benchClient(url: string | undefined, chdbPath: string) {
-  return createClickHouseClient(
-    { url, path: chdbPath, username: 'default', password: '', requestTimeoutMs: 60_000 },
-    createLogger({ level: 'silent' }),
-  );
-}
-
-async function cleanUp(brokers: string, clickhouseUrl: string, dir: string): Promise<void> {
-  const admin = kafka(brokers).admin();
-  try {
-    await admin.connect();
-    if (created.topics.length > 0) await admin.deleteTopics({ topics: created.topics });
-  } finally {
-    await admin.disconnect();
-  }
-  if (created.databases.length > 0) {
-    const client = await benchClient(clickhouseUrl, join(dir, 'chdb'));
-    try {
-      for (const db of created.databases) await client.command({ query: `DROP DATABASE IF EXISTS ${db}` });
-    } finally {
-      await client.close();
-    }
-  }
-  rmSync(dir, { recursive: true, force: true }); // the embedded store's data
-}
-
-/** CPU microseconds per record (or row) in each process, and how busy the machine was. */
-function perUnit(s: CpuSpent, found: { kafka: boolean; clickhouse: boolean }) {
-  const us = (seconds: number) => (s.units > 0 ? (seconds * 1e6) / s.units : 0);
-  return {
-    selfUs: us(s.self),
-    ...(found.kafka ? { kafkaUs: us(s.kafka) } : {}),
-    ...(found.clickhouse ? { clickhouseUs: us(s.clickhouse) } : {}),
-    machineBusy: s.total > 0 ? s.busy / s.total : 0,
-  };
-}
 
 async function main() {
   const svc = await services();
@@ -379,25 +284,10 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
     // Resident memory while ClickHouse stalls (server only: the embedded engine cannot be stopped).
     if (server) {
       const { topic, pipeline } = await livePipeline('stall');
-      const rate = Math.round(cRate * 0.5);
-      const producing = produceAtRateApart(svc.brokers, topic, rate, stallSeconds + 10, 'json', PARTITIONS);
-      const samples = { steady: 0, stall: 0 };
-      const sample = (k: 'steady' | 'stall') =>
-        (samples[k] = Math.max(samples[k], process.memoryUsage().rss));
-      for (let t = 0; t < 50; t++) {
-        sample('steady');
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      await run('bash', [join(ROOT, 'scripts/services.sh'), 'down', 'clickhouse']);
-      const until = Date.now() + stallSeconds * 1000;
-      while (Date.now() < until) {
-        sample('stall');
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      await run('bash', [join(ROOT, 'scripts/services.sh'), 'up', 'clickhouse']);
-      const sent = await producing;
-      await drained(pipeline, sent);
-      await pipeline.stop(Date.now() + 30_000);
+      const samples = await memoryThroughStall(svc.brokers, topic, pipeline, Math.round(cRate * 0.5), {
+        stallSeconds,
+        partitions: PARTITIONS,
+      });
       result.memory.steadyRssMiB = samples.steady / 1048576;
       result.memory.stallRssMiB = samples.stall / 1048576;
       result.memory.stallSeconds = stallSeconds;
