@@ -1,5 +1,5 @@
 import avro from 'avsc';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, Partitioners } from 'kafkajs';
 
 /** The benchmark's record: about 200 bytes of JSON. */
 export const SCHEMA = {
@@ -57,7 +57,19 @@ export function kafka(brokers: string) {
   });
 }
 
-/** Pre-fills a topic with `count` records, JSON or their Avro twin, over `partitions` partitions. */
+/**
+ * A producer that puts each record in its key's partition, as producers do by default (murmur2, as
+ * the Java client): the benchmark's records are keyed by user, so a user's records share a partition
+ * and a per-user window is whole in one lane.
+ */
+export function keyedProducer(k: Kafka) {
+  return k.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+}
+
+/**
+ * Pre-fills a topic of `partitions` partitions with `count` records, JSON or their Avro twin, keyed
+ * by user (see keyedProducer).
+ */
 export async function prefill(
   brokers: string,
   topic: string,
@@ -70,7 +82,7 @@ export async function prefill(
   await admin.connect();
   await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
   await admin.disconnect();
-  const producer = k.producer();
+  const producer = keyedProducer(k);
   await producer.connect();
   let bytes = 0;
   // From a minute boundary, so the same count closes the same windows whenever it runs (the number of
@@ -83,7 +95,7 @@ export async function prefill(
         const e = benchEvent(i, base);
         const value = format === 'json' ? Buffer.from(JSON.stringify(e)) : avroType.toBuffer(e);
         bytes += value.length;
-        messages.push({ partition: i % partitions, key: e.user_id, value });
+        messages.push({ key: e.user_id, value });
       }
       await producer.send({ topic, acks: 1, messages });
     }

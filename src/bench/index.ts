@@ -254,7 +254,6 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
         Math.round(cRate * load),
         warmupSeconds + loadSeconds,
         'json',
-        PARTITIONS,
       ).finally(() => {
         clearTimeout(warm);
         clearInterval(sampler);
@@ -284,10 +283,8 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
     // Resident memory while ClickHouse stalls (server only: the embedded engine cannot be stopped).
     if (server) {
       const { topic, pipeline } = await livePipeline('stall');
-      const samples = await memoryThroughStall(svc.brokers, topic, pipeline, Math.round(cRate * 0.5), {
-        stallSeconds,
-        partitions: PARTITIONS,
-      });
+      const rate = Math.round(cRate * 0.5);
+      const samples = await memoryThroughStall(svc.brokers, topic, pipeline, rate, stallSeconds);
       result.memory.steadyRssMiB = samples.steady / 1048576;
       result.memory.stallRssMiB = samples.stall / 1048576;
       result.memory.stallSeconds = stallSeconds;

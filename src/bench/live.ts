@@ -3,20 +3,22 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { histogramBuckets, histogramQuantile } from '../core/index.js';
 import type { Pipeline } from '../pipeline/index.js';
-import { avroType, benchEvent, kafka } from './data.js';
+import { avroType, benchEvent, kafka, keyedProducer } from './data.js';
 import { ROOT } from './environment.js';
 import { drained } from './pipelineRun.js';
 
-/** Produces at `perSecond` for `seconds`, in 100 ms slices, with the produce time as Kafka timestamp. */
+/**
+ * Produces at `perSecond` for `seconds`, in 100 ms slices, with the produce time as Kafka timestamp;
+ * keyed by user, each record in its key's partition (see keyedProducer).
+ */
 export async function produceAtRate(
   brokers: string,
   topic: string,
   perSecond: number,
   seconds: number,
   format: 'json' | 'avro',
-  partitions: number,
 ): Promise<number> {
-  const producer = kafka(brokers).producer();
+  const producer = keyedProducer(kafka(brokers));
   await producer.connect();
   let i = 0;
   const slice = Math.max(1, Math.round(perSecond / 10));
@@ -27,7 +29,7 @@ export async function produceAtRate(
       for (let k = 0; k < slice; k++, i++) {
         const e = benchEvent(i, Date.now(), 0); // live: the event happens now
         messages.push({
-          partition: i % partitions,
+          key: e.user_id,
           value: format === 'json' ? Buffer.from(JSON.stringify(e)) : avroType.toBuffer(e),
         });
       }
@@ -72,11 +74,11 @@ export async function memoryThroughStall(
   topic: string,
   pipeline: Pipeline,
   rate: number,
-  opts: { stallSeconds: number; partitions: number },
+  stallSeconds: number,
 ): Promise<{ steady: number; stall: number }> {
   const services = (action: 'up' | 'down') =>
     promisify(execFile)('bash', [join(ROOT, 'scripts/services.sh'), action, 'clickhouse']);
-  const producing = produceAtRateApart(brokers, topic, rate, opts.stallSeconds + 10, 'json', opts.partitions);
+  const producing = produceAtRateApart(brokers, topic, rate, stallSeconds + 10, 'json');
   const samples = { steady: 0, stall: 0 };
   const sample = (k: 'steady' | 'stall') => (samples[k] = Math.max(samples[k], process.memoryUsage().rss));
   for (let t = 0; t < 50; t++) {
@@ -84,7 +86,7 @@ export async function memoryThroughStall(
     await new Promise((r) => setTimeout(r, 100));
   }
   await services('down');
-  const until = Date.now() + opts.stallSeconds * 1000;
+  const until = Date.now() + stallSeconds * 1000;
   while (Date.now() < until) {
     sample('stall');
     await new Promise((r) => setTimeout(r, 200));
