@@ -9,7 +9,7 @@ import { bareConsumer, bareInserts } from './baselines.js';
 import { createCpuMeter, cpuSpan, perUnit, quietMachine } from './cpu.js';
 import { benchClient, cleanUp, created, residentFromFiles, ROOT, services, settle } from './environment.js';
 import { prefill } from './data.js';
-import { createLiveTopic, latencyPercentiles, memoryThroughStall, produceAtRateApart } from './live.js';
+import { createLiveTopic, latencyPercentiles, produceAtRateApart } from './live.js';
 import {
   benchConfig,
   drained,
@@ -19,6 +19,7 @@ import {
   verifyStored,
 } from './pipelineRun.js';
 import { writeReport, type BenchResult } from './report.js';
+import { memoryThroughStall } from './stall.js';
 
 const PARTITIONS = 6;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
