@@ -141,14 +141,9 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
       // processing of this one; the lane then waits until storage took the previous one. A lane
       // thus has at most two batches between the source and storage.
       const previous = act.pending;
-      const nextOffset = BigInt(last) + 1n;
-      Object.assign(act, {
-        next: nextOffset,
-        caughtUp: BigInt(batch.highWatermark) <= nextOffset,
-        lastRecordAt: Date.now(),
-      });
-      if (!act.caughtUp) chain.fellBehind();
-      const { ack, accepted, seq } = chain.handOut(id, act, commits, nextOffset);
+      chain.advance(act, BigInt(last) + 1n, batch.highWatermark);
+      act.lastRecordAt = Date.now();
+      const { ack, seq } = chain.handOut(id, act, commits);
       subject.next({
         lane,
         ack,
@@ -160,10 +155,6 @@ export function createKafkaSource(config: KafkaSourceConfig, deps: KafkaSourceDe
         seq,
         ...(resume ? { resume } : {}),
       });
-      void accepted.then(
-        () => chain.markHandedOut(id, nextOffset),
-        () => undefined,
-      );
       // Keep the group membership alive while this lane waits for room in storage's buffer.
       const beat = setInterval(() => heartbeat().catch(() => undefined), HEARTBEAT_EVERY_MS);
       try {

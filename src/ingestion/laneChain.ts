@@ -111,11 +111,20 @@ export function createLaneChain(deps: LaneChainDeps) {
     if ((handedOut.get(id) ?? -1n) < next) handedOut.set(id, next);
   }
 
+  /** The lane read up to `next`; it caught up if that reaches the partition's high watermark. */
+  function advance(act: LaneActivity, next: bigint, highWatermark: string) {
+    act.next = next;
+    act.caughtUp = BigInt(highWatermark) <= next;
+    if (!act.caughtUp) behind = true;
+  }
+
   /**
-   * A batch (or tick) of a lane goes out: its commit waits in the lane's order until it is stored,
-   * and a failure after storage took it stops the pipeline (nothing after it can be committed).
+   * A batch (or tick) of a lane up to its `next` goes out: its commit waits in the lane's order until
+   * it is stored, and a failure after storage took it stops the pipeline (nothing after it can be
+   * committed).
    */
-  function handOut(id: string, act: LaneActivity, commits: LaneCommits, next: bigint) {
+  function handOut(id: string, act: LaneActivity, commits: LaneCommits) {
+    const next = act.next;
     const entry = commits.add(next);
     const { ack, accepted, done, commit } = createAck();
     done.then(
@@ -134,6 +143,11 @@ export function createLaneChain(deps: LaneChainDeps) {
       if (--inChain === 0) caughtUpAfterBacklog();
     };
     void accepted.then(taken, taken);
+    // Once storage took it, the lane is no longer behind up to `next` (see the source's `behind`).
+    void accepted.then(
+      () => markHandedOut(id, next),
+      () => undefined,
+    );
     const chain = act.pending ? act.pending.then(() => accepted) : accepted;
     chain.catch(() => undefined); // observed by the lane's next batch, if one comes
     act.pending = chain;
@@ -158,11 +172,9 @@ export function createLaneChain(deps: LaneChainDeps) {
   ) {
     const slash = id.lastIndexOf('/');
     const lane = { topic: id.slice(0, slash), partition: Number(id.slice(slash + 1)) };
-    const next = act.next;
-    const { ack, accepted, seq } = handOut(id, act, commits, next);
-    accepted.then(
-      () => markHandedOut(id, next),
-      (err: unknown) => logger.warn({ lane: id, err: errorMessage(err) }, `${what} failed before storage`),
+    const { ack, accepted, seq } = handOut(id, act, commits);
+    accepted.catch((err: unknown) =>
+      logger.warn({ lane: id, err: errorMessage(err) }, `${what} failed before storage`),
     );
     deps.emit({
       lane,
@@ -179,7 +191,7 @@ export function createLaneChain(deps: LaneChainDeps) {
   return {
     handOut,
     handOutEmpty,
-    markHandedOut,
+    advance,
 
     /** A new group generation: every lane starts again from its commit (see commitLane). */
     newGeneration() {
@@ -221,11 +233,6 @@ export function createLaneChain(deps: LaneChainDeps) {
       }
     },
 
-    /** A batch ended below its partition's high watermark. */
-    fellBehind() {
-      behind = true;
-    },
-
     onCaughtUp(listener: () => void) {
       caughtUpListeners.push(listener);
     },
@@ -262,9 +269,7 @@ export function createLaneChain(deps: LaneChainDeps) {
       const commits = lanes.get(id);
       const next = BigInt(lastOffset) + 1n;
       if (!act || !commits || deps.stopping() || BigInt(firstOffset) > act.next || next <= act.next) return;
-      act.next = next;
-      act.caughtUp = BigInt(highWatermark) <= next;
-      if (!act.caughtUp) behind = true;
+      advance(act, next, highWatermark);
       handOutEmpty(id, act, commits, { firstOffset, lastOffset }, 'a skipped range');
     },
   };
