@@ -562,6 +562,31 @@ describe('RowBinary into the embedded engine, through a file', () => {
   });
 });
 
+describe('the embedded engine', () => {
+  it('starts with its server settings (8 idle threads kept, not 1,000), and a second client shares it', async () => {
+    const config = { path: chdbDir, username: 'default', password: '', requestTimeoutMs: 30000 };
+    const first = await createClickHouseClient(config, logger);
+    const second = await createClickHouseClient(config, logger);
+    try {
+      for (const client of [first, second])
+        expect(
+          await rows<{ value: string }>(
+            client,
+            "SELECT value FROM system.server_settings WHERE name = 'max_thread_pool_free_size'",
+          ),
+        ).toEqual([{ value: '8' }]);
+    } finally {
+      await second.close();
+    }
+    // The first client still queries once the second has closed.
+    try {
+      expect(await rows<{ one: number }>(first, 'SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    } finally {
+      await first.close();
+    }
+  });
+});
+
 describe('DateTime64, Decimal and Map columns (current engines)', () => {
   const timed: ColumnConfig[] = [
     { name: 'at_ms', type: 'DateTime64(3)' },
