@@ -478,6 +478,44 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig }) => 
     await sink.stop(Date.now() + 5000);
   });
 
+  it("keeps a key twice within one insert (no merge on insert where the engine has one), unless the user's insert settings ask for it", async () => {
+    const count = async (table: string) => {
+      const client = await createClickHouseClient(clientConfig(), logger);
+      try {
+        const [r] = await rows<{ n: string }>(client, `SELECT count() AS n FROM st.${table}`);
+        return Number(r!.n);
+      } finally {
+        await client.close();
+      }
+    };
+    /** Two rows with one key (_topic, _partition, _offset) in one batch, stored by a sink with `extra`. */
+    const storeTwice = async (table: string, extra: Parameters<typeof tableSink>[3] = {}) => {
+      const sink = tableSink(clientConfig(), table, columns, extra);
+      await sink.start();
+      try {
+        const { batch, done } = batchOf([
+          { source: source(5), values: { id: 'first', n: 1 } },
+          { source: source(5), values: { id: 'second', n: 2 } },
+        ]);
+        await sink.accept(batch);
+        await sink.drain();
+        await done;
+        return sink.capabilities()!;
+      } finally {
+        await sink.stop(Date.now() + 5000);
+      }
+    };
+    const plain = uniqueName('on_insert');
+    const caps = await storeTwice(plain);
+    // A plain SELECT sees both: the insert did not collapse them (18.16 never does).
+    expect(await count(plain)).toBe(2);
+    if (caps.optimizeOnInsert) {
+      const asked = uniqueName('on_insert_asked');
+      await storeTwice(asked, { insertSettings: { optimize_on_insert: 1 } });
+      expect(await count(asked)).toBe(1);
+    } else expect(caps.version).toMatch(/^18\./);
+  });
+
   it('refuses an existing table that does not fit, naming the column', async () => {
     const table = uniqueName('clash');
     const client = await createClickHouseClient(clientConfig(), logger);

@@ -2,7 +2,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { FeatureSetConfig, OutputTable } from '../config/index.js';
 import type { Batch, Health, Lifecycle, Logger, OutputRow, SourceRecord, Telemetry } from '../core/index.js';
 import { createBatchingWriter, type BatchingConfig, type BufferStats } from './batchingWriter.js';
-import { detectCapabilities, type Capabilities } from './capabilities.js';
+import { defaultInsertSettings, detectCapabilities, type Capabilities } from './capabilities.js';
 import { classifyClickHouseError, clickhouseCode } from './classify.js';
 import {
   createClickHouseClient,
@@ -89,11 +89,13 @@ export function createClickHouseSink(
   let caps: Capabilities | undefined;
   let lastWriteOk = false;
 
+  /** Every insert's settings: the engine's defaults for the pipeline (defaultInsertSettings), then the user's. */
+  let baseSettings: Readonly<Record<string, string | number>> = insertSettings;
   const settingsWith = (token: string | undefined) =>
     // Same chunk, same token: a retry after a lost response is not stored twice (22.2+).
     token && caps?.insertDeduplicationToken
-      ? { ...insertSettings, insert_deduplication_token: token }
-      : insertSettings;
+      ? { ...baseSettings, insert_deduplication_token: token }
+      : baseSettings;
 
   /** Dead letters: objects, as JSONEachRow. */
   async function insertDeadLetters(values: readonly unknown[], token: string) {
@@ -216,6 +218,7 @@ export function createClickHouseSink(
       try {
         caps = await detectCapabilities(client);
         insertRowBinary = rowBinaryInserter(client, config.client);
+        baseSettings = { ...defaultInsertSettings(caps), ...insertSettings };
         await unknownSettings(
           client,
           Object.keys(config.insertSettings ?? {}),
