@@ -49,6 +49,8 @@ export async function bareInserts(
   /** The table's columns in order, with their types (for RowBinary). */
   columns: readonly { name: string; type: string }[],
   cpu?: CpuSpan,
+  /** The insert settings C's sink sends by default (see the sink's baseSettings). */
+  settings: Record<string, number> = {},
 ): Promise<number> {
   const base = Date.now();
   const row = (i: number) => {
@@ -75,7 +77,7 @@ export async function bareInserts(
     const rows = Array.from({ length: Math.min(batchRows, count - i) }, (_, k) => row(i + k));
     const started = performance.now();
     cpu?.begin();
-    await insert({ table, columns, blocks: [encodeRowBinary(columns, rows)] });
+    await insert({ table, columns, blocks: [encodeRowBinary(columns, rows)], clickhouse_settings: settings });
     insertMs += performance.now() - started;
     cpu?.end(rows.length);
   }

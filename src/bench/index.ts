@@ -4,7 +4,13 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { resolveWorkers } from '../pipeline/index.js';
-import { createTableSql, outputTableSpec, rowBinaryInserter } from '../storage/index.js';
+import {
+  createTableSql,
+  defaultInsertSettings,
+  detectCapabilities,
+  outputTableSpec,
+  rowBinaryInserter,
+} from '../storage/index.js';
 import { bareConsumer, bareInserts } from './baselines.js';
 import { createCpuMeter, cpuSpan, perUnit, quietMachine } from './cpu.js';
 import { benchClient, cleanUp, created, residentFromFiles, ROOT, services, settle } from './environment.js';
@@ -140,7 +146,10 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
     await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${bDb}` });
     const bTable = outputTableSpec(bDb, 'events', OUTPUT_COLUMNS);
     await client.command({ query: createTableSql(bTable) });
-    // B inserts RowBinary as the pipeline does, by the same path (a file for chDB).
+    // B inserts RowBinary as the pipeline does, by the same path (a file for chDB), with the
+    // settings C's sink sends by default.
+    const bSettings = defaultInsertSettings(await detectCapabilities(client));
+    (result.settings.bInsertSettings ??= {})[store] = bSettings;
     const insert = rowBinaryInserter(client, {
       url: 'url' in storage ? storage.url : undefined,
       path: chdbPath,
@@ -178,6 +187,7 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
             config.storage.batchRows,
             bTable.columns,
             cpuSpan(meter, spent.b),
+            bSettings,
           ),
         );
         await beQuiet();

@@ -21,6 +21,8 @@ export interface BenchResult {
     recordBytes: Record<string, number>;
     /** Rows per insert for B, and C's storage.batchRows (absent in older results: 20,000). */
     batchRows?: number;
+    /** B's insert settings per store, those C's sink sends by default (absent in older results: none). */
+    bInsertSettings?: Record<string, Record<string, number>>;
     /** Each A, B and C run waited for a quiet machine first (absent in older results). */
     quiet?: {
       runs: number;
@@ -86,6 +88,16 @@ const n = (x: number, d = 0) =>
 const check = (ok: boolean) => (ok ? 'met' : 'MISSED');
 
 /** Writes <out>/<when>.json, <out>/<when>.md and latest.{json,md} (under <out>/quick for a quick run); returns the markdown. */
+/** B's insert settings, as C's sink sends them by default (nothing before they were recorded). */
+function bSettingsText(settings: Record<string, Record<string, number>> | undefined): string {
+  if (!settings) return '';
+  const per = Object.entries(settings).map(([store, set]) => {
+    const list = Object.entries(set).map(([k, v]) => `${k}=${v}`);
+    return `${store} ${list.length > 0 ? list.join(', ') : 'none'}`;
+  });
+  return `, with the insert settings C's sink sends (${per.join('; ')})`;
+}
+
 export function writeReport(r: BenchResult, out: string): string {
   const lines = [
     `# data-megaservice benchmark, ${r.when}${r.settings.quick ? ' (quick)' : ''}`,
@@ -98,7 +110,7 @@ export function writeReport(r: BenchResult, out: string): string {
         ]
       : []),
     '',
-    `A: bare kafkajs eachBatch counting records. B: bare @clickhouse/client inserts of the same rows, in the pipeline's format and path (RowBinary, as the body of the insert for the server, from a file for the embedded store), ${n(r.settings.batchRows ?? 20_000)} a batch, as C's storage.batchRows. C: the full pipeline with two windowed feature sets, ${r.workers === 0 ? 'on the main thread only' : `with ${r.workers} worker thread${r.workers === 1 ? '' : 's'}`}; feature rows are those C wrote per record.`,
+    `A: bare kafkajs eachBatch counting records. B: bare @clickhouse/client inserts of the same rows, in the pipeline's format and path (RowBinary, as the body of the insert for the server, from a file for the embedded store), ${n(r.settings.batchRows ?? 20_000)} a batch, as C's storage.batchRows${bSettingsText(r.settings.bInsertSettings)}. C: the full pipeline with two windowed feature sets, ${r.workers === 0 ? 'on the main thread only' : `with ${r.workers} worker thread${r.workers === 1 ? '' : 's'}`}; feature rows are those C wrote per record.`,
     '',
     '| store | format | A records/s | B rows/s | C records/s | C/A | C/B | target C/A | feature rows/record | C inserts: output (rows each) + features |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
