@@ -49,7 +49,7 @@ export async function bareInserts(
   /** The table's columns in order, with their types (for RowBinary). */
   columns: readonly { name: string; type: string }[],
   cpu?: CpuSpan,
-  /** The insert settings C's sink sends by default (see the sink's baseSettings). */
+  /** The insert settings C's sink sends by default (the storage's defaultInsertSettings). */
   settings: Record<string, number> = {},
 ): Promise<number> {
   const base = Date.now();

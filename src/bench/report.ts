@@ -87,7 +87,6 @@ const n = (x: number, d = 0) =>
   x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const check = (ok: boolean) => (ok ? 'met' : 'MISSED');
 
-/** Writes <out>/<when>.json, <out>/<when>.md and latest.{json,md} (under <out>/quick for a quick run); returns the markdown. */
 /** B's insert settings, as C's sink sends them by default (nothing before they were recorded). */
 function bSettingsText(settings: Record<string, Record<string, number>> | undefined): string {
   if (!settings) return '';
@@ -98,6 +97,7 @@ function bSettingsText(settings: Record<string, Record<string, number>> | undefi
   return `, with the insert settings C's sink sends (${per.join('; ')})`;
 }
 
+/** Writes <out>/<when>.json, <out>/<when>.md and latest.{json,md} (under <out>/quick for a quick run); returns the markdown. */
 export function writeReport(r: BenchResult, out: string): string {
   const lines = [
     `# data-megaservice benchmark, ${r.when}${r.settings.quick ? ' (quick)' : ''}`,
