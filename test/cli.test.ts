@@ -1,5 +1,5 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '@clickhouse/client';
 import { stringify } from 'yaml';
@@ -99,6 +99,10 @@ describe('megaservice run', () => {
     expect(metrics).toContain('megaservice_records_in_total{module="ingestion"} 3000');
     expect(metrics).toContain('megaservice_records_out_total{module="storage"} 3000');
     expect(metrics).toMatch(/^process_resident_memory_bytes \d+/m); // the process registry, served beside
+    // The CPU of the pipeline's own threads: the main one, and the lane worker `workers: auto` started.
+    expect(metrics).toMatch(/^megaservice_thread_cpu_seconds_total\{thread="main"\} \d/m);
+    if (availableParallelism() > 1)
+      expect(metrics).toMatch(/^megaservice_thread_cpu_seconds_total\{thread="lane-worker-0"\} \d/m);
 
     const started = Date.now();
     proc.child.kill('SIGTERM');

@@ -19,6 +19,7 @@ import { batchEncoder } from '../storage/index.js';
 import { prepareStages, recordStages } from './prepare.js';
 import { unpackRecords, type WireBatch, type WireRecord, type WireResult } from './wire.js';
 import type { FromWorker, ToWorker } from './laneWorkers.js';
+import { currentThreadId } from './threadCpu.js';
 
 const port = parentPort!;
 const { config } = workerData as { config: PipelineConfig };
@@ -145,7 +146,8 @@ try {
       ...(wire.seq !== undefined ? { seq: wire.seq } : {}),
     });
   });
-  post({ t: 'ready' });
+  const tid = currentThreadId();
+  post({ t: 'ready', ...(tid === undefined ? {} : { tid }) });
 } catch (err) {
   post({ t: 'fatal', message: errorMessage(err) });
 }

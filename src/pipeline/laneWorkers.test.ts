@@ -14,8 +14,10 @@ import { extractFeatures, type WindowCounts } from '../extraction/index.js';
 import { decodeRecords } from '../ingestion/index.js';
 import { batchEncoder, type EncodedBatch } from '../storage/index.js';
 import { transform } from '../transformation/index.js';
+import { Registry } from 'prom-client';
 import { createLaneWorkers, type LaneWorkers } from './laneWorkers.js';
 import { prepareStages } from './prepare.js';
+import { currentThreadId, registerThreadCpu, THREAD_CPU_METRIC } from './threadCpu.js';
 
 const PARTITIONS = 3;
 const T0 = Date.parse('2026-01-01T00:00:00Z');
@@ -214,4 +216,42 @@ describe('lane worker threads', () => {
     expect(err).toMatchObject({ kind: 'fatal', code: 'STATE_LIMIT' });
     expect((err as Error).message).toMatch(/user_1m: 3 open windows reached/);
   });
+
+  it.runIf(process.platform === 'linux')(
+    "tell their threads' ids, and the CPU metric counts each thread's own CPU",
+    async () => {
+      const { workers } = startWorkers(config(FEATURES), 2);
+      await workers.start();
+      const main = currentThreadId()!;
+      const ids = workers.threadIds();
+      expect(ids).toHaveLength(2);
+      expect(new Set([main, ...ids]).size).toBe(3);
+      const registry = new Registry();
+      registerThreadCpu(registry, () => [
+        ['main', main],
+        ...ids.map((tid, i) => [`lane-worker-${i}`, tid] as const),
+      ]);
+      const read = async () =>
+        new Map(
+          (await registry.getSingleMetric(THREAD_CPU_METRIC)!.get()).values.map((v) => [
+            String(v.labels.thread),
+            v.value,
+          ]),
+        );
+      const before = await read();
+      expect([...before.keys()].sort()).toEqual(['lane-worker-0', 'lane-worker-1', 'main']);
+      // Busy on this thread only, while the workers wait: the process total would show in theirs.
+      const until = performance.now() + 400;
+      let spin = 0;
+      while (performance.now() < until) spin++;
+      const after = await read();
+      expect(spin).toBeGreaterThan(0);
+      expect(after.get('main')! - before.get('main')!).toBeGreaterThan(0.25);
+      for (const w of ['lane-worker-0', 'lane-worker-1'])
+        expect(after.get(w)! - before.get(w)!, w).toBeLessThan(0.1);
+      await workers.stop();
+      // A thread that has exited has no value.
+      expect([...(await read()).keys()]).toEqual(['main']);
+    },
+  );
 });

@@ -29,7 +29,8 @@ interface WorkerMetrics {
 }
 
 export type FromWorker =
-  | { readonly t: 'ready' }
+  /** tid: the thread's id in the operating system, where it can tell (Linux). */
+  | { readonly t: 'ready'; readonly tid?: number }
   | { readonly t: 'fatal'; readonly message: string }
   | {
       readonly t: 'done';
@@ -80,6 +81,8 @@ export interface LaneWorkers {
   process(batch: Batch<SourceRecord>): Promise<EncodedBatch>;
   /** A new group generation: every thread drops its lanes' windows; lanes may move between threads. */
   generation(generation: number): void;
+  /** The threads' ids in the operating system, of those started that told theirs (Linux). */
+  threadIds(): readonly number[];
   stop(): Promise<void>;
 }
 
@@ -91,6 +94,7 @@ interface Thread {
   >;
   lanes: number;
   openWindows: ReadonlyMap<string, WindowCounts>;
+  tid?: number;
 }
 
 type StageCounter = 'recordsIn' | 'recordsOut' | 'recordsRejected' | 'recordsFiltered';
@@ -238,8 +242,10 @@ export function createLaneWorkers(
         ready.push(
           new Promise<void>((resolve, reject) => {
             worker.on('message', (m: FromWorker) => {
-              if (m.t === 'ready') resolve();
-              else if (m.t === 'fatal')
+              if (m.t === 'ready') {
+                if (m.tid !== undefined) thread.tid = m.tid;
+                resolve();
+              } else if (m.t === 'fatal')
                 reject(
                   new PipelineError(
                     'fatal',
@@ -281,6 +287,8 @@ export function createLaneWorkers(
       }
       laneThread.clear();
     },
+
+    threadIds: () => threads.flatMap((t) => (t.tid === undefined ? [] : [t.tid])),
 
     async stop() {
       stopping = true;

@@ -15,6 +15,7 @@ import { createKafkaSource, type KafkaSource } from '../ingestion/index.js';
 import { createClickHouseSink, createForwardSink, type ClickHouseSink } from '../storage/index.js';
 import { registerGauges } from './gauges.js';
 import { createLaneWorkers, resolveWorkers, type LaneWorkers } from './laneWorkers.js';
+import { currentThreadId, registerThreadCpu } from './threadCpu.js';
 import { forwardStages, prepareStages, recordStages } from './prepare.js';
 
 /** What the pipeline needs of its sink: ClickHouse, or in hybrid mode a Kafka topic. */
@@ -119,6 +120,11 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
   // Hybrid mode runs its two stages on the main thread: the worker threads encode ClickHouse rows.
   const threads = forward ? 0 : resolveWorkers(config.workers);
   let workers: LaneWorkers | undefined;
+  const mainThread = currentThreadId();
+  registerThreadCpu(telemetry.registry, () => [
+    ...(mainThread === undefined ? [] : [['main', mainThread] as const]),
+    ...(workers?.threadIds() ?? []).map((tid, i) => [`lane-worker-${i}`, tid] as const),
+  ]);
 
   return {
     source,
