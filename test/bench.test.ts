@@ -94,6 +94,19 @@ describe('benchmark', () => {
       // Feature rows only once windows close (a quick run's event time may close none).
       expect(t.cInserts!.features > 0).toBe(t.featureRowsPerRecord > 0);
     }
+    // C's CPU by thread adds up to the process's, the main thread and the lane worker having a part.
+    const cCpu = result.cpu!.filter((c) => c.run === 'c');
+    expect(cCpu).toHaveLength(2);
+    for (const c of cCpu) {
+      const t = c.threadsUs!;
+      expect(t.main, `${c.format} main`).toBeGreaterThan(0);
+      expect(t.laneWorkers, `${c.format} lane workers`).toBeGreaterThan(0);
+      const sum = t.main + t.laneWorkers + t.v8AndLibuv + t.other;
+      expect(Math.abs(sum - c.selfUs) / c.selfUs, `${c.format}: ${sum} against ${c.selfUs}`).toBeLessThan(
+        0.15,
+      );
+    }
+    expect(output).toContain('| store | format | main µs | lane workers µs | V8 and libuv µs | other µs |');
     expect(result.latency.map((l) => l.load)).toEqual([0.5, 0.8]);
     for (const l of result.latency) expect(l.p99Ms).toBeGreaterThanOrEqual(l.p50Ms);
     expect(result.memory.steady[0]!.rssMiB).toBeGreaterThan(0);

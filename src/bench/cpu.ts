@@ -34,13 +34,47 @@ const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 function processSeconds(pid: number | undefined): number {
   if (pid === undefined) return 0;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are the 14th and 15th fields of the line, the 12th and 13th after the name.
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+    return statSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return 0;
   }
+}
+
+/** This process's threads that Node names `node`, with their stat lines (Linux; empty elsewhere). */
+function nodeThreads(): Map<number, string> {
+  const out = new Map<number, string>();
+  let tids: string[];
+  try {
+    tids = readdirSync('/proc/self/task');
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === 'node') out.set(Number(tid), stat);
+    } catch {
+      // exited since listed
+    }
+  }
+  return out;
+}
+
+/**
+ * CPU seconds of this process, and of its threads Node names `node`: the main thread, lane workers,
+ * V8's helper threads (garbage collection, compilation) and libuv's pool, where chDB runs the
+ * embedded store's queries. chDB's engine names its own threads otherwise. Linux; zeros elsewhere.
+ */
+export function processThreadSeconds(): { process: number; node: number } {
+  let node = 0;
+  for (const stat of nodeThreads().values()) node += statSeconds(stat);
+  return { process: processSeconds(process.pid), node };
+}
+
+function statSeconds(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are the 14th and 15th fields of the line, the 12th and 13th after the name.
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
 function machineSeconds(): { busy: number; total: number } {

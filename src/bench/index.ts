@@ -29,6 +29,9 @@ import { memoryThroughStall } from './stall.js';
 
 const PARTITIONS = 6;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+/** CPU seconds by thread over `records`, as µs a record. */
+const perRecordUs = <T extends Record<string, number>>(seconds: T, records: number) =>
+  Object.fromEntries(Object.entries(seconds).map(([k, v]) => [k, (v * 1e6) / records])) as T;
 const uid = () => `${Date.now().toString(36)}${Math.floor(Math.random() * 1e4).toString(36)}`;
 
 const opts = new Command('bench')
@@ -161,6 +164,7 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
       let featureRows = 0;
       let cInserts = { output: 0, features: 0 };
       const spent = { a: meter.empty(), b: meter.empty(), c: meter.empty() };
+      const cThreads = { main: 0, laneWorkers: 0, v8AndLibuv: 0, other: 0 };
       for (let r = 0; r < repeats; r++) {
         await beQuiet();
         a.push(await bareConsumer(svc.brokers, topics[format], records, PARTITIONS, cpuSpan(meter, spent.a)));
@@ -194,6 +198,7 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
         const run = await fullPipeline(config, records, sampleRss, cpuSpan(meter, spent.c));
         await verifyStored(client, config, { records, featureRows: run.featureRows });
         c.push(run.rate);
+        for (const k of Object.keys(cThreads) as (keyof typeof cThreads)[]) cThreads[k] += run.threads[k];
         featureRows = run.featureRows;
         cInserts = run.inserts;
         log(
@@ -214,7 +219,13 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
         cInserts,
       });
       for (const run of ['a', 'b', 'c'] as const)
-        result.cpu.push({ store, format, run, ...perUnit(spent[run], meter.found) });
+        result.cpu.push({
+          store,
+          format,
+          run,
+          ...perUnit(spent[run], meter.found),
+          ...(run === 'c' ? { threadsUs: perRecordUs(cThreads, records * repeats) } : {}),
+        });
     }
 
     /** A fresh topic and a running pipeline on it (JSON), for the live-traffic measurements. */

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { outputPlan, validateConfig, type PipelineConfig } from '../config/index.js';
 import { counterValue, createLogger } from '../core/index.js';
-import { createPipeline, type Pipeline } from '../pipeline/index.js';
-import type { CpuSpan } from './cpu.js';
+import { createPipeline, THREAD_CPU_METRIC, type Pipeline } from '../pipeline/index.js';
+import { processThreadSeconds, type CpuSpan } from './cpu.js';
 import { SCHEMA } from './data.js';
 
 export const OUTPUT_COLUMNS = [
@@ -97,15 +97,45 @@ export async function drained(pipeline: Pipeline, count: number, timeoutMs = 600
 }
 
 /**
- * C's throughput over a pre-filled topic: records per second from start to all stored, and the
- * feature rows it wrote (windows still open at the end hold theirs).
+ * Where C's CPU went, in seconds, by thread: the main thread (kafkajs, the ClickHouse client, the
+ * hand-outs), the lane worker threads (the per-record work), Node's other threads (V8's garbage
+ * collection and compilation; libuv's pool, where chDB runs the embedded store's inserts), and the
+ * rest of the process (the threads chDB's engine starts: merges, parts of queries).
+ */
+export interface ThreadSeconds {
+  main: number;
+  laneWorkers: number;
+  v8AndLibuv: number;
+  other: number;
+}
+
+/** The process's CPU and the pipeline's threads' (its thread CPU metric), at one moment. */
+async function threadReading(pipeline: Pipeline) {
+  const metric = pipeline.telemetry.registry.getSingleMetric(THREAD_CPU_METRIC);
+  let main = 0;
+  let laneWorkers = 0;
+  for (const v of (await metric?.get())?.values ?? []) {
+    if (v.labels.thread === 'main') main += v.value;
+    else laneWorkers += v.value;
+  }
+  return { main, laneWorkers, ...processThreadSeconds() };
+}
+
+/**
+ * C's throughput over a pre-filled topic: records per second from start to all stored, the
+ * feature rows it wrote (windows still open at the end hold theirs), and its CPU by thread.
  */
 export async function fullPipeline(
   config: PipelineConfig,
   count: number,
   sampleRss: () => void,
   cpu?: CpuSpan,
-): Promise<{ rate: number; featureRows: number; inserts: { output: number; features: number } }> {
+): Promise<{
+  rate: number;
+  featureRows: number;
+  inserts: { output: number; features: number };
+  threads: ThreadSeconds;
+}> {
   const pipeline = await startPipeline(config);
   const sampler = setInterval(sampleRss, 100);
   try {
@@ -113,9 +143,20 @@ export async function fullPipeline(
     while (pipeline.source.assigned().length === 0) await new Promise((r) => setTimeout(r, 1));
     const started = performance.now();
     cpu?.begin();
+    const from = await threadReading(pipeline);
     await drained(pipeline, count);
     cpu?.end(count);
     const rate = count / ((performance.now() - started) / 1000);
+    const to = await threadReading(pipeline);
+    const main = to.main - from.main;
+    const laneWorkers = to.laneWorkers - from.laneWorkers;
+    const node = to.node - from.node;
+    const threads = {
+      main,
+      laneWorkers,
+      v8AndLibuv: Math.max(0, node - main - laneWorkers),
+      other: Math.max(0, to.process - from.process - node),
+    };
     const { values } = await pipeline.telemetry.featureRows.get();
     const tables = cTables(config);
     const inserts = { output: 0, features: 0 };
@@ -123,7 +164,7 @@ export async function fullPipeline(
       if (v.labels.table === tables.output) inserts.output += v.value;
       else if (tables.features.includes(String(v.labels.table))) inserts.features += v.value;
     }
-    return { rate, featureRows: values.reduce((n, v) => n + v.value, 0), inserts };
+    return { rate, featureRows: values.reduce((n, v) => n + v.value, 0), inserts, threads };
   } finally {
     clearInterval(sampler);
     await pipeline.stop(Date.now() + 30_000);

@@ -68,6 +68,12 @@ export interface BenchResult {
     kafkaUs?: number;
     clickhouseUs?: number;
     machineBusy: number;
+    /**
+     * C only: the benchmark process's CPU by thread, µs a record (absent in older results): the
+     * main thread, the lane workers, Node's other threads (V8's helpers, libuv's pool), the rest
+     * (chDB's own threads). See ThreadSeconds in pipelineRun.ts.
+     */
+    threadsUs?: { main: number; laneWorkers: number; v8AndLibuv: number; other: number };
   }[];
   memory: {
     peakRssMiB: number;
@@ -88,6 +94,23 @@ const n = (x: number, d = 0) =>
 const check = (ok: boolean) => (ok ? 'met' : 'MISSED');
 
 /** B's insert settings, as C's sink sends them by default (nothing before they were recorded). */
+/** C's CPU by thread, where the results have it: which thread a faster C would have to unload. */
+function threadTable(r: BenchResult): string[] {
+  const rows = (r.cpu ?? []).filter((c) => c.threadsUs !== undefined);
+  if (rows.length === 0) return [];
+  return [
+    "C's CPU per record by thread of the benchmark process (µs, over the timed parts; from /proc). Main: kafkajs, the ClickHouse client, the hand-outs to the workers. Lane workers: decoding, transforms, windows, row encoding. V8 and libuv: Node's other threads, i.e. garbage collection and compilation for all threads, and libuv's pool, where chDB runs the embedded store's inserts. Other: the threads chDB's engine starts (merges, parts of queries).",
+    '',
+    '| store | format | main µs | lane workers µs | V8 and libuv µs | other µs |',
+    '| --- | --- | ---: | ---: | ---: | ---: |',
+    ...rows.map((c) => {
+      const t = c.threadsUs!;
+      return `| ${c.store} | ${c.format} | ${n(t.main, 1)} | ${n(t.laneWorkers, 1)} | ${n(t.v8AndLibuv, 1)} | ${n(t.other, 1)} |`;
+    }),
+    '',
+  ];
+}
+
 function bSettingsText(settings: Record<string, Record<string, number>> | undefined): string {
   if (!settings) return '';
   const per = Object.entries(settings).map(([store, set]) => {
@@ -136,6 +159,7 @@ export function writeReport(r: BenchResult, out: string): string {
           '',
         ]
       : []),
+    ...threadTable(r),
     "Latency and steady memory are measured after a warm-up of a few seconds at the same rate. Percentiles come from the pipeline's event-to-stored histogram (linear within a bucket, as histogram_quantile; buckets 50-250 ms wide up to 3 s, one bound at 1.5 s).",
     '',
     '| store | load | rate/s | p50 event→stored | p99 event→stored | target p99 ≤ flush + 500 ms |',
