@@ -241,9 +241,15 @@ describe('lane worker threads', () => {
       const before = await read();
       expect([...before.keys()].sort()).toEqual(['lane-worker-0', 'lane-worker-1', 'main']);
       // Busy on this thread only, while the workers wait: the process total would show in theirs.
-      const until = performance.now() + 400;
+      // Until this process spent 0.4 s of CPU (on a busy machine that takes longer than 0.4 s).
+      const cpu = () => {
+        const u = process.cpuUsage();
+        return (u.user + u.system) / 1e6;
+      };
+      const from = cpu();
+      const deadline = performance.now() + 10_000;
       let spin = 0;
-      while (performance.now() < until) spin++;
+      while (cpu() - from < 0.4 && performance.now() < deadline) spin++;
       const after = await read();
       expect(spin).toBeGreaterThan(0);
       expect(after.get('main')! - before.get('main')!).toBeGreaterThan(0.25);
