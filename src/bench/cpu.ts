@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
+import { statCpuSeconds } from '../pipeline/index.js';
 
 /**
  * Where the CPU goes while A, B and C run: this process (all its threads, chDB's included), the
@@ -34,7 +35,7 @@ const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 function processSeconds(pid: number | undefined): number {
   if (pid === undefined) return 0;
   try {
-    return statSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    return statCpuSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return 0;
   }
@@ -67,14 +68,8 @@ function nodeThreads(): Map<number, string> {
  */
 export function processThreadSeconds(): { process: number; node: number } {
   let node = 0;
-  for (const stat of nodeThreads().values()) node += statSeconds(stat);
+  for (const stat of nodeThreads().values()) node += statCpuSeconds(stat);
   return { process: processSeconds(process.pid), node };
-}
-
-function statSeconds(stat: string): number {
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // utime and stime are the 14th and 15th fields of the line, the 12th and 13th after the name.
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
 function machineSeconds(): { busy: number; total: number } {

@@ -19,13 +19,17 @@ export function currentThreadId(): number | undefined {
  */
 export function threadCpuSeconds(tid: number): number | undefined {
   try {
-    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are the 14th and 15th fields of the line, the 12th and 13th after the name.
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+    return statCpuSeconds(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8'));
   } catch {
     return undefined;
   }
+}
+
+/** The CPU seconds (user and system) in a /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat line. */
+export function statCpuSeconds(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are the 14th and 15th fields of the line, the 12th and 13th after the name.
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
 export const THREAD_CPU_METRIC = 'megaservice_thread_cpu_seconds_total';
