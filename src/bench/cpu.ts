@@ -41,9 +41,9 @@ function processSeconds(pid: number | undefined): number {
   }
 }
 
-/** This process's threads that Node names `node`, with their stat lines (Linux; empty elsewhere). */
-function nodeThreads(): Map<number, string> {
-  const out = new Map<number, string>();
+/** The stat lines of this process's threads that Node names `node` (Linux; none elsewhere). */
+function nodeThreadStats(): string[] {
+  const out: string[] = [];
   let tids: string[];
   try {
     tids = readdirSync('/proc/self/task');
@@ -53,7 +53,7 @@ function nodeThreads(): Map<number, string> {
   for (const tid of tids) {
     try {
       const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === 'node') out.set(Number(tid), stat);
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === 'node') out.push(stat);
     } catch {
       // exited since listed
     }
@@ -68,7 +68,7 @@ function nodeThreads(): Map<number, string> {
  */
 export function processThreadSeconds(): { process: number; node: number } {
   let node = 0;
-  for (const stat of nodeThreads().values()) node += statCpuSeconds(stat);
+  for (const stat of nodeThreadStats()) node += statCpuSeconds(stat);
   return { process: processSeconds(process.pid), node };
 }
 

@@ -23,6 +23,7 @@ import {
   OUTPUT_COLUMNS,
   startPipeline,
   verifyStored,
+  type ThreadSeconds,
 } from './pipelineRun.js';
 import { writeReport, type BenchResult } from './report.js';
 import { memoryThroughStall } from './stall.js';
@@ -164,7 +165,7 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
       let featureRows = 0;
       let cInserts = { output: 0, features: 0 };
       const spent = { a: meter.empty(), b: meter.empty(), c: meter.empty() };
-      const cThreads = { main: 0, laneWorkers: 0, v8AndLibuv: 0, other: 0 };
+      const cThreads: ThreadSeconds = { main: 0, laneWorkers: 0, v8AndLibuv: 0, other: 0 };
       for (let r = 0; r < repeats; r++) {
         await beQuiet();
         a.push(await bareConsumer(svc.brokers, topics[format], records, PARTITIONS, cpuSpan(meter, spent.a)));
@@ -198,7 +199,7 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
         const run = await fullPipeline(config, records, sampleRss, cpuSpan(meter, spent.c));
         await verifyStored(client, config, { records, featureRows: run.featureRows });
         c.push(run.rate);
-        for (const k of Object.keys(cThreads) as (keyof typeof cThreads)[]) cThreads[k] += run.threads[k];
+        for (const k of Object.keys(cThreads) as (keyof ThreadSeconds)[]) cThreads[k] += run.threads[k];
         featureRows = run.featureRows;
         cInserts = run.inserts;
         log(

@@ -102,12 +102,12 @@ export async function drained(pipeline: Pipeline, count: number, timeoutMs = 600
  * collection and compilation; libuv's pool, where chDB runs the embedded store's inserts), and the
  * rest of the process (the threads chDB's engine starts: merges, parts of queries).
  */
-export interface ThreadSeconds {
+export type ThreadSeconds = {
   main: number;
   laneWorkers: number;
   v8AndLibuv: number;
   other: number;
-}
+};
 
 /** The process's CPU and the pipeline's threads' (its thread CPU metric), at one moment. */
 async function threadReading(pipeline: Pipeline) {

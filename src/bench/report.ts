@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ThreadSeconds } from './pipelineRun.js';
 
 export interface BenchResult {
   when: string;
@@ -68,12 +69,8 @@ export interface BenchResult {
     kafkaUs?: number;
     clickhouseUs?: number;
     machineBusy: number;
-    /**
-     * C only: the benchmark process's CPU by thread, µs a record (absent in older results): the
-     * main thread, the lane workers, Node's other threads (V8's helpers, libuv's pool), the rest
-     * (chDB's own threads). See ThreadSeconds in pipelineRun.ts.
-     */
-    threadsUs?: { main: number; laneWorkers: number; v8AndLibuv: number; other: number };
+    /** C only: the benchmark process's CPU by thread (ThreadSeconds), µs a record (absent in older results). */
+    threadsUs?: ThreadSeconds;
   }[];
   memory: {
     peakRssMiB: number;
@@ -93,7 +90,6 @@ const n = (x: number, d = 0) =>
   x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const check = (ok: boolean) => (ok ? 'met' : 'MISSED');
 
-/** B's insert settings, as C's sink sends them by default (nothing before they were recorded). */
 /** C's CPU by thread, where the results have it: which thread a faster C would have to unload. */
 function threadTable(r: BenchResult): string[] {
   const rows = (r.cpu ?? []).filter((c) => c.threadsUs !== undefined);
@@ -111,6 +107,7 @@ function threadTable(r: BenchResult): string[] {
   ];
 }
 
+/** B's insert settings, as C's sink sends them by default (nothing before they were recorded). */
 function bSettingsText(settings: Record<string, Record<string, number>> | undefined): string {
   if (!settings) return '';
   const per = Object.entries(settings).map(([store, set]) => {

@@ -1,3 +1,4 @@
+import { Registry } from 'prom-client';
 import { lastValueFrom, of } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { validateConfig, type PipelineConfig } from '../config/index.js';
@@ -14,7 +15,6 @@ import { extractFeatures, type WindowCounts } from '../extraction/index.js';
 import { decodeRecords } from '../ingestion/index.js';
 import { batchEncoder, type EncodedBatch } from '../storage/index.js';
 import { transform } from '../transformation/index.js';
-import { Registry } from 'prom-client';
 import { createLaneWorkers, type LaneWorkers } from './laneWorkers.js';
 import { prepareStages } from './prepare.js';
 import { currentThreadId, registerThreadCpu, THREAD_CPU_METRIC } from './threadCpu.js';
