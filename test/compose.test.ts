@@ -1,8 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { ENV_OVERRIDES, parseDocument, validateConfig } from '../src/config/index.js';
+import { CONTAINER_HEAP_FLAGS, heapSizedByContainer } from '../src/core/index.js';
 
 // docker compose cannot run on the build machines (no Docker engine); this keeps the file honest.
 const root = resolve(import.meta.dirname, '..');
@@ -79,5 +81,25 @@ describe('docker-compose.yml', () => {
     const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
     const file = pipelineFileOf(cmd);
     expect(() => validateConfig(parseDocument(readFileSync(file, 'utf8'), file), {}, file)).not.toThrow();
+  });
+
+  it('starts node with full-sized heap flags, which this node takes and which keep the heap warning quiet', () => {
+    const dockerfile = readFileSync(resolve(root, 'Dockerfile'), 'utf8');
+    const entry = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
+    expect(entry[0]).toBe('node');
+    const flags = entry.slice(1, -1);
+    expect(flags).toEqual([...CONTAINER_HEAP_FLAGS]);
+    // A flag node does not know stops it with "bad option"; these give the sizes of an unlimited heap.
+    const limitMiB = Number(
+      execFileSync(
+        process.execPath,
+        [...flags, '-p', "require('v8').getHeapStatistics().heap_size_limit / 1048576"],
+        {
+          encoding: 'utf8',
+        },
+      ),
+    );
+    expect(limitMiB).toBeGreaterThanOrEqual(4096);
+    expect(heapSizedByContainer(512 * 1048576, limitMiB * 1048576, flags, undefined)).toBeUndefined();
   });
 });

@@ -1,5 +1,12 @@
+import { getHeapStatistics } from 'node:v8';
 import { loadConfig } from '../config/index.js';
-import { createLogger, errorMessage, servedRegistry } from '../core/index.js';
+import {
+  CONTAINER_HEAP_FLAGS,
+  createLogger,
+  errorMessage,
+  heapSizedByContainer,
+  servedRegistry,
+} from '../core/index.js';
 import { createObservabilityServer } from '../observability/index.js';
 import { createPipeline } from '../pipeline/index.js';
 
@@ -14,6 +21,17 @@ export interface RunOptions {
 export async function run(opts: RunOptions): Promise<number> {
   const config = await loadConfig(opts.config);
   const logger = createLogger({ level: config.log.level });
+  const heap = heapSizedByContainer(
+    process.constrainedMemory(),
+    getHeapStatistics().heap_size_limit,
+    process.execArgv,
+    process.env.NODE_OPTIONS,
+  );
+  if (heap)
+    logger.warn(
+      { ...heap, flags: CONTAINER_HEAP_FLAGS.join(' ') },
+      "node sized V8's heap from the container's memory limit, so garbage collection costs more CPU; start node with these flags (the image does)",
+    );
   let stopping: Promise<number> | undefined;
   let resolveExit!: (code: number) => void;
   const exit = new Promise<number>((r) => (resolveExit = r));

@@ -11,3 +11,4 @@ export * from './dateTime.js';
 export * from './configFiles.js';
 export * from './kafkaConnection.js';
 export { loadTokenModule } from './oauthToken.js';
+export * from './heap.js';
