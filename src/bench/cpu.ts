@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
-import { statCpuSeconds } from '../pipeline/index.js';
+import { statCpuSeconds, TICKS_PER_SECOND } from '../pipeline/index.js';
 
 /**
  * Where the CPU goes while A, B and C run: this process (all its threads, chDB's included), the
@@ -29,8 +29,6 @@ export interface CpuSpent {
   /** Records (or rows) the spans handled. */
   units: number;
 }
-
-const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
 function processSeconds(pid: number | undefined): number {
   if (pid === undefined) return 0;

@@ -1,7 +1,8 @@
 import { readFileSync, readlinkSync } from 'node:fs';
 import { Counter, type Registry } from 'prom-client';
 
-const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+/** Clock ticks a second in /proc (USER_HZ on Linux). */
+export const TICKS_PER_SECOND = 100;
 
 /** This thread's id in the operating system (Linux: from /proc/thread-self); undefined elsewhere. */
 export function currentThreadId(): number | undefined {
