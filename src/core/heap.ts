@@ -19,7 +19,7 @@ export interface ContainerHeap {
  * `process.constrainedMemory()`): a limit is set, the heap came out under V8's full sizes, and no
  * heap flag was given on the command line (`execArgv`) or in `NODE_OPTIONS`. In a 512 MiB
  * container Node gives the main thread 1 MiB semi-spaces instead of 16, and the pipeline caught up
- * 35% slower with the server store (README, "In a container").
+ * 30-39% slower with the server store (README, "In a container").
  */
 export function heapSizedByContainer(
   constrainedBytes: number | undefined,
