@@ -29,6 +29,7 @@ USER node
 # generation gets 1 MiB semi-spaces instead of 16 (4 MiB in 1 GiB) and the heap limit is 259 MiB.
 # With the server store, catch-up here went from 168,000-180,000 to 237,000-275,000 records/s in a
 # 512 MiB limit and from 231,000-234,000 to 266,000-278,000 in 1.5 GiB with these flags, V8's sizes
-# without a limit (README, "In a container"). src/core/heap.ts's CONTAINER_HEAP_FLAGS holds the same two.
+# without a limit (README, "In a container"). src/core/heap.ts's CONTAINER_HEAP_FLAGS holds the
+# same two.
 ENTRYPOINT ["node", "--max-semi-space-size=16", "--max-old-space-size=4096", "/app/dist/cli/index.js"]
 CMD ["run", "--config", "/app/examples/compose.yaml"]

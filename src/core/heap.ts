@@ -1,6 +1,6 @@
 const MiB = 1024 * 1024;
 
-/** The flags that size V8's heap. Given either, Node no longer derives the sizes from a memory limit. */
+/** The flags that size V8's heap. Given either, the heap's size is the user's choice, and no warning. */
 const HEAP_FLAG = /^--max[-_](old|semi)[-_]space[-_]size(=|$)/;
 
 /**
