@@ -10,6 +10,7 @@ import {
   type ClickHouseSettings,
 } from '@clickhouse/client';
 import { checkTlsFiles, readConfigFiles, type Logger } from '../core/index.js';
+import { releaseLibraryPages } from './libraryPages.js';
 
 export interface ClientConfig {
   /** A ClickHouse server (HTTP); without it, the embedded engine (chDB) stores into `path`. */
@@ -81,7 +82,9 @@ export const CHDB_ENGINE_ARGS = ['--max_thread_pool_free_size=8'];
 
 /**
  * One code path above the connection: the same client API for a server URL or the embedded engine.
- * chDB is imported only when used: loading its engine costs about 150 MiB of resident memory.
+ * chDB is imported only when used: loading and starting its engine leaves about 160 MiB of its
+ * library resident, which is given back once it has started (`releaseLibraryPages`); what the
+ * engine then uses comes back from the file.
  */
 export async function createClickHouseClient(
   config: ClientConfig,
@@ -115,15 +118,27 @@ export async function createClickHouseClient(
   // first and closes once the client's own connection holds the engine. If the engine already runs
   // (another client in this process), it keeps the settings it started with.
   const starter = new Session(path, { connectionArgs: CHDB_ENGINE_ARGS });
+  let client: ClickHouseClient;
   try {
     const connection = createChdbConnection({ path }) as unknown as NonNullable<
       Parameters<typeof createClient>[0]
     >['connection'];
-    return createClient({ connection, log, json });
+    client = createClient({ connection, log, json });
   } finally {
     starter.close();
   }
+  const released = await releaseLibraryPages(CHDB_LIBRARY, logger);
+  if (released?.mappings)
+    logger.info(
+      { mappings: released.mappings, residentMiB: Math.round(released.residentMiB) },
+      "storage: gave back the pages of chDB's library that its start touched",
+    );
+  else if (released) logger.debug({ file: CHDB_LIBRARY }, 'storage: no mapping of the library to release');
+  return client;
 }
+
+/** The file of chDB's engine, loaded with the `chdb` package. */
+export const CHDB_LIBRARY = 'libchdb.so';
 
 export function describeTarget(config: ClientConfig): string {
   return config.url ? `server ${config.url}` : `embedded chDB at ${resolve(config.path)}`;

@@ -1,6 +1,7 @@
 export { createClickHouseSink } from './sink.js';
 export type { ClickHouseSink, ClickHouseSinkConfig } from './sink.js';
 export {
+  CHDB_LIBRARY,
   createClickHouseClient,
   describeTarget,
   rowBinaryInserter,
