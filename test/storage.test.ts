@@ -516,6 +516,25 @@ describe.each(targets)('clickhouseSink on $name', ({ client: clientConfig }) => 
     } else expect(caps.version).toMatch(/^18\./);
   });
 
+  it("creates its tables with its engine's MergeTree settings: vertical merges in the embedded engine, ClickHouse's defaults on a server", async () => {
+    const table = uniqueName('table_settings');
+    const sink = tableSink(clientConfig(), table, columns);
+    await sink.start();
+    const embedded = !clientConfig().url;
+    await sink.stop(Date.now() + 5000);
+    const client = await createClickHouseClient(clientConfig(), logger);
+    try {
+      for (const name of [table, `${table}_dead_letters`]) {
+        const [r] = await rows<{ statement: string }>(client, `SHOW CREATE TABLE st.${name}`);
+        const vertical = /vertical_merge_algorithm_min_rows_to_activate = 1\b/.test(r!.statement);
+        const columnsToo = /vertical_merge_algorithm_min_columns_to_activate = 1\b/.test(r!.statement);
+        expect([name, vertical, columnsToo]).toEqual([name, embedded, embedded]);
+      }
+    } finally {
+      await client.close();
+    }
+  });
+
   it('refuses an existing table that does not fit, naming the column', async () => {
     const table = uniqueName('clash');
     const client = await createClickHouseClient(clientConfig(), logger);

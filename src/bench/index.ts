@@ -7,6 +7,7 @@ import { resolveWorkers } from '../pipeline/index.js';
 import {
   createTableSql,
   defaultInsertSettings,
+  defaultTableSettings,
   detectCapabilities,
   outputTableSpec,
   rowBinaryInserter,
@@ -149,11 +150,14 @@ async function measure(svc: { brokers: string; clickhouseUrl: string; where: str
     if (server) created.databases.push(bDb);
     await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${bDb}` });
     const bTable = outputTableSpec(bDb, 'events', OUTPUT_COLUMNS);
-    await client.command({ query: createTableSql(bTable) });
-    // B inserts RowBinary as the pipeline does, by the same path (a file for chDB), with the
-    // settings C's sink sends by default.
-    const bSettings = defaultInsertSettings(await detectCapabilities(client));
+    // B's table has the MergeTree settings C's tables get, and B inserts RowBinary as the pipeline
+    // does, by the same path (a file for chDB), with the settings C's sink sends by default.
+    const caps = await detectCapabilities(client);
+    const bTableSettings = defaultTableSettings(caps, !server);
+    await client.command({ query: createTableSql(bTable, bTableSettings) });
+    const bSettings = defaultInsertSettings(caps);
     (result.settings.bInsertSettings ??= {})[store] = bSettings;
+    (result.settings.bTableSettings ??= {})[store] = bTableSettings;
     const insert = rowBinaryInserter(client, {
       url: 'url' in storage ? storage.url : undefined,
       path: chdbPath,

@@ -24,6 +24,8 @@ export interface BenchResult {
     batchRows?: number;
     /** B's insert settings per store, those C's sink sends by default (absent in older results: none). */
     bInsertSettings?: Record<string, Record<string, number>>;
+    /** B's table's MergeTree settings, as C's sink creates its tables with (from 2026-12-06 17:00). */
+    bTableSettings?: Record<string, Record<string, number>>;
     /** Each A, B and C run waited for a quiet machine first (absent in older results). */
     quiet?: {
       runs: number;
@@ -108,13 +110,23 @@ function threadTable(r: BenchResult): string[] {
 }
 
 /** B's insert settings, as C's sink sends them by default (nothing before they were recorded). */
-function bSettingsText(settings: Record<string, Record<string, number>> | undefined): string {
-  if (!settings) return '';
-  const per = Object.entries(settings).map(([store, set]) => {
-    const list = Object.entries(set).map(([k, v]) => `${k}=${v}`);
-    return `${store} ${list.length > 0 ? list.join(', ') : 'none'}`;
-  });
-  return `, with the insert settings C's sink sends (${per.join('; ')})`;
+function settingsText(settings: Record<string, Record<string, number>>): string {
+  return Object.entries(settings)
+    .map(([store, set]) => {
+      const list = Object.entries(set).map(([k, v]) => `${k}=${v}`);
+      return `${store} ${list.length > 0 ? list.join(', ') : 'none'}`;
+    })
+    .join('; ');
+}
+
+function bSettingsText(
+  inserts: Record<string, Record<string, number>> | undefined,
+  tables: Record<string, Record<string, number>> | undefined,
+): string {
+  return (
+    (inserts ? `, with the insert settings C's sink sends (${settingsText(inserts)})` : '') +
+    (tables ? `, into a table with the MergeTree settings C's tables get (${settingsText(tables)})` : '')
+  );
 }
 
 /** Writes <out>/<when>.json, <out>/<when>.md and latest.{json,md} (under <out>/quick for a quick run); returns the markdown. */
@@ -130,7 +142,7 @@ export function writeReport(r: BenchResult, out: string): string {
         ]
       : []),
     '',
-    `A: bare kafkajs eachBatch counting records. B: bare @clickhouse/client inserts of the same rows, in the pipeline's format and path (RowBinary, as the body of the insert for the server, from a file for the embedded store), ${n(r.settings.batchRows ?? 20_000)} a batch, as C's storage.batchRows${bSettingsText(r.settings.bInsertSettings)}. C: the full pipeline with two windowed feature sets, ${r.workers === 0 ? 'on the main thread only' : `with ${r.workers} worker thread${r.workers === 1 ? '' : 's'}`}; feature rows are those C wrote per record.`,
+    `A: bare kafkajs eachBatch counting records. B: bare @clickhouse/client inserts of the same rows, in the pipeline's format and path (RowBinary, as the body of the insert for the server, from a file for the embedded store), ${n(r.settings.batchRows ?? 20_000)} a batch, as C's storage.batchRows${bSettingsText(r.settings.bInsertSettings, r.settings.bTableSettings)}. C: the full pipeline with two windowed feature sets, ${r.workers === 0 ? 'on the main thread only' : `with ${r.workers} worker thread${r.workers === 1 ? '' : 's'}`}; feature rows are those C wrote per record.`,
     '',
     '| store | format | A records/s | B rows/s | C records/s | C/A | C/B | target C/A | feature rows/record | C inserts: output (rows each) + features |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |',

@@ -14,7 +14,7 @@ export { createTableSql, outputTableSpec, deadLetterTableSpec, SOURCE_COLUMNS } 
 export type { Capabilities } from './capabilities.js';
 export { DLQ_HEADERS } from './deadLetterTopic.js';
 export { batchEncoder, batchSpan } from './encode.js';
-export { defaultInsertSettings, detectCapabilities } from './capabilities.js';
+export { defaultInsertSettings, defaultTableSettings, detectCapabilities } from './capabilities.js';
 export type { BinaryRows, EncodedBatch, EncoderTables } from './encode.js';
 export { createForwardSink, FORWARD_SOURCE_HEADER } from './forwardSink.js';
 export type { ForwardSink } from './forwardSink.js';

@@ -2,7 +2,12 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { FeatureSetConfig, OutputTable } from '../config/index.js';
 import type { Batch, Health, Lifecycle, Logger, OutputRow, SourceRecord, Telemetry } from '../core/index.js';
 import { createBatchingWriter, type BatchingConfig, type BufferStats } from './batchingWriter.js';
-import { defaultInsertSettings, detectCapabilities, type Capabilities } from './capabilities.js';
+import {
+  defaultInsertSettings,
+  defaultTableSettings,
+  detectCapabilities,
+  type Capabilities,
+} from './capabilities.js';
 import { classifyClickHouseError, clickhouseCode } from './classify.js';
 import {
   createClickHouseClient,
@@ -230,9 +235,7 @@ export function createClickHouseSink(
           caps,
           describeTarget(config.client),
         );
-        const settings: Record<string, number> = caps.nonReplicatedDeduplication
-          ? { non_replicated_deduplication_window: 1000 }
-          : {};
+        const settings = defaultTableSettings(caps, !config.client.url);
         const added = config.addColumns
           ? (table: string) => (c: { name: string; type: string }) =>
               logger.info({ table, column: c.name, type: c.type }, 'added a column to the output table')
