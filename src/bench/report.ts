@@ -24,7 +24,7 @@ export interface BenchResult {
     batchRows?: number;
     /** B's insert settings per store, those C's sink sends by default (absent in older results: none). */
     bInsertSettings?: Record<string, Record<string, number>>;
-    /** B's table's MergeTree settings, as C's sink creates its tables with (from 2026-12-06 17:00). */
+    /** B's table's MergeTree settings, those of C's tables (recorded from 2026-12-06 16:30). */
     bTableSettings?: Record<string, Record<string, number>>;
     /** Each A, B and C run waited for a quiet machine first (absent in older results). */
     quiet?: {
@@ -109,7 +109,7 @@ function threadTable(r: BenchResult): string[] {
   ];
 }
 
-/** B's insert settings, as C's sink sends them by default (nothing before they were recorded). */
+/** Settings per store: `server none; embedded a=1, b=2`. */
 function settingsText(settings: Record<string, Record<string, number>>): string {
   return Object.entries(settings)
     .map(([store, set]) => {
@@ -119,6 +119,7 @@ function settingsText(settings: Record<string, Record<string, number>>): string 
     .join('; ');
 }
 
+/** B's insert and table settings, as C's sink uses them by default (none before they were recorded). */
 function bSettingsText(
   inserts: Record<string, Record<string, number>> | undefined,
   tables: Record<string, Record<string, number>> | undefined,

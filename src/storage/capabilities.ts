@@ -91,8 +91,8 @@ export function defaultInsertSettings(caps: Capabilities): Record<string, number
  * where the engine has it, for the deduplication of retried inserts. For the embedded engine, whose
  * memory is the pipeline's own, every merge into a wide part is vertical: one column at a time
  * after the key, instead of all columns of all parts at once, which ClickHouse does below 131,072
- * rows or 11 columns. With the benchmark's table, chDB's memory tracker peaked at 34-49 MiB a
- * pipeline at 115,000 records/s instead of 94-148, and the process's highest resident memory over
+ * rows or 11 columns. With the benchmark's table, chDB's memory tracker peaked at 34-49 MiB in
+ * a pipeline at 115,000 records/s instead of 94-148, and the process's highest resident memory over
  * 30 s was 514-517 against 545-574 MiB, at the same CPU (three alternated pairs). A server keeps
  * ClickHouse's defaults: its memory is not the pipeline's, and its operator tunes its merges.
  */
