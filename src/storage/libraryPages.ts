@@ -67,12 +67,19 @@ export interface Released {
 
 type Madvise = (start: number, length: number, advice: number) => number;
 
-/** libc's madvise through koffi (a maintained FFI with prebuilt binaries): Node has no binding. */
-async function loadMadvise(): Promise<{ madvise: Madvise; errno: () => number }> {
-  const { default: koffi } = await import('koffi');
-  const libc = koffi.load('libc.so.6');
-  const madvise = libc.func('int madvise(uintptr_t addr, size_t len, int advice)') as Madvise;
-  return { madvise, errno: () => koffi.errno() };
+let bound: Promise<{ madvise: Madvise; errno: () => number }> | undefined;
+
+/**
+ * libc's madvise through koffi (a maintained FFI with prebuilt binaries): Node has no binding. Bound
+ * once per process; every embedded client's open uses it.
+ */
+function loadMadvise(): Promise<{ madvise: Madvise; errno: () => number }> {
+  bound ??= import('koffi').then(({ default: koffi }) => {
+    const libc = koffi.load('libc.so.6');
+    const madvise = libc.func('int madvise(uintptr_t addr, size_t len, int advice)') as Madvise;
+    return { madvise, errno: () => koffi.errno() };
+  });
+  return bound;
 }
 
 /**
